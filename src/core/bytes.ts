@@ -1,0 +1,85 @@
+/**
+ * Byte helpers shared by every portable module. Uint8Array only (no Buffer), so the same code runs
+ * in Node and in browsers. Base64 is standard RFC 4648 §4 with padding, decoded strictly: a string
+ * that does not re-encode to itself is rejected (c2sp.org/tlog-checkpoint asks for canonical base64).
+ */
+import { base64, hex } from '@scure/base';
+import { invalid } from './errors.js';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+export function utf8(s: string): Uint8Array {
+  return encoder.encode(s);
+}
+
+/** Decodes UTF-8, throwing on invalid sequences. */
+export function fromUtf8(b: Uint8Array): string {
+  return decoder.decode(b);
+}
+
+export function toBase64(b: Uint8Array): string {
+  return base64.encode(b);
+}
+
+/** Strict, canonical base64 decoding; `what` names the field in the error. */
+export function fromBase64(s: string, what = 'base64 value'): Uint8Array {
+  let out: Uint8Array;
+  try {
+    out = base64.decode(s);
+  } catch {
+    throw invalid(`${what} is not valid base64`);
+  }
+  if (base64.encode(out) !== s) throw invalid(`${what} is not canonical base64`);
+  return out;
+}
+
+export function toHex(b: Uint8Array): string {
+  return hex.encode(b);
+}
+
+export function fromHex(s: string, what = 'hex value'): Uint8Array {
+  try {
+    return hex.decode(s);
+  } catch {
+    throw invalid(`${what} is not valid hex`);
+  }
+}
+
+export function concat(...parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+export function equal(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
+  return diff === 0;
+}
+
+export function u32be(b: Uint8Array, off = 0): number {
+  return ((b[off]! << 24) >>> 0) + (b[off + 1]! << 16) + (b[off + 2]! << 8) + b[off + 3]!;
+}
+
+export function putU32be(n: number): Uint8Array {
+  return new Uint8Array([(n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]);
+}
+
+/** Big-endian uint64 as bytes; `n` must be a safe non-negative integer or a bigint < 2^64. */
+export function putU64be(n: number | bigint): Uint8Array {
+  const out = new Uint8Array(8);
+  new DataView(out.buffer).setBigUint64(0, BigInt(n));
+  return out;
+}
+
+export function u64be(b: Uint8Array, off = 0): bigint {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength).getBigUint64(off);
+}
