@@ -67,13 +67,20 @@ export function rangeNodes(start: number, end: number): NodeId[] {
 /**
  * MTH(D[start:end]) from complete nodes. For the ranges RFC 9162 proofs use (start aligned to a
  * power of two at least end - start), folding the decomposition right to left reproduces the
- * RFC's split at the largest power of two.
+ * RFC's split at the largest power of two. `memo` caches incomplete ranges, which many proofs over
+ * the same tree share (the right edge).
  */
-export function rangeHash(hasher: Hasher, start: number, end: number, read: NodeReader): Uint8Array {
+export function rangeHash(hasher: Hasher, start: number, end: number, read: NodeReader, memo?: Map<string, Uint8Array>): Uint8Array {
   if (start === end) return hasher.empty;
+  const width = end - start;
+  if (isPowerOfTwo(width) && start % width === 0) return read(log2(width), start / width);
+  const key = memo && `${start}:${end}`;
+  const cached = key && memo.get(key);
+  if (cached) return cached;
   const nodes = rangeNodes(start, end);
   let acc = read(nodes[nodes.length - 1]!.height, nodes[nodes.length - 1]!.index);
   for (let i = nodes.length - 2; i >= 0; i--) acc = hasher.node(read(nodes[i]!.height, nodes[i]!.index), acc);
+  if (key) memo.set(key, acc);
   return acc;
 }
 
@@ -141,8 +148,13 @@ export function consistencyProofRanges(m: number, n: number): LeafRange[] {
 }
 
 /** Hashes the ranges of a proof plan with the given node reader. */
-export function proofHashes(hasher: Hasher, ranges: readonly LeafRange[], read: NodeReader): Uint8Array[] {
-  return ranges.map(([s, e]) => rangeHash(hasher, s, e, read));
+export function proofHashes(
+  hasher: Hasher,
+  ranges: readonly LeafRange[],
+  read: NodeReader,
+  memo?: Map<string, Uint8Array>,
+): Uint8Array[] {
+  return ranges.map(([s, e]) => rangeHash(hasher, s, e, read, memo));
 }
 
 /** Every complete node the ranges need, in the order proofHashes reads them (for batched reads). */

@@ -1,0 +1,204 @@
+#!/usr/bin/env node
+/**
+ * `candor`: keygen, serve, add, verify. Each command is a thin layer over the library: flags in,
+ * a call, a readable answer out, and a non-zero exit code with a one-line reason on failure.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { fromBase64, toBase64, utf8 } from '../core/bytes.js';
+import { CandorError } from '../core/errors.js';
+import { generateSignerKey } from '../core/note.js';
+import { startLog } from '../app.js';
+import { loadConfig, type Config } from '../config.js';
+import { LogClient } from '../../clients/log/client.js';
+
+const DEFAULT_URL = process.env.CANDOR_URL ?? 'http://127.0.0.1:8080';
+
+function collect(v: string, prev: string[] = []): string[] {
+  return [...prev, v];
+}
+
+function fail(err: unknown): never {
+  const msg = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`candor: ${msg}\n`);
+  process.exit(err instanceof CandorError && err.code === 'verification_failed' ? 2 : 1);
+}
+
+function readVkeys(opts: { vkey?: string[]; vkeyFile?: string }): string[] {
+  const keys = [...(opts.vkey ?? [])];
+  if (opts.vkeyFile) keys.push(...readFileSync(opts.vkeyFile, 'utf8').split('\n').map((l) => l.trim()).filter(Boolean));
+  if (keys.length === 0) throw new CandorError('invalid_argument', 'give the log verifier key with --vkey or --vkey-file');
+  return keys;
+}
+
+const program = new Command('candor')
+  .description('A tamper-evident transparency log for audit events (RFC 9162, C2SP tlog-tiles).')
+  .showHelpAfterError();
+
+program
+  .command('keygen')
+  .description('create an Ed25519 log signer key in golang.org/x/mod note format')
+  .requiredOption('--origin <name>', 'the log origin, which names the key (e.g. log.example.com/audit)')
+  .option('--out <file>', 'write the signer key to this file (mode 0600) instead of printing it')
+  .action((o: { origin: string; out?: string }) => {
+    const { skey, vkey } = generateSignerKey(o.origin);
+    if (o.out) {
+      writeFileSync(o.out, `${skey}\n`, { mode: 0o600, flag: 'wx' });
+      process.stdout.write(`signer key written to ${o.out}\nverifier key: ${vkey}\n`);
+    } else {
+      process.stdout.write(`${skey}\n${vkey}\n`);
+    }
+  });
+
+program
+  .command('serve')
+  .description('serve the log over HTTP, creating keys and data on first start')
+  .option('--config <file>', 'YAML or JSON config file (env CANDOR_CONFIG)')
+  .option('--data <dir>', 'data directory (env CANDOR_DATA; default ./data)')
+  .option('--http <host:port>', 'HTTP listen address (env CANDOR_HTTP; default 127.0.0.1:8080)')
+  .option('--origin <name>', 'log origin for a new log (env CANDOR_ORIGIN)')
+  .option('--key <file>', 'signer key file; repeat to sign with several keys (default <data>/log.key)', collect)
+  .option('--batch-max-entries <n>', 'close a batch at this many entries')
+  .option('--batch-max-delay-ms <ms>', 'close a batch after this many milliseconds')
+  .option('--queue-max-entries <n>', 'submissions queued before new ones get 503')
+  .option('--log-level <level>', 'pino log level (env CANDOR_LOG_LEVEL; default info)')
+  .action(async (o: Record<string, string | string[] | undefined>) => {
+    let config: Config;
+    try {
+      config = loadConfig({
+        file: o.config as string | undefined,
+        flags: {
+          data: o.data,
+          http: o.http,
+          origin: o.origin,
+          keys: o.key,
+          batchMaxEntries: o.batchMaxEntries,
+          batchMaxDelayMs: o.batchMaxDelayMs,
+          queueMaxEntries: o.queueMaxEntries,
+          logLevel: o.logLevel,
+        },
+      });
+    } catch (err) {
+      fail(err);
+    }
+    const log = await startLog(config).catch(fail);
+    const u = log.url;
+    process.stdout.write(
+      [
+        `Candor log "${log.keys.origin}" serving on ${u}`,
+        `  data           ${config.data}${log.keys.created ? ' (new log: key created)' : ''}`,
+        `  tree size      ${log.sequencer.size}`,
+        `  verifier key   ${log.keys.vkeys.join('\n                 ')}`,
+        `                 (also in ${config.data}/log.vkey)`,
+        `  checkpoint     ${u}/checkpoint`,
+        `  tiles          ${u}/tile/<L>/<N>[.p/<W>]   ${u}/tile/entries/<N>[.p/<W>]`,
+        `  submit         curl --data-binary @FILE -H 'Content-Type: application/octet-stream' ${u}/add`,
+        `  proofs         ${u}/proof/inclusion?index=I   ${u}/proof/consistency?from=M&to=N`,
+        `  entries        ${u}/entries?start=S&end=E`,
+        `  health         ${u}/healthz   metrics ${u}/metrics`,
+        '',
+      ].join('\n'),
+    );
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.http.log.info(`${signal}: draining the queue and stopping`);
+      log.close().then(
+        () => process.exit(0),
+        (err) => fail(err),
+      );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
+
+program
+  .command('add')
+  .description('submit an entry and verify its acknowledgement (checkpoint signature and inclusion proof)')
+  .argument('[data]', 'the entry as a UTF-8 string (or use --file)')
+  .option('--file <file>', 'read the entry from a file')
+  .option('--url <url>', 'log URL (env CANDOR_URL)', DEFAULT_URL)
+  .option('--vkey <vkey>', 'log verifier key; repeatable', collect)
+  .option('--vkey-file <file>', 'file with verifier keys, one per line (e.g. data/log.vkey)')
+  .action(async (data: string | undefined, o: { file?: string; url: string; vkey?: string[]; vkeyFile?: string }) => {
+    try {
+      if ((data === undefined) === (o.file === undefined)) throw new CandorError('invalid_argument', 'give the entry as an argument or with --file, not both');
+      const entry = o.file ? new Uint8Array(readFileSync(o.file)) : utf8(data!);
+      const client = new LogClient(o.url, readVkeys(o));
+      const r = await client.add(entry);
+      process.stdout.write(
+        `${JSON.stringify(
+          {
+            index: r.index,
+            leafHash: toBase64(r.leafHash),
+            size: r.checkpoint.checkpoint.size,
+            duplicate: r.duplicate,
+            inclusionProof: r.inclusionProof.map(toBase64),
+            checkpoint: r.checkpoint.note,
+            verified: true,
+          },
+          null,
+          2,
+        )}\n`,
+      );
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+const verify = program.command('verify').description("verify a log's checkpoint, an inclusion proof or a consistency proof");
+const common = (c: Command) =>
+  c
+    .option('--url <url>', 'log URL (env CANDOR_URL)', DEFAULT_URL)
+    .option('--vkey <vkey>', 'log verifier key; repeatable', collect)
+    .option('--vkey-file <file>', 'file with verifier keys, one per line');
+
+common(verify.command('checkpoint').description("fetch the log's checkpoint and check its signature"))
+  .option('--file <file>', 'verify this checkpoint note instead of fetching one')
+  .action(async (o: { url: string; vkey?: string[]; vkeyFile?: string; file?: string }) => {
+    try {
+      const client = new LogClient(o.url, readVkeys(o));
+      const cp = o.file ? client.verifyCheckpoint(readFileSync(o.file, 'utf8')) : await client.checkpoint();
+      process.stdout.write(`checkpoint OK: origin ${cp.checkpoint.origin}, size ${cp.checkpoint.size}, root ${toBase64(cp.checkpoint.root)}\n`);
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+common(verify.command('inclusion').description('prove that an entry is in the log under its latest checkpoint'))
+  .addOption(new Option('--index <i>', 'the entry index').conflicts(['hash', 'file']))
+  .addOption(new Option('--hash <base64>', 'the leaf hash').conflicts('file'))
+  .option('--file <file>', 'the entry itself (its leaf hash is computed)')
+  .action(async (o: { url: string; vkey?: string[]; vkeyFile?: string; index?: string; hash?: string; file?: string }) => {
+    try {
+      const client = new LogClient(o.url, readVkeys(o));
+      const cp = await client.checkpoint();
+      const leafHash = o.hash ? fromBase64(o.hash, '--hash') : o.file ? client.hasher.leaf(new Uint8Array(readFileSync(o.file))) : undefined;
+      if (!leafHash && o.index === undefined) throw new CandorError('invalid_argument', 'give --index, --hash or --file');
+      const index = o.index === undefined ? undefined : Number(o.index);
+      if (index !== undefined && !Number.isSafeInteger(index)) throw new CandorError('invalid_argument', '--index must be an integer');
+      const p = await client.proveInclusion(cp.checkpoint, { index, leafHash });
+      process.stdout.write(`inclusion OK: index ${p.index} is in tree size ${cp.checkpoint.size} (root ${toBase64(cp.checkpoint.root)})\n`);
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+common(verify.command('consistency').description('prove that the latest checkpoint extends an older one you kept'))
+  .requiredOption('--old <file>', 'an older checkpoint note from this log')
+  .action(async (o: { url: string; vkey?: string[]; vkeyFile?: string; old: string }) => {
+    try {
+      const client = new LogClient(o.url, readVkeys(o));
+      const older = client.verifyCheckpoint(readFileSync(o.old, 'utf8')).checkpoint;
+      const newer = (await client.checkpoint()).checkpoint;
+      if (older.origin !== newer.origin) throw new CandorError('verification_failed', 'the checkpoints are for different origins');
+      if (older.size > newer.size) throw new CandorError('verification_failed', `rollback: the log is at size ${newer.size}, below the kept size ${older.size}`);
+      await client.proveConsistency(older, newer);
+      process.stdout.write(`consistency OK: size ${older.size} -> ${newer.size}\n`);
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+await program.parseAsync(process.argv);

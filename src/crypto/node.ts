@@ -1,0 +1,55 @@
+/**
+ * The server's hot-path crypto on node:crypto: SHA-256 (~2x @noble/hashes on 65-byte inputs) and
+ * Ed25519 (~10x), measured in bench/crypto.ts. Same interfaces as the portable versions in
+ * src/core, so nothing else changes when code runs in a browser instead.
+ */
+import { createPrivateKey, createPublicKey, hash, sign, verify, type KeyObject } from 'node:crypto';
+import { rfc9162Hasher, type Hasher } from '../core/hash.js';
+import type { Ed25519 } from '../core/note.js';
+import { toHex } from '../core/bytes.js';
+
+// DER prefixes that wrap a raw 32-byte Ed25519 seed / public key (RFC 8410).
+const PKCS8_PREFIX = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20]);
+const SPKI_PREFIX = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]);
+
+export const nodeHasher: Hasher = rfc9162Hasher((d) => hash('sha256', d, 'buffer'));
+
+const privateKeys = new Map<string, KeyObject>();
+const publicKeys = new Map<string, KeyObject>();
+
+function privateKey(seed: Uint8Array): KeyObject {
+  const id = toHex(seed);
+  let k = privateKeys.get(id);
+  if (!k) {
+    k = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
+    privateKeys.set(id, k);
+  }
+  return k;
+}
+
+function publicKey(pub: Uint8Array): KeyObject {
+  const id = toHex(pub);
+  let k = publicKeys.get(id);
+  if (!k) {
+    k = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, pub]), format: 'der', type: 'spki' });
+    if (publicKeys.size > 1024) publicKeys.clear();
+    publicKeys.set(id, k);
+  }
+  return k;
+}
+
+export const nodeEd25519: Ed25519 = {
+  sign: (msg, seed) => new Uint8Array(sign(null, msg, privateKey(seed))),
+  verify: (sig, msg, pub) => {
+    if (pub.length !== 32 || sig.length !== 64) return false;
+    try {
+      return verify(null, msg, publicKey(pub), sig);
+    } catch {
+      return false;
+    }
+  },
+  publicKey: (seed) => {
+    const der = createPublicKey(privateKey(seed)).export({ format: 'der', type: 'spki' });
+    return new Uint8Array(der.subarray(der.length - 32));
+  },
+};

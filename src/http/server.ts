@@ -1,0 +1,34 @@
+/** The HTTP surface: one fastify plugin per group of routes, one error mapping for all. */
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import type { LogMetrics } from '../log/metrics.js';
+import type { LogService } from '../log/service.js';
+import { CandorError } from '../core/errors.js';
+import { errorHandler } from './errors.js';
+import { opsRoutes } from './ops.js';
+import { proofRoutes } from './proofs.js';
+import { submitRoutes } from './submit.js';
+import { tileRoutes } from './tiles.js';
+
+export interface HttpOptions {
+  service: LogService;
+  metrics: LogMetrics;
+  logLevel?: string;
+}
+
+export async function buildHttpServer(opts: HttpOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: { level: opts.logLevel ?? 'info' },
+    // A line per request would cost more than serving a tile; errors are logged by errorHandler.
+    logController: new LogController({ disableRequestLogging: true }),
+    ajv: { customOptions: { coerceTypes: true, allErrors: false } },
+  });
+  app.setErrorHandler(errorHandler(opts.metrics));
+  app.setNotFoundHandler((req, reply) =>
+    errorHandler(opts.metrics)(new CandorError('not_found', `no route ${req.method} ${req.url.split('?')[0]}`), req, reply),
+  );
+  await app.register(tileRoutes, { service: opts.service });
+  await app.register(submitRoutes, { service: opts.service });
+  await app.register(proofRoutes, { service: opts.service });
+  await app.register(opsRoutes, { service: opts.service, metrics: opts.metrics });
+  return app;
+}

@@ -1,0 +1,49 @@
+/**
+ * Prometheus metrics of the log, on a registry per server (so tests can run several servers in
+ * one process). One name per concept, as in the specs: queue, batch, integration, tree size.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface LogMetrics {
+  registry: Registry;
+  queueDepth: Gauge;
+  batchSize: Histogram;
+  integrationSeconds: Histogram;
+  treeSize: Gauge;
+  rejected: Counter<'reason'>;
+  proofsServed: Counter<'kind'>;
+}
+
+export function createMetrics(opts: { defaultMetrics?: boolean } = {}): LogMetrics {
+  const registry = new Registry();
+  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'candor_process_' });
+  return {
+    registry,
+    queueDepth: new Gauge({ name: 'candor_queue_depth', help: 'Submissions waiting for a batch.', registers: [registry] }),
+    batchSize: new Histogram({
+      name: 'candor_batch_size',
+      help: 'Entries per integrated batch.',
+      buckets: [1, 4, 16, 64, 256, 1024, 4096, 16384],
+      registers: [registry],
+    }),
+    integrationSeconds: new Histogram({
+      name: 'candor_integration_seconds',
+      help: 'Time to integrate a batch: hash, build tiles, sign, commit with sync, prove.',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    treeSize: new Gauge({ name: 'candor_tree_size', help: 'Entries in the latest checkpoint.', registers: [registry] }),
+    rejected: new Counter({
+      name: 'candor_rejected_requests_total',
+      help: 'Requests rejected, by reason (the error code).',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    proofsServed: new Counter({
+      name: 'candor_proofs_served_total',
+      help: 'Proofs served, by kind.',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
+  };
+}

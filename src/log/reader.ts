@@ -1,0 +1,162 @@
+/**
+ * The read side of the tree: tiles, Merkle nodes and entries of the committed tree, for proofs
+ * and for tile serving. Proof nodes are computed from tiles (c2sp.org/tlog-tiles stores only the
+ * nodes at heights that are multiples of 8); to make a proof cost a few lookups instead of
+ * hundreds of hashes, a tile used for proofs is "expanded" once into all its interior nodes and
+ * kept in a byte-bounded LRU. Full tiles never change, so the cache needs no invalidation; the
+ * partial tiles at the right edge come from the sequencer after each commit.
+ */
+import type { Hasher } from '../core/hash.js';
+import { HASH_SIZE } from '../core/hash.js';
+import type { NodeId, NodeReader } from '../core/merkle.js';
+import { TILE_HEIGHT, TILE_WIDTH, nodeLocation, rowWidth } from '../core/tile.js';
+import { CandorError } from '../core/errors.js';
+import type { LogStore } from '../storage/store.js';
+import type { TileContent } from './tree.js';
+
+/** Slot of the first node at within-tile height r (0..7) in an expanded tile: 512 - 512/2^r. */
+const SLOT = Array.from({ length: TILE_HEIGHT }, (_, r) => 2 * TILE_WIDTH - (2 * TILE_WIDTH) / 2 ** r);
+const EXPANDED_SLOTS = 2 * TILE_WIDTH - 2;
+
+/** All nodes of a tile at within-tile heights 0..7, laid out height by height. */
+export function expandTile(hasher: Hasher, hashes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(EXPANDED_SLOTS * HASH_SIZE);
+  out.set(hashes);
+  let width = hashes.length / HASH_SIZE;
+  for (let r = 1; r < TILE_HEIGHT; r++) {
+    width = Math.floor(width / 2);
+    const below = SLOT[r - 1]!;
+    for (let p = 0; p < width; p++) {
+      const l = out.subarray((below + 2 * p) * HASH_SIZE, (below + 2 * p + 1) * HASH_SIZE);
+      const rt = out.subarray((below + 2 * p + 1) * HASH_SIZE, (below + 2 * p + 2) * HASH_SIZE);
+      out.set(hasher.node(l, rt), (SLOT[r]! + p) * HASH_SIZE);
+    }
+  }
+  return out;
+}
+
+interface Cached {
+  raw: Uint8Array;
+  expanded?: Uint8Array;
+}
+
+export interface ReaderOptions {
+  /** Bytes of tiles (raw and expanded) kept in memory. */
+  cacheBytes?: number;
+}
+
+export class TreeReader {
+  readonly #store: LogStore;
+  readonly #hasher: Hasher;
+  readonly #maxBytes: number;
+  readonly #cache = new Map<number, Cached>();
+  readonly #inflight = new Map<number, Promise<Uint8Array | undefined>>();
+  #bytes = 0;
+  #size = 0;
+  /** The partial tile per level at #size. */
+  #edge = new Map<number, { index: number; tile: Cached }>();
+
+  constructor(store: LogStore, hasher: Hasher, opts: ReaderOptions = {}) {
+    this.#store = store;
+    this.#hasher = hasher;
+    this.#maxBytes = opts.cacheBytes ?? 64 * 1024 * 1024;
+  }
+
+  /** The committed tree size that reads are served for. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Called by the sequencer after each commit: the new size, its partial tiles, new full tiles. */
+  advance(size: number, edge: readonly TileContent[], full: readonly TileContent[] = []): void {
+    for (const t of full) this.#remember(key(t.level, t.index), { raw: t.hashes });
+    this.#edge = new Map(edge.map((t) => [t.level, { index: t.index, tile: { raw: t.hashes } }]));
+    this.#size = size;
+  }
+
+  /**
+   * The hashes of tile (level, index) at the committed size: all 256 for a full tile, else the
+   * partial tile's; undefined if the tile has no hash yet.
+   */
+  async tile(level: number, index: number): Promise<Uint8Array | undefined> {
+    return (await this.#tile(level, index))?.raw;
+  }
+
+  async #tile(level: number, index: number): Promise<Cached | undefined> {
+    const row = rowWidth(this.#size, level);
+    if (index * TILE_WIDTH >= row) return undefined;
+    const edge = this.#edge.get(level);
+    if (edge && edge.index === index) return edge.tile;
+    const k = key(level, index);
+    const hit = this.#cache.get(k);
+    if (hit) {
+      // Refresh its place in the LRU.
+      this.#cache.delete(k);
+      this.#cache.set(k, hit);
+      return hit;
+    }
+    let p = this.#inflight.get(k);
+    if (!p) {
+      p = this.#store.readTile(level, index).finally(() => this.#inflight.delete(k));
+      this.#inflight.set(k, p);
+    }
+    const raw = await p;
+    if (!raw || raw.length !== TILE_WIDTH * HASH_SIZE) {
+      throw new CandorError('internal', `stored tile ${level}/${index} is missing or not full`);
+    }
+    return this.#cache.get(k) ?? this.#remember(k, { raw });
+  }
+
+  #remember(k: number, c: Cached): Cached {
+    const old = this.#cache.get(k);
+    if (old) this.#bytes -= bytesOf(old);
+    this.#cache.delete(k);
+    this.#cache.set(k, c);
+    this.#bytes += bytesOf(c);
+    for (const [victim, v] of this.#cache) {
+      if (this.#bytes <= this.#maxBytes) break;
+      this.#cache.delete(victim);
+      this.#bytes -= bytesOf(v);
+    }
+    return c;
+  }
+
+  /**
+   * Loads what the given nodes need and returns a synchronous reader for them (nodes must lie in
+   * the committed tree). Reads are batched per tile.
+   */
+  async nodes(ids: readonly NodeId[]): Promise<NodeReader> {
+    const tiles = new Map<number, Uint8Array>();
+    for (const { height, index } of ids) {
+      const loc = nodeLocation(height, index);
+      const k = key(loc.level, loc.tile);
+      if (tiles.has(k)) continue;
+      const t = await this.#tile(loc.level, loc.tile);
+      if (!t) throw new Error(`bad math: node ${height}/${index} is beyond tree size ${this.#size}`);
+      if (!t.expanded) {
+        t.expanded = expandTile(this.#hasher, t.raw);
+        if (this.#cache.get(k) === t) this.#bytes += t.expanded.length;
+      }
+      tiles.set(k, t.expanded);
+    }
+    return (height, index) => {
+      const loc = nodeLocation(height, index);
+      const exp = tiles.get(key(loc.level, loc.tile))!;
+      const r = height - loc.level * TILE_HEIGHT;
+      const slot = SLOT[r]! + loc.offset / loc.count;
+      return exp.subarray(slot * HASH_SIZE, (slot + 1) * HASH_SIZE);
+    };
+  }
+
+  async entries(start: number, end: number): Promise<Uint8Array[]> {
+    return this.#store.readEntries(start, end);
+  }
+}
+
+function key(level: number, index: number): number {
+  return index * 64 + level;
+}
+
+function bytesOf(c: Cached): number {
+  return c.raw.length + (c.expanded?.length ?? 0);
+}

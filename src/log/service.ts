@@ -1,0 +1,129 @@
+/**
+ * The log's operations, independent of transport: HTTP (src/http) and gRPC adapt these and never
+ * implement an operation a second time. Every argument is checked here, once, with an error that
+ * names the field.
+ */
+import { toBase64 } from '../core/bytes.js';
+import { CandorError } from '../core/errors.js';
+import type { Hasher } from '../core/hash.js';
+import { HASH_SIZE } from '../core/hash.js';
+import { consistencyProofRanges, inclusionProofRanges, proofHashes, proofNodes } from '../core/merkle.js';
+import { ENTRIES, TILE_WIDTH, encodeBundle, rowWidth, type TileRef } from '../core/tile.js';
+import type { LogStore } from '../storage/store.js';
+import type { LogMetrics } from './metrics.js';
+import type { Ack, Sequencer } from './sequencer.js';
+
+export const MAX_ENTRIES_PAGE = 1000;
+
+export interface InclusionProof {
+  index: number;
+  size: number;
+  leafHash: Uint8Array;
+  proof: Uint8Array[];
+}
+
+export interface ConsistencyProof {
+  from: number;
+  to: number;
+  proof: Uint8Array[];
+}
+
+export class LogService {
+  readonly #seq: Sequencer;
+  readonly #store: LogStore;
+  readonly #hasher: Hasher;
+  readonly #metrics: LogMetrics | undefined;
+
+  constructor(opts: { sequencer: Sequencer; store: LogStore; hasher: Hasher; metrics?: LogMetrics }) {
+    this.#seq = opts.sequencer;
+    this.#store = opts.store;
+    this.#hasher = opts.hasher;
+    this.#metrics = opts.metrics;
+  }
+
+  /** The committed tree size that reads are answered for. */
+  get size(): number {
+    return this.#seq.reader.size;
+  }
+
+  /** Appends an entry; resolves once it is durable, with its index and proof. */
+  add(entry: Uint8Array): Promise<Ack> {
+    return this.#seq.submit(entry);
+  }
+
+  checkpoint(): string {
+    return this.#seq.checkpoint;
+  }
+
+  /** A hash tile or entry bundle, exactly as tlog-tiles serves it; not_found if it does not exist yet. */
+  async tile(t: TileRef): Promise<Uint8Array> {
+    const size = this.size;
+    const row = rowWidth(size, t.level === ENTRIES ? 0 : t.level);
+    if (t.index * TILE_WIDTH + t.width > row) {
+      throw new CandorError('not_found', `tile does not exist at tree size ${size}`);
+    }
+    if (t.level === ENTRIES) {
+      const start = t.index * TILE_WIDTH;
+      return encodeBundle(await this.#seq.reader.entries(start, start + t.width));
+    }
+    const hashes = await this.#seq.reader.tile(t.level, t.index);
+    if (!hashes || hashes.length < t.width * HASH_SIZE) throw new CandorError('not_found', 'tile does not exist yet');
+    return hashes.length === t.width * HASH_SIZE ? hashes : hashes.subarray(0, t.width * HASH_SIZE);
+  }
+
+  #checkSize(size: number | undefined, name = 'size'): number {
+    const current = this.size;
+    if (size === undefined) return current;
+    if (!Number.isSafeInteger(size) || size < 0) throw new CandorError('invalid_argument', `${name} must be a non-negative integer`);
+    if (size > current) throw new CandorError('out_of_range', `${name} ${size} is beyond the tree size ${current}`);
+    return size;
+  }
+
+  /** An inclusion proof by index or by leaf hash, in the tree of `size` (default: the latest). */
+  async inclusionProof(q: { index?: number; hash?: Uint8Array; size?: number }): Promise<InclusionProof> {
+    const size = this.#checkSize(q.size);
+    let index: number;
+    if (q.hash !== undefined) {
+      if (q.index !== undefined) throw new CandorError('invalid_argument', 'give either index or hash, not both');
+      if (q.hash.length !== HASH_SIZE) throw new CandorError('invalid_argument', 'hash must be a 32-byte leaf hash');
+      const [found] = await this.#store.lookupLeafHashes([q.hash]);
+      if (found === undefined || found >= this.size) throw new CandorError('not_found', `no entry with leaf hash ${toBase64(q.hash)}`);
+      if (found >= size) throw new CandorError('out_of_range', `the entry is at index ${found}, not in the tree of size ${size}`);
+      index = found;
+    } else if (q.index !== undefined) {
+      if (!Number.isSafeInteger(q.index) || q.index < 0) throw new CandorError('invalid_argument', 'index must be a non-negative integer');
+      if (q.index >= size) throw new CandorError('out_of_range', `index ${q.index} is not below tree size ${size}`);
+      index = q.index;
+    } else {
+      throw new CandorError('invalid_argument', 'give index or hash');
+    }
+    const ranges = inclusionProofRanges(index, size);
+    const read = await this.#seq.reader.nodes([{ height: 0, index }, ...proofNodes(ranges)]);
+    this.#metrics?.proofsServed.inc({ kind: 'inclusion' });
+    return { index, size, leafHash: read(0, index), proof: proofHashes(this.#hasher, ranges, read) };
+  }
+
+  /** A consistency proof from tree size `from` to `to` (default: the latest). */
+  async consistencyProof(q: { from: number; to?: number }): Promise<ConsistencyProof> {
+    const to = this.#checkSize(q.to, 'to');
+    if (!Number.isSafeInteger(q.from) || q.from < 1) throw new CandorError('invalid_argument', 'from must be a positive integer');
+    if (q.from > to) throw new CandorError('out_of_range', `from ${q.from} is larger than to ${to}`);
+    const ranges = consistencyProofRanges(q.from, to);
+    const read = await this.#seq.reader.nodes(proofNodes(ranges));
+    this.#metrics?.proofsServed.inc({ kind: 'consistency' });
+    return { from: q.from, to, proof: proofHashes(this.#hasher, ranges, read) };
+  }
+
+  /** Entries [start, end), at most MAX_ENTRIES_PAGE and only committed ones (end is clamped). */
+  async entries(q: { start: number; end?: number }): Promise<{ index: number; data: Uint8Array }[]> {
+    const size = this.size;
+    if (!Number.isSafeInteger(q.start) || q.start < 0) throw new CandorError('invalid_argument', 'start must be a non-negative integer');
+    if (q.end !== undefined && (!Number.isSafeInteger(q.end) || q.end <= q.start)) {
+      throw new CandorError('invalid_argument', 'end must be an integer larger than start');
+    }
+    if (q.start >= size) throw new CandorError('out_of_range', `start ${q.start} is not below tree size ${size}`);
+    const end = Math.min(q.end ?? size, size, q.start + MAX_ENTRIES_PAGE);
+    const data = await this.#seq.reader.entries(q.start, end);
+    return data.map((d, i) => ({ index: q.start + i, data: d }));
+  }
+}

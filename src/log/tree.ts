@@ -1,0 +1,148 @@
+/**
+ * The sequencer's in-memory right edge of the tree: the compact range (for the root) and, per
+ * level, the hashes of the rightmost, incomplete tile. Appending a batch turns new leaf hashes
+ * into the tiles to commit and keeps every node the batch created, so the acknowledgement proofs
+ * of that batch need no reads at all.
+ */
+import { CandorError } from '../core/errors.js';
+import type { Hasher } from '../core/hash.js';
+import { HASH_SIZE } from '../core/hash.js';
+import { CompactRange, rangeNodes, type NodeReader } from '../core/merkle.js';
+import { TILE_HEIGHT, TILE_WIDTH, nodeLocation, rowWidth, subtreeHash } from '../core/tile.js';
+import type { LogStore } from '../storage/store.js';
+
+const TILE_BYTES = TILE_WIDTH * HASH_SIZE;
+
+export interface TileContent {
+  level: number;
+  index: number;
+  /** 32-byte hashes, 1..256 of them. */
+  hashes: Uint8Array;
+}
+
+/** What appending a batch produced. */
+export interface AppendResult {
+  oldSize: number;
+  newSize: number;
+  /** Tiles whose contents changed: newly full tiles and the current partial ones. */
+  tiles: TileContent[];
+  /** Reads any node an inclusion proof of a new leaf in the new tree needs. */
+  read: NodeReader;
+}
+
+interface Row {
+  buf: Uint8Array;
+  width: number;
+}
+
+export class TreeState {
+  readonly #hasher: Hasher;
+  #range: CompactRange;
+  /** rows[L]: the level-L tile being filled (never full: a full tile moves out at once). */
+  #rows: Row[];
+
+  private constructor(hasher: Hasher, range: CompactRange, rows: Row[]) {
+    this.#hasher = hasher;
+    this.#range = range;
+    this.#rows = rows;
+  }
+
+  static empty(hasher: Hasher): TreeState {
+    return new TreeState(hasher, new CompactRange(hasher), []);
+  }
+
+  /**
+   * Rebuilds the right edge of a tree of `size` from stored tiles. The caller compares root()
+   * with the checkpoint's root, so a store whose tiles do not match its checkpoint is caught.
+   */
+  static async load(hasher: Hasher, store: LogStore, size: number): Promise<TreeState> {
+    const tiles = new Map<string, Uint8Array>();
+    const tile = async (level: number, index: number): Promise<Uint8Array> => {
+      const key = `${level}/${index}`;
+      let t = tiles.get(key);
+      if (!t) {
+        t = await store.readTile(level, index);
+        if (!t) throw new CandorError('internal', `store is missing tile ${level}/${index} for tree size ${size}`);
+        tiles.set(key, t);
+      }
+      return t;
+    };
+    const rows: Row[] = [];
+    for (let level = 0; rowWidth(size, level) > 0; level++) {
+      const width = rowWidth(size, level) % TILE_WIDTH;
+      const buf = new Uint8Array(TILE_BYTES);
+      if (width > 0) {
+        const t = await tile(level, Math.floor(rowWidth(size, level) / TILE_WIDTH));
+        if (t.length < width * HASH_SIZE) throw new CandorError('internal', `stored tile ${level} is narrower than tree size ${size} needs`);
+        buf.set(t.subarray(0, width * HASH_SIZE));
+      }
+      rows.push({ buf, width });
+    }
+    const hashes: Uint8Array[] = [];
+    for (const n of rangeNodes(0, size)) {
+      const loc = nodeLocation(n.height, n.index);
+      const t = await tile(loc.level, loc.tile);
+      if (t.length < (loc.offset + loc.count) * HASH_SIZE) throw new CandorError('internal', `stored tile ${loc.level}/${loc.tile} is too narrow`);
+      hashes.push(subtreeHash(hasher, t, loc.offset, loc.count).slice());
+    }
+    return new TreeState(hasher, new CompactRange(hasher, size, hashes), rows);
+  }
+
+  get size(): number {
+    return this.#range.size;
+  }
+
+  root(): Uint8Array {
+    return this.#range.root();
+  }
+
+  /** The partial tiles at the current size (what GET /tile/<L>/<N>.p/<W> serves for the newest tiles). */
+  edge(): TileContent[] {
+    const out: TileContent[] = [];
+    this.#rows.forEach((row, level) => {
+      if (row.width > 0) {
+        const index = Math.floor(rowWidth(this.size, level) / TILE_WIDTH);
+        out.push({ level, index, hashes: row.buf.slice(0, row.width * HASH_SIZE) });
+      }
+    });
+    return out;
+  }
+
+  /** Appends leaf hashes. The state is changed in place; on a failed commit, reload it. */
+  append(leafHashes: readonly Uint8Array[]): AppendResult {
+    const oldSize = this.size;
+    // Nodes of the old compact range: the left siblings a new leaf's proof can need.
+    const old = new Map<string, Uint8Array>();
+    rangeNodes(0, oldSize).forEach((n, i) => old.set(`${n.height}/${n.index}`, this.#range.hashes[i]!));
+    // Every node this batch creates, per height: a contiguous run of indexes.
+    const created: { start: number; hashes: Uint8Array[] }[] = [];
+    const full: TileContent[] = [];
+    const touched = new Set<number>();
+
+    const visit = (height: number, index: number, hash: Uint8Array): void => {
+      const run = (created[height] ??= { start: index, hashes: [] });
+      run.hashes.push(hash);
+      if (height % TILE_HEIGHT !== 0) return;
+      const level = height / TILE_HEIGHT;
+      const row = (this.#rows[level] ??= { buf: new Uint8Array(TILE_BYTES), width: 0 });
+      row.buf.set(hash, row.width * HASH_SIZE);
+      row.width++;
+      touched.add(level);
+      if (row.width === TILE_WIDTH) {
+        full.push({ level, index: Math.floor(index / TILE_WIDTH), hashes: row.buf });
+        this.#rows[level] = { buf: new Uint8Array(TILE_BYTES), width: 0 };
+      }
+    };
+    for (const h of leafHashes) this.#range.append(h, visit);
+
+    const tiles = [...full, ...this.edge().filter((t) => touched.has(t.level))];
+    const read: NodeReader = (height, index) => {
+      const run = created[height];
+      if (run && index >= run.start && index < run.start + run.hashes.length) return run.hashes[index - run.start]!;
+      const h = old.get(`${height}/${index}`);
+      if (!h) throw new Error(`bad math: node ${height}/${index} is neither new nor on the old right edge`);
+      return h;
+    };
+    return { oldSize, newSize: this.size, tiles, read };
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * The narrow storage interface between the log and where its bytes live. The sequencer is its
+ * only writer. A driver stores four things (hash tiles, entries, the latest checkpoint, the
+ * leaf-hash index) and must make each commit atomic and durable before it resolves: that is what
+ * lets the log acknowledge an entry only once it can never be lost. An object-storage or SQL
+ * driver implements this and nothing else changes.
+ */
+
+/** One integration batch, written all or nothing. */
+export interface CommitBatch {
+  /** Index of the first entry; entries are consecutive. */
+  start: number;
+  entries: readonly Uint8Array[];
+  /**
+   * Hash tiles whose contents changed: level, tile index and the tile's hashes so far (32 bytes
+   * each, 1..256 of them). A driver overwrites the stored version; full tiles never change again.
+   */
+  tiles: readonly { level: number; index: number; hashes: Uint8Array }[];
+  /** New leaf hash -> index mappings. */
+  leafIndex: readonly { hash: Uint8Array; index: number }[];
+  /** The signed checkpoint for the tree after this batch. */
+  checkpoint: string;
+}
+
+export interface LogStore {
+  /** The latest committed checkpoint note, or undefined for a new log. */
+  readCheckpoint(): Promise<string | undefined>;
+  /** The stored hashes of tile (level, index): the full tile, or the widest partial version. */
+  readTile(level: number, index: number): Promise<Uint8Array | undefined>;
+  /** Entries [start, end), which must all be committed. */
+  readEntries(start: number, end: number): Promise<Uint8Array[]>;
+  /** For each leaf hash, the index it was first logged at, or undefined. */
+  lookupLeafHashes(hashes: readonly Uint8Array[]): Promise<(number | undefined)[]>;
+  /** Writes a batch atomically and durably (synced) before resolving. */
+  commit(batch: CommitBatch): Promise<void>;
+  close(): Promise<void>;
+}
