@@ -20,7 +20,9 @@ export async function buildHttpServer(opts: HttpOptions): Promise<FastifyInstanc
     logger: { level: opts.logLevel ?? 'info' },
     // A line per request would cost more than serving a tile; errors are logged by errorHandler.
     logController: new LogController({ disableRequestLogging: true }),
-    ajv: { customOptions: { coerceTypes: true, allErrors: false } },
+    // Unknown query parameters are errors, not silently dropped: a typo like "sise=5" must not
+    // quietly return a proof for another tree size.
+    ajv: { customOptions: { coerceTypes: true, allErrors: false, removeAdditional: false } },
   });
   app.setErrorHandler(errorHandler(opts.metrics));
   app.setNotFoundHandler((req, reply) =>

@@ -100,8 +100,9 @@ export class Sequencer extends EventEmitter {
     return this.#checkpoint;
   }
 
+  /** The committed tree size. */
   get size(): number {
-    return this.#tree.size;
+    return this.reader.size;
   }
 
   get queueDepth(): number {
@@ -154,24 +155,27 @@ export class Sequencer extends EventEmitter {
     o.metrics?.queueDepth.set(this.#queue.length);
     const started = performance.now();
     try {
-      if (this.#needsReload) {
-        // A commit failed earlier: whether it landed or not, the store is the truth.
-        const state = await loadState(o);
-        this.#tree = state.tree;
-        this.#checkpoint = state.checkpoint;
-        this.reader.advance(state.tree.size, state.tree.edge());
-        this.#needsReload = false;
-      }
+      if (this.#needsReload) await this.#reload();
       await this.#integrateBatch(batch);
       o.metrics?.batchSize.observe(batch.length);
       o.metrics?.integrationSeconds.observe((performance.now() - started) / 1000);
     } catch (err) {
       this.#needsReload = true;
+      await this.#reload().catch(() => undefined);
       o.metrics?.rejected.inc({ reason: 'storage_error' }, batch.length);
       const e = new CandorError('unavailable', 'the log could not commit this batch; retry', { retryAfterMs: 1000, cause: err });
       this.emit('commitError', err);
       for (const p of batch) p.reject(e);
     }
+  }
+
+  /** After a failed commit, whether it landed or not, the store is the truth. */
+  async #reload(): Promise<void> {
+    const state = await loadState(this.#opts);
+    this.#tree = state.tree;
+    this.#checkpoint = state.checkpoint;
+    this.reader.advance(state.tree.size, state.tree.edge());
+    this.#needsReload = false;
   }
 
   async #integrateBatch(batch: Pending[]): Promise<void> {
@@ -263,16 +267,11 @@ async function loadState(o: SequencerOptions): Promise<{ tree: TreeState; checkp
   try {
     const text = stored.slice(0, stored.lastIndexOf('\n\n') + 1);
     cp = parseCheckpoint(text);
-    // A signature by one of our keys that does not verify means the stored checkpoint was altered.
-    // A checkpoint signed only by retired keys is still accepted: the tile check below is what
-    // proves the store is intact.
-    if (o.verifiers.length > 0) {
-      try {
-        openNote(stored, o.verifiers);
-      } catch (err) {
-        if (!(err instanceof CandorError && /no signature from a known key/.test(err.message))) throw err;
-      }
-    }
+    // The stored checkpoint must carry a valid signature by a configured key. Otherwise a store
+    // rewritten wholesale (tiles and a checkpoint signed by some other key) would be resumed and
+    // then signed by us: a fork. To rotate keys, keep the old key configured beside the new one
+    // until a checkpoint signed by both has been committed.
+    openNote(stored, o.verifiers);
   } catch (err) {
     throw new CandorError('internal', `refusing to start: the stored checkpoint is invalid (${(err as Error).message})`);
   }

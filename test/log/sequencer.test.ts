@@ -1,0 +1,247 @@
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { toBase64, toHex, utf8 } from '../../src/core/bytes.js';
+import { openCheckpoint, parseCheckpoint } from '../../src/core/checkpoint.js';
+import { CandorError } from '../../src/core/errors.js';
+import { portableHasher as H } from '../../src/core/hash.js';
+import { verifyInclusion } from '../../src/core/merkle.js';
+import { generateSignerKey, parseSignerKey, parseVerifierKey } from '../../src/core/note.js';
+import { nodeHasher } from '../../src/crypto/node.js';
+import { Sequencer, type Ack } from '../../src/log/sequencer.js';
+import { LevelStore } from '../../src/storage/level.js';
+import type { CommitBatch, LogStore } from '../../src/storage/store.js';
+import { naiveLeaf, naiveMTH } from '../helpers/naive.js';
+import { tempDir } from '../helpers/server.js';
+
+const ORIGIN = 'test.example/seq';
+const key = generateSignerKey(ORIGIN);
+const signer = parseSignerKey(key.skey).signer;
+const verifier = parseVerifierKey(key.vkey);
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+async function open(store: LogStore, opts: Partial<Parameters<typeof Sequencer.open>[0]> = {}) {
+  return Sequencer.open({ origin: ORIGIN, signers: [signer], verifiers: [verifier], hasher: nodeHasher, store, ...opts });
+}
+
+async function openDir(dir?: string) {
+  const d = dir ?? tempDir();
+  if (!dir) dirs.push(d);
+  const store = await LevelStore.open(join(d, 'db'));
+  return { dir: d, store };
+}
+
+function checkAck(ack: Ack, entry: Uint8Array): void {
+  const cp = openCheckpoint(ack.checkpoint, [verifier], ORIGIN).checkpoint;
+  expect(cp.size).toBe(ack.size);
+  expect(toHex(ack.leafHash)).toBe(toHex(H.leaf(entry)));
+  verifyInclusion(H, ack.index, cp.size, ack.leafHash, ack.inclusionProof, cp.root);
+}
+
+describe('sequencer', () => {
+  it('starts a new log with a signed empty checkpoint', async () => {
+    const { store } = await openDir();
+    const seq = await open(store);
+    const cp = openCheckpoint(seq.checkpoint, [verifier], ORIGIN).checkpoint;
+    expect(cp.size).toBe(0);
+    expect(toHex(cp.root)).toBe(toHex(H.empty));
+    await seq.close();
+    await store.close();
+  });
+
+  it('acknowledges each entry with a proof that verifies, and the tree matches a naive MTH', async () => {
+    const { store } = await openDir();
+    const seq = await open(store, { maxBatch: 64, maxDelayMs: 1 });
+    const entries = Array.from({ length: 2000 }, (_, i) => utf8(`entry ${i}`));
+    const acks = await Promise.all(entries.map((e) => seq.submit(e)));
+    acks.forEach((a, i) => checkAck(a, entries[i]!));
+    expect(new Set(acks.map((a) => a.index)).size).toBe(2000);
+    // Batches integrate in submission order.
+    expect(acks.map((a) => a.index)).toEqual(entries.map((_, i) => i));
+    const cp = parseCheckpoint(seq.checkpoint.slice(0, seq.checkpoint.indexOf('\n\n') + 1));
+    expect(cp.size).toBe(2000);
+    expect(toHex(cp.root)).toBe(toHex(naiveMTH(entries.map(naiveLeaf))));
+    await seq.close();
+    await store.close();
+  });
+
+  it('resumes at exactly the committed size and root, and keeps appending', async () => {
+    const { dir, store } = await openDir();
+    let seq = await open(store);
+    for (let i = 0; i < 300; i++) await seq.submit(utf8(`a${i}`));
+    const before = seq.checkpoint;
+    await seq.close();
+    await store.close();
+
+    const again = await openDir(dir);
+    seq = await open(again.store);
+    expect(seq.checkpoint).toBe(before);
+    expect(seq.size).toBe(300);
+    const ack = await seq.submit(utf8('after restart'));
+    expect(ack.index).toBe(300);
+    checkAck(ack, utf8('after restart'));
+    const all = [...Array.from({ length: 300 }, (_, i) => utf8(`a${i}`)), utf8('after restart')];
+    expect(toHex(parseCheckpoint(ack.checkpoint.slice(0, ack.checkpoint.indexOf('\n\n') + 1)).root)).toBe(toHex(naiveMTH(all.map(naiveLeaf))));
+    await seq.close();
+    await again.store.close();
+  });
+
+  it('deduplicates: a resubmitted entry keeps its first index and gets a fresh proof', async () => {
+    const { store } = await openDir();
+    const seq = await open(store);
+    const first = await seq.submit(utf8('same'));
+    await seq.submit(utf8('other'));
+    const [again, twice] = await Promise.all([seq.submit(utf8('same')), seq.submit(utf8('same'))]);
+    for (const a of [again!, twice!]) {
+      expect(a.index).toBe(first.index);
+      expect(a.duplicate).toBe(true);
+      checkAck(a, utf8('same'));
+    }
+    const [x, y] = await Promise.all([seq.submit(utf8('new twice')), seq.submit(utf8('new twice'))]);
+    expect(x!.index).toBe(y!.index);
+    expect([x!.duplicate, y!.duplicate]).toEqual([false, true]);
+    expect(seq.size).toBe(3);
+    await seq.close();
+    await store.close();
+  });
+
+  it('rejects new submissions with a retryable error when the queue is full', async () => {
+    const { store } = await openDir();
+    const seq = await open(store, { maxQueue: 10, maxBatch: 100, maxDelayMs: 50 });
+    const accepted = Array.from({ length: 10 }, (_, i) => seq.submit(utf8(`q${i}`)));
+    const err = await seq.submit(utf8('one too many')).catch((e) => e);
+    expect(err).toBeInstanceOf(CandorError);
+    expect(err.code).toBe('resource_exhausted');
+    expect(err.retryAfterMs).toBeGreaterThan(0);
+    await Promise.all(accepted);
+    expect(seq.size).toBe(10);
+    await seq.close();
+    await store.close();
+  });
+
+  it('rejects empty and oversize entries without writing', async () => {
+    const { store } = await openDir();
+    const seq = await open(store);
+    await expect(seq.submit(new Uint8Array(0))).rejects.toMatchObject({ code: 'invalid_argument' });
+    await expect(seq.submit(new Uint8Array(65536))).rejects.toMatchObject({ code: 'payload_too_large' });
+    expect((await seq.submit(new Uint8Array(65535).fill(1))).index).toBe(0);
+    await seq.close();
+    await store.close();
+  });
+
+  it('answers a failed commit with a retryable error, loses nothing acknowledged, and recovers', async () => {
+    const { store } = await openDir();
+    let failNext = 0;
+    const flaky: LogStore = {
+      readCheckpoint: () => store.readCheckpoint(),
+      readTile: (l, i) => store.readTile(l, i),
+      readEntries: (s, e) => store.readEntries(s, e),
+      lookupLeafHashes: (h) => store.lookupLeafHashes(h),
+      commit: async (b: CommitBatch) => {
+        if (failNext > 0) {
+          failNext--;
+          throw new Error('disk full (simulated)');
+        }
+        return store.commit(b);
+      },
+      close: () => store.close(),
+    };
+    const seq = await open(flaky);
+    const ok1 = await seq.submit(utf8('before'));
+    failNext = 1;
+    const err = await seq.submit(utf8('during')).catch((e) => e);
+    expect(err.code).toBe('unavailable');
+    expect(err.retryAfterMs).toBeGreaterThan(0);
+    expect(seq.size).toBe(1);
+    const retried = await seq.submit(utf8('during'));
+    expect(retried.index).toBe(1);
+    checkAck(retried, utf8('during'));
+    checkAck(ok1, utf8('before'));
+    await seq.close();
+    await store.close();
+  });
+
+  it('refuses to start when the stored tiles do not reproduce the checkpoint root', async () => {
+    const { dir, store } = await openDir();
+    const seq = await open(store);
+    for (let i = 0; i < 10; i++) await seq.submit(utf8(`c${i}`));
+    await seq.close();
+    // Corrupt the partial level-0 tile (as an insider editing the store would).
+    const tile = (await store.readTile(0, 0))!.slice();
+    tile[5] ^= 0xff;
+    const cp = (await store.readCheckpoint())!;
+    await store.commit({ start: 10, entries: [], tiles: [{ level: 0, index: 0, hashes: tile }], leafIndex: [], checkpoint: cp });
+    await store.close();
+
+    const again = await openDir(dir);
+    await expect(open(again.store)).rejects.toThrow(/refusing to start: the stored tiles give root .* but the last signed checkpoint says/);
+    await again.store.close();
+  });
+
+  it('refuses to start when the stored checkpoint signature was altered', async () => {
+    const { dir, store } = await openDir();
+    const seq = await open(store);
+    await seq.submit(utf8('x'));
+    await seq.close();
+    const cp = (await store.readCheckpoint())!;
+    // Flip one character inside the signature (not the key name, not the padding).
+    const at = cp.length - 10;
+    const forged = cp.slice(0, at) + (cp[at] === 'A' ? 'B' : 'A') + cp.slice(at + 1);
+    await store.commit({ start: 1, entries: [], tiles: [], leafIndex: [], checkpoint: forged });
+    await store.close();
+    const again = await openDir(dir);
+    await expect(open(again.store)).rejects.toThrow(/refusing to start: the stored checkpoint is invalid/);
+    await again.store.close();
+  });
+
+  it('refuses to resume a checkpoint that no configured key signed', async () => {
+    const { dir, store } = await openDir();
+    await (await open(store)).close();
+    await store.close();
+    const again = await openDir(dir);
+    const stranger = generateSignerKey(ORIGIN);
+    await expect(
+      Sequencer.open({ origin: ORIGIN, signers: [parseSignerKey(stranger.skey).signer], verifiers: [parseVerifierKey(stranger.vkey)], hasher: nodeHasher, store: again.store }),
+    ).rejects.toThrow(/refusing to start: the stored checkpoint is invalid \(note has no signature from a known key\)/);
+    await again.store.close();
+  });
+
+  it('refuses to open a store that holds another origin', async () => {
+    const { dir, store } = await openDir();
+    await (await open(store)).close();
+    await store.close();
+    const again = await openDir(dir);
+    const other = generateSignerKey('other.example/log');
+    await expect(
+      Sequencer.open({ origin: 'other.example/log', signers: [parseSignerKey(other.skey).signer], verifiers: [verifier], hasher: nodeHasher, store: again.store }),
+    ).rejects.toThrow(/holds the log "test.example\/seq"/);
+    await again.store.close();
+  });
+
+  it('signs with every configured key (rotation)', async () => {
+    const { store } = await openDir();
+    const k2 = generateSignerKey(ORIGIN);
+    const seq = await open(store, { signers: [signer, parseSignerKey(k2.skey).signer] });
+    const ack = await seq.submit(utf8('rotated'));
+    expect(openCheckpoint(ack.checkpoint, [verifier]).verified).toHaveLength(1);
+    expect(openCheckpoint(ack.checkpoint, [parseVerifierKey(k2.vkey)]).verified).toHaveLength(1);
+    expect(toBase64(ack.leafHash)).toBe(toBase64(H.leaf(utf8('rotated'))));
+    await seq.close();
+    await store.close();
+  });
+
+  it('drains the queue on close: every pending submission is answered', async () => {
+    const { store } = await openDir();
+    const seq = await open(store, { maxBatch: 100, maxDelayMs: 1000 });
+    const pending = Array.from({ length: 250 }, (_, i) => seq.submit(utf8(`d${i}`)));
+    await seq.close();
+    const acks = await Promise.all(pending);
+    expect(acks.map((a) => a.index).sort((a, b) => a - b)).toEqual(Array.from({ length: 250 }, (_, i) => i));
+    await expect(seq.submit(utf8('late'))).rejects.toMatchObject({ code: 'unavailable' });
+    await store.close();
+  });
+});
