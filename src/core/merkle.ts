@@ -28,7 +28,9 @@ export type NodeReader = (height: number, index: number) => Uint8Array;
 
 /** Largest power of two strictly less than n, for n > 1 (RFC 9162 §2.1.1's k). */
 export function splitPoint(n: number): number {
-  let k = 1;
+  // log2 is exact on powers of two; the loops absorb float rounding near 2^53.
+  let k = 2 ** Math.floor(Math.log2(n - 1));
+  while (k >= n) k /= 2;
   while (k * 2 < n) k *= 2;
   return k;
 }
@@ -144,6 +146,37 @@ export function consistencyProofRanges(m: number, n: number): LeafRange[] {
     }
   }
   if (!complete) out.push([lo, hi]);
+  return out.reverse();
+}
+
+/**
+ * The inclusion proof for `index` in a tree of `size` (RFC 9162 §2.1.3.1), leaf sibling first,
+ * computed in one pass: the same hashes as proofHashes(inclusionProofRanges(...)) without the
+ * intermediate plan, for the sequencer's acknowledgements where it runs once per entry.
+ */
+export function inclusionProof(
+  hasher: Hasher,
+  index: number,
+  size: number,
+  read: NodeReader,
+  memo?: Map<string, Uint8Array>,
+): Uint8Array[] {
+  checkSize('index', index);
+  checkSize('size', size);
+  if (index >= size) throw new CandorError('out_of_range', `index ${index} is not below tree size ${size}`);
+  const out: Uint8Array[] = [];
+  let lo = 0;
+  let hi = size;
+  while (hi - lo > 1) {
+    const k = splitPoint(hi - lo);
+    if (index - lo < k) {
+      out.push(rangeHash(hasher, lo + k, hi, read, memo));
+      hi = lo + k;
+    } else {
+      out.push(read(log2(k), lo / k)); // [lo, lo + k) is complete and aligned
+      lo += k;
+    }
+  }
   return out.reverse();
 }
 

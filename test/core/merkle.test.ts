@@ -4,8 +4,10 @@ import { portableHasher as H } from '../../src/core/hash.js';
 import {
   CompactRange,
   consistencyProofRanges,
+  inclusionProof,
   inclusionProofRanges,
   proofHashes,
+  splitPoint,
   proofNodes,
   rangeNodes,
   treeHash,
@@ -116,9 +118,11 @@ describe('proofs against a naive recursive implementation', () => {
     for (const n of sizes) {
       const prefix = leafHashes.slice(0, n);
       const root = naiveMTH(prefix);
+      const memo = new Map<string, Uint8Array>();
       for (const m of [0, n - 1, rand(n), rand(n), rand(n)]) {
         const proof = proofHashes(H, inclusionProofRanges(m, n), read);
         expect(proof.map(toHex)).toEqual(naivePath(m, prefix).map(toHex));
+        expect(inclusionProof(H, m, n, read, memo).map(toHex)).toEqual(proof.map(toHex));
         verifyInclusion(H, m, n, prefix[m]!, proof, root);
         if (proof.length > 0) {
           const bad = proof.map((p) => p.slice());
@@ -155,6 +159,18 @@ describe('proofs against a naive recursive implementation', () => {
       proofHashes(H, ranges, (h, i) => (seen.push(`${h}/${i}`), read(h, i)));
       expect(proofNodes(ranges).map((x) => `${x.height}/${x.index}`)).toEqual(seen);
     }
+  });
+});
+
+describe('split points', () => {
+  it('is the largest power of two below n, exactly, up to 2^53', () => {
+    const slow = (n: number) => {
+      let k = 1;
+      while (k * 2 < n) k *= 2;
+      return k;
+    };
+    for (let n = 2; n < 5000; n++) expect(splitPoint(n)).toBe(slow(n));
+    for (let e = 2; e <= 53; e++) for (const d of [-1, 0, 1]) if (2 ** e + d <= 2 ** 53) expect(splitPoint(2 ** e + d)).toBe(slow(2 ** e + d));
   });
 });
 
