@@ -11,6 +11,7 @@ import { generateSignerKey } from '../core/note.js';
 import { startLog } from '../app.js';
 import { loadConfig, type Config } from '../config.js';
 import { LogClient } from '../../clients/log/client.js';
+import { registerWitnessCommands } from '../../clients/witness/cli.js';
 
 const DEFAULT_URL = process.env.CANDOR_URL ?? 'http://127.0.0.1:8080';
 
@@ -200,5 +201,7 @@ common(verify.command('consistency').description('prove that the latest checkpoi
       fail(err);
     }
   });
+
+registerWitnessCommands(program);
 
 await program.parseAsync(process.argv);

@@ -13,24 +13,44 @@ export function utf8(s: string): Uint8Array {
   return encoder.encode(s);
 }
 
-/** Decodes UTF-8, throwing on invalid sequences. */
-export function fromUtf8(b: Uint8Array): string {
-  return decoder.decode(b);
+/** Decodes UTF-8; invalid sequences are a CandorError('invalid_argument'). */
+export function fromUtf8(b: Uint8Array, what = 'text'): string {
+  try {
+    return decoder.decode(b);
+  } catch {
+    throw invalid(`${what} is not valid UTF-8`);
+  }
 }
 
 export function toBase64(b: Uint8Array): string {
   return base64.encode(b);
 }
 
-/** Strict, canonical base64 decoding; `what` names the field in the error. */
-export function fromBase64(s: string, what = 'base64 value'): Uint8Array {
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
+/**
+ * Base64 decoding; `what` names the field in the error. Strict by default: the string must be
+ * canonical. With `{ loose: true }` the unused low bits of the last character may be set, as Go's
+ * base64.StdEncoding allows; golang.org/x/mod's note.Open decodes signature lines that way, so a
+ * signature altered there must parse and then fail to verify (c2sp.org/tlog-witness: 403), not be
+ * called malformed.
+ */
+export function fromBase64(s: string, what = 'base64 value', opts: { loose?: boolean } = {}): Uint8Array {
+  let input = s;
+  if (opts.loose && s.length % 4 === 0 && s.endsWith('=')) {
+    const pad = s.endsWith('==') ? 2 : 1;
+    const at = s.length - pad - 1;
+    const v = B64.indexOf(s[at]!);
+    // One "=" leaves 2 unused bits in the last character, two leave 4.
+    if (v >= 0) input = s.slice(0, at) + B64[v & (pad === 1 ? 0b111100 : 0b110000)]! + s.slice(at + 1);
+  }
   let out: Uint8Array;
   try {
-    out = base64.decode(s);
+    out = base64.decode(input);
   } catch {
     throw invalid(`${what} is not valid base64`);
   }
-  if (base64.encode(out) !== s) throw invalid(`${what} is not canonical base64`);
+  if (base64.encode(out) !== input) throw invalid(`${what} is not canonical base64`);
   return out;
 }
 

@@ -28,6 +28,8 @@ export type NodeReader = (height: number, index: number) => Uint8Array;
 
 /** Largest power of two strictly less than n, for n > 1 (RFC 9162 §2.1.1's k). */
 export function splitPoint(n: number): number {
+  // 32-bit fast path: the top set bit of n - 1.
+  if (n <= 0x8000_0000) return 2 ** (31 - Math.clz32(n - 1));
   // log2 is exact on powers of two; the loops absorb float rounding near 2^53.
   let k = 2 ** Math.floor(Math.log2(n - 1));
   while (k >= n) k /= 2;
@@ -159,7 +161,7 @@ export function inclusionProof(
   index: number,
   size: number,
   read: NodeReader,
-  memo?: Map<string, Uint8Array>,
+  rightEdge?: Map<number, Uint8Array>,
 ): Uint8Array[] {
   checkSize('index', index);
   checkSize('size', size);
@@ -170,7 +172,14 @@ export function inclusionProof(
   while (hi - lo > 1) {
     const k = splitPoint(hi - lo);
     if (index - lo < k) {
-      out.push(rangeHash(hasher, lo + k, hi, read, memo));
+      // [lo + k, hi) is complete unless hi = size: then it is a right-edge subtree that every
+      // proof in this tree shares, so it is cached by its start.
+      let h = hi === size ? rightEdge?.get(lo + k) : undefined;
+      if (!h) {
+        h = rangeHash(hasher, lo + k, hi, read);
+        if (hi === size) rightEdge?.set(lo + k, h);
+      }
+      out.push(h);
       hi = lo + k;
     } else {
       out.push(read(log2(k), lo / k)); // [lo, lo + k) is complete and aligned

@@ -247,7 +247,7 @@ export function parseNote(msg: string | Uint8Array): Note {
     if (!isValidKeyName(name) || b64 === '') malformed('signature line has a bad key name');
     let raw: Uint8Array;
     try {
-      raw = fromBase64(b64, 'signature');
+      raw = fromBase64(b64, 'signature', { loose: true });
     } catch {
       malformed('signature is not valid base64');
     }
@@ -293,6 +293,11 @@ export function signatureLine(name: string, keyId: number, sig: Uint8Array): str
   return `${SIG_PREFIX}${name} ${toBase64(concat(putU32be(keyId), sig))}\n`;
 }
 
+/** A parsed signature as its note line, byte for byte as it was received. */
+export function formatSignature(sig: NoteSignature): string {
+  return `${SIG_PREFIX}${sig.name} ${sig.base64}\n`;
+}
+
 /**
  * Signs text (ending in a newline) with each signer. As in x/mod note.Sign, `existing` signature
  * lines come first, except those by a key that signs anew.
@@ -302,7 +307,7 @@ export function signNote(text: string, signers: readonly NoteSigner[], existing:
   const bytes = utf8(text);
   const mine = new Set(signers.map((s) => `${s.name}+${s.keyId}`));
   let out = `${text}\n`;
-  for (const sig of existing) if (!mine.has(`${sig.name}+${sig.keyId}`)) out += `${SIG_PREFIX}${sig.name} ${sig.base64}\n`;
+  for (const sig of existing) if (!mine.has(`${sig.name}+${sig.keyId}`)) out += formatSignature(sig);
   for (const s of signers) {
     if (!isValidKeyName(s.name)) throw invalid('signer has an invalid key name');
     out += signatureLine(s.name, s.keyId, s.sign(bytes));

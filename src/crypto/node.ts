@@ -12,7 +12,20 @@ import { toHex } from '../core/bytes.js';
 const PKCS8_PREFIX = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20]);
 const SPKI_PREFIX = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]);
 
-export const nodeHasher: Hasher = rfc9162Hasher((d) => hash('sha256', d, 'buffer'));
+const digest = (d: Uint8Array): Uint8Array => hash('sha256', d, 'buffer');
+const portableShape = rfc9162Hasher(digest);
+// Leaf hashing reuses one buffer for 0x00 || entry: the hash is computed before it is reused.
+const leafScratch = new Uint8Array(1 + 0xffff);
+
+export const nodeHasher: Hasher = {
+  empty: portableShape.empty,
+  node: portableShape.node,
+  leaf(entry) {
+    if (entry.length > 0xffff) return portableShape.leaf(entry);
+    leafScratch.set(entry, 1);
+    return digest(leafScratch.subarray(0, 1 + entry.length));
+  },
+};
 
 const privateKeys = new Map<string, KeyObject>();
 const publicKeys = new Map<string, KeyObject>();

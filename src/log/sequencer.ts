@@ -5,18 +5,20 @@
  * is each submission answered, with its index, the checkpoint and an inclusion proof against it:
  * zero merge delay, and nothing acknowledged that a crash could lose.
  *
- * While one batch commits, the next fills up, so under load batches grow by themselves (group
- * commit) and the cost of each sync is shared.
+ * Two batches are in flight at most: while one is written and synced (on libuv's thread pool),
+ * the next is hashed and tiled on the main thread, and its commit is chained after the first.
+ * Under load batches grow by themselves (group commit), so the cost of each sync is shared.
  */
 import { EventEmitter } from 'node:events';
 import { toBase64 } from '../core/bytes.js';
 import { formatCheckpoint, parseCheckpoint } from '../core/checkpoint.js';
 import { CandorError } from '../core/errors.js';
 import type { Hasher } from '../core/hash.js';
-import { inclusionProofRanges, proofHashes, proofNodes } from '../core/merkle.js';
+import { inclusionProof, inclusionProofRanges, proofHashes, proofNodes } from '../core/merkle.js';
 import { openNote, signNote, type NoteSigner, type NoteVerifier } from '../core/note.js';
-import { MAX_ENTRY_SIZE } from '../core/tile.js';
-import type { LogStore } from '../storage/store.js';
+import { HASH_SIZE } from '../core/hash.js';
+import { MAX_ENTRY_SIZE, TILE_WIDTH } from '../core/tile.js';
+import type { CommitBatch, LogStore } from '../storage/store.js';
 import type { LogMetrics } from './metrics.js';
 import { TreeReader } from './reader.js';
 import { TreeState } from './tree.js';
@@ -49,34 +51,52 @@ export interface SequencerOptions {
   metrics?: LogMetrics;
 }
 
+/** One submission: one entry (submit) or several (submitMany), answered together. */
 interface Pending {
-  data: Uint8Array;
-  resolve(ack: Ack): void;
+  entries: readonly Uint8Array[];
+  bytes: number;
+  resolve(acks: Ack[]): void;
   reject(err: unknown): void;
 }
 
 export const DEFAULTS = {
   maxBatch: 4096,
-  maxDelayMs: 1,
+  maxDelayMs: 0,
   maxQueue: 65_536,
   maxQueueBytes: 256 * 1024 * 1024,
 };
 
+/** Batches prepared but not yet committed, at most (one being written, one waiting). */
+const PIPELINE_DEPTH = 2;
+
+/** A map key for a leaf hash; latin1 keeps one character per byte and is cheap to make. */
+function hashKey(h: Uint8Array): string {
+  return (Buffer.isBuffer(h) ? h : Buffer.from(h.buffer, h.byteOffset, h.byteLength)).toString('latin1');
+}
+
 export class Sequencer extends EventEmitter {
   readonly reader: TreeReader;
-  readonly #opts: Required<Omit<SequencerOptions, 'reader' | 'metrics'>> & { metrics?: LogMetrics };
+  readonly #o: Required<Omit<SequencerOptions, 'reader' | 'metrics'>> & { metrics?: LogMetrics };
   #tree: TreeState;
   #checkpoint: string;
   #queue: Pending[] = [];
-  #queueBytes = 0;
+  #queuedEntries = 0;
+  #queuedBytes = 0;
   #timer: NodeJS.Timeout | undefined;
-  #running: Promise<void> | undefined;
+  #preparing = false;
+  #inflight = 0;
+  /** The chain of commits; each batch's write starts after the previous one's resolves. */
+  #tail: Promise<void> = Promise.resolve();
+  /** Bumped when a commit fails: batches prepared on top of it must not be committed. */
+  #generation = 0;
   #needsReload = false;
+  /** Leaf hash -> index of the batches prepared but not committed, for deduplication across them. */
+  #inflightSeen = new Set<Map<string, number>>();
   #closed = false;
 
   private constructor(opts: SequencerOptions, tree: TreeState, checkpoint: string, reader: TreeReader) {
     super();
-    this.#opts = { ...DEFAULTS, ...opts };
+    this.#o = { ...DEFAULTS, ...opts };
     this.#tree = tree;
     this.#checkpoint = checkpoint;
     this.reader = reader;
@@ -106,153 +126,255 @@ export class Sequencer extends EventEmitter {
   }
 
   get queueDepth(): number {
-    return this.#queue.length;
+    return this.#queuedEntries;
   }
 
   /** Queues an entry; resolves once it is committed, with its proof. */
-  submit(data: Uint8Array): Promise<Ack> {
+  async submit(entry: Uint8Array): Promise<Ack> {
+    return (await this.submitMany([entry]))[0]!;
+  }
+
+  /**
+   * Queues several entries at once (a producer's batch); they are integrated in order, in one or
+   * more batches, and answered together once all are committed.
+   */
+  submitMany(entries: readonly Uint8Array[]): Promise<Ack[]> {
+    const o = this.#o;
     if (this.#closed) return Promise.reject(new CandorError('unavailable', 'the log is shutting down', { retryAfterMs: 1000 }));
-    if (data.length === 0) return Promise.reject(new CandorError('invalid_argument', 'entry is empty'));
-    if (data.length > MAX_ENTRY_SIZE) {
-      return Promise.reject(new CandorError('payload_too_large', `entry is ${data.length} bytes; the limit is ${MAX_ENTRY_SIZE}`));
+    if (entries.length === 0) return Promise.resolve([]);
+    let bytes = 0;
+    for (let i = 0; i < entries.length; i++) {
+      const n = entries[i]!.length;
+      const which = entries.length === 1 ? 'entry' : `entry ${i}`;
+      if (n === 0) return Promise.reject(new CandorError('invalid_argument', `${which} is empty`));
+      if (n > MAX_ENTRY_SIZE) return Promise.reject(new CandorError('payload_too_large', `${which} is ${n} bytes; the limit is ${MAX_ENTRY_SIZE}`));
+      bytes += n;
     }
-    const o = this.#opts;
-    if (this.#queue.length >= o.maxQueue || this.#queueBytes + data.length > o.maxQueueBytes) {
+    if (this.#queuedEntries + entries.length > o.maxQueue || this.#queuedBytes + bytes > o.maxQueueBytes) {
       o.metrics?.rejected.inc({ reason: 'queue_full' });
+      if (entries.length > o.maxQueue) {
+        return Promise.reject(new CandorError('invalid_argument', `${entries.length} entries in one submission; the limit is ${o.maxQueue}`));
+      }
       return Promise.reject(new CandorError('resource_exhausted', 'the submission queue is full; retry later', { retryAfterMs: 1000 }));
     }
-    return new Promise<Ack>((resolve, reject) => {
-      this.#queue.push({ data, resolve, reject });
-      this.#queueBytes += data.length;
-      o.metrics?.queueDepth.set(this.#queue.length);
+    return new Promise<Ack[]>((resolve, reject) => {
+      this.#queue.push({ entries, bytes, resolve, reject });
+      this.#queuedEntries += entries.length;
+      this.#queuedBytes += bytes;
+      o.metrics?.queueDepth.set(this.#queuedEntries);
       this.#schedule();
     });
   }
 
   #schedule(): void {
-    if (this.#running || this.#queue.length === 0) return;
-    if (this.#queue.length >= this.#opts.maxBatch || this.#opts.maxDelayMs <= 0) {
-      this.#kick();
-    } else if (!this.#timer) {
-      this.#timer = setTimeout(() => this.#kick(), this.#opts.maxDelayMs);
+    if (this.#queue.length === 0 || this.#preparing || this.#inflight >= PIPELINE_DEPTH) return;
+    // While a batch is committing, the next one is prepared at once: its entries have waited.
+    if (this.#inflight > 0 || this.#closed || this.#queuedEntries >= this.#o.maxBatch || this.#o.maxDelayMs <= 0) {
+      this.#startBatch();
+    } else {
+      this.#timer ??= setTimeout(() => {
+        this.#timer = undefined;
+        this.#startBatch();
+      }, this.#o.maxDelayMs);
     }
   }
 
-  #kick(): void {
+  /** Takes submissions up to maxBatch entries (at least one submission) and integrates them. */
+  #startBatch(): void {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (this.#running || this.#queue.length === 0) return;
-    this.#running = this.#integrate().finally(() => {
-      this.#running = undefined;
-      this.#schedule();
-    });
+    if (this.#queue.length === 0 || this.#preparing || this.#inflight >= PIPELINE_DEPTH) return;
+    let take = 0;
+    let n = 0;
+    while (take < this.#queue.length && (take === 0 || n + this.#queue[take]!.entries.length <= this.#o.maxBatch)) {
+      n += this.#queue[take]!.entries.length;
+      take++;
+    }
+    const batch = this.#queue.splice(0, take);
+    this.#queuedEntries -= n;
+    for (const p of batch) this.#queuedBytes -= p.bytes;
+    this.#o.metrics?.queueDepth.set(this.#queuedEntries);
+    this.#preparing = true;
+    this.#inflight++;
+    void this.#integrate(batch, n);
   }
 
-  async #integrate(): Promise<void> {
-    const o = this.#opts;
-    const batch = this.#queue.splice(0, o.maxBatch);
-    for (const p of batch) this.#queueBytes -= p.data.length;
-    o.metrics?.queueDepth.set(this.#queue.length);
+  async #integrate(batch: Pending[], count: number): Promise<void> {
     const started = performance.now();
+    const generation = this.#generation;
+    let prepared: Prepared | undefined;
     try {
-      if (this.#needsReload) await this.#reload();
-      await this.#integrateBatch(batch);
-      o.metrics?.batchSize.observe(batch.length);
-      o.metrics?.integrationSeconds.observe((performance.now() - started) / 1000);
+      if (this.#needsReload) {
+        await this.#tail;
+        await this.#reload();
+      }
+      prepared = await this.#prepare(batch, count);
+      if (generation !== this.#generation) throw new Error('an earlier batch failed to commit');
+      const p = prepared;
+      const commit = this.#tail.then(() => {
+        if (generation !== this.#generation) throw new Error('an earlier batch failed to commit');
+        return this.#o.store.commit(p.commit);
+      });
+      this.#tail = commit.catch(() => undefined);
+      this.#preparing = false;
+      this.#schedule();
+      await commit;
+      this.#committed(p);
+      this.#o.metrics?.batchSize.observe(count);
+      this.#o.metrics?.integrationSeconds.observe((performance.now() - started) / 1000);
     } catch (err) {
+      this.#preparing = false;
+      this.#generation++;
       this.#needsReload = true;
-      await this.#reload().catch(() => undefined);
-      o.metrics?.rejected.inc({ reason: 'storage_error' }, batch.length);
-      const e = new CandorError('unavailable', 'the log could not commit this batch; retry', { retryAfterMs: 1000, cause: err });
+      this.#o.metrics?.rejected.inc({ reason: 'storage_error' }, count);
       this.emit('commitError', err);
+      const e = new CandorError('unavailable', 'the log could not commit this batch; retry', { retryAfterMs: 1000, cause: err });
       for (const p of batch) p.reject(e);
+    } finally {
+      if (prepared) this.#inflightSeen.delete(prepared.seen);
+      this.#inflight--;
+      this.emit('settled');
+      this.#schedule();
     }
   }
 
   /** After a failed commit, whether it landed or not, the store is the truth. */
   async #reload(): Promise<void> {
-    const state = await loadState(this.#opts);
+    const state = await loadState(this.#o);
     this.#tree = state.tree;
     this.#checkpoint = state.checkpoint;
     this.reader.advance(state.tree.size, state.tree.edge());
+    this.#o.metrics?.treeSize.set(state.tree.size);
     this.#needsReload = false;
   }
 
-  async #integrateBatch(batch: Pending[]): Promise<void> {
-    const { hasher, store } = this.#opts;
-    const leafHashes = batch.map((p) => hasher.leaf(p.data));
-    // Deduplicate: an entry already logged (or twice in this batch) keeps its first index.
+  /** Hashes, deduplicates, appends and signs a batch; returns what to commit and how to answer. */
+  async #prepare(batch: Pending[], count: number): Promise<Prepared> {
+    const { hasher, store } = this.#o;
+    const entries: Uint8Array[] = new Array(count);
+    let i = 0;
+    for (const p of batch) for (const e of p.entries) entries[i++] = e;
+    const leafHashes = entries.map((e) => hasher.leaf(e));
     const known = await store.lookupLeafHashes(leafHashes);
-    const firstInBatch = new Map<string, number>();
-    const fresh: number[] = []; // positions in batch that get a new index
-    const indexOf: (number | undefined)[] = new Array(batch.length);
-    for (let i = 0; i < batch.length; i++) {
-      if (known[i] !== undefined) continue;
-      const k = toBase64(leafHashes[i]!);
-      const prior = firstInBatch.get(k);
-      if (prior !== undefined) {
-        indexOf[i] = -1 - prior; // resolved below, once positions are known
+
+    // Deduplicate: an entry already logged, in flight, or earlier in this batch keeps its index.
+    const start = this.#tree.size;
+    const indexes = new Array<number>(count);
+    const fresh = new Uint8Array(count);
+    const freshHashes: Uint8Array[] = [];
+    const freshEntries: Uint8Array[] = [];
+    const seen = new Map<string, number>();
+    for (let j = 0; j < count; j++) {
+      const k = known[j];
+      if (k !== undefined) {
+        indexes[j] = k;
         continue;
       }
-      firstInBatch.set(k, i);
-      fresh.push(i);
+      const key = hashKey(leafHashes[j]!);
+      let prior = seen.get(key);
+      for (const other of this.#inflightSeen) prior ??= other.get(key);
+      if (prior !== undefined) {
+        indexes[j] = prior;
+        continue;
+      }
+      const index = start + freshHashes.length;
+      seen.set(key, index);
+      indexes[j] = index;
+      fresh[j] = 1;
+      freshHashes.push(leafHashes[j]!);
+      freshEntries.push(entries[j]!);
     }
-    const start = this.#tree.size;
-    const isFresh = new Uint8Array(batch.length);
-    fresh.forEach((pos, n) => {
-      indexOf[pos] = start + n;
-      isFresh[pos] = 1;
-    });
-    for (let i = 0; i < batch.length; i++) {
-      if (known[i] !== undefined) indexOf[i] = known[i];
-      else if (indexOf[i]! < 0) indexOf[i] = indexOf[-1 - indexOf[i]!];
-    }
+    this.#inflightSeen.add(seen);
 
-    const appended = this.#tree.append(fresh.map((i) => leafHashes[i]!));
-    const root = this.#tree.root();
-    const text = formatCheckpoint({ origin: this.#opts.origin, size: appended.newSize, root, extensions: [] });
-    const checkpoint = signNote(text, this.#opts.signers);
-    await store.commit({
-      start,
-      entries: fresh.map((i) => batch[i]!.data),
-      tiles: appended.tiles,
-      leafIndex: fresh.map((i) => ({ hash: leafHashes[i]!, index: indexOf[i]! })),
-      checkpoint,
-    });
-    this.#checkpoint = checkpoint;
-    const edge = this.#tree.edge();
-    this.reader.advance(appended.newSize, edge, appended.tiles.filter((t) => t.hashes.length === 8192));
-    this.#opts.metrics?.treeSize.set(appended.newSize);
-    this.emit('checkpoint', checkpoint, appended.newSize);
-
-    // Durable: answer. New leaves are proved from the nodes this batch created; entries that
-    // were already logged are proved from the tiles.
-    const memo = new Map<string, Uint8Array>();
-    for (let i = 0; i < batch.length; i++) {
-      const index = indexOf[i]!;
-      let proof: Uint8Array[];
-      const ranges = inclusionProofRanges(index, appended.newSize);
-      if (index >= start) proof = proofHashes(hasher, ranges, appended.read, memo);
-      else proof = proofHashes(hasher, ranges, await this.reader.nodes(proofNodes(ranges)), memo);
-      batch[i]!.resolve({
-        index,
-        leafHash: leafHashes[i]!,
+    const appended = this.#tree.append(freshHashes);
+    const text = formatCheckpoint({ origin: this.#o.origin, size: appended.newSize, root: this.#tree.root(), extensions: [] });
+    const checkpoint = signNote(text, this.#o.signers);
+    return {
+      batch,
+      commit: {
+        start,
+        entries: freshEntries,
+        tiles: appended.tiles,
+        leafIndex: freshHashes.map((hash, j) => ({ hash, index: start + j })),
         checkpoint,
-        size: appended.newSize,
-        inclusionProof: proof,
-        duplicate: isFresh[i] === 0,
-      });
+      },
+      newSize: appended.newSize,
+      edge: this.#tree.edge(),
+      read: appended.read,
+      leafHashes,
+      indexes,
+      fresh,
+      seen,
+    };
+  }
+
+  /** The batch is durable: publish its checkpoint and answer every submission in it. */
+  #committed(p: Prepared): void {
+    const { hasher } = this.#o;
+    this.#checkpoint = p.commit.checkpoint;
+    const full = p.commit.tiles.filter((t) => t.hashes.length === TILE_WIDTH * HASH_SIZE);
+    this.reader.advance(p.newSize, p.edge, full);
+    this.#o.metrics?.treeSize.set(p.newSize);
+    this.emit('checkpoint', p.commit.checkpoint, p.newSize);
+
+    // New leaves are proved from the nodes this batch created; entries logged before are proved
+    // from the tiles, which the reader now serves at the new size.
+    const rightEdge = new Map<number, Uint8Array>();
+    const start = p.commit.start;
+    let j = 0;
+    const older: Promise<void>[] = [];
+    for (const sub of p.batch) {
+      const acks: Ack[] = new Array(sub.entries.length);
+      for (let s = 0; s < sub.entries.length; s++, j++) {
+        const index = p.indexes[j]!;
+        const ack: Ack = {
+          index,
+          leafHash: p.leafHashes[j]!,
+          checkpoint: p.commit.checkpoint,
+          size: p.newSize,
+          inclusionProof: [],
+          duplicate: p.fresh[j] === 0,
+        };
+        if (index >= start) ack.inclusionProof = inclusionProof(hasher, index, p.newSize, p.read, rightEdge);
+        else older.push(this.#proveOlder(ack));
+        acks[s] = ack;
+      }
+      if (older.length === 0) sub.resolve(acks);
+      else {
+        Promise.all(older.splice(0)).then(
+          () => sub.resolve(acks),
+          (err) => sub.reject(new CandorError('unavailable', 'could not build the proof of an entry already logged; retry', { retryAfterMs: 100, cause: err })),
+        );
+      }
     }
+  }
+
+  async #proveOlder(ack: Ack): Promise<void> {
+    const ranges = inclusionProofRanges(ack.index, ack.size);
+    ack.inclusionProof = proofHashes(this.#o.hasher, ranges, await this.reader.nodes(proofNodes(ranges)));
   }
 
   /** Stops taking submissions and waits until everything queued is committed and answered. */
   async close(): Promise<void> {
     this.#closed = true;
-    while (this.#queue.length > 0 || this.#running) {
-      this.#kick();
-      await this.#running;
+    while (this.#queue.length > 0 || this.#inflight > 0) {
+      const settled = new Promise((r) => this.once('settled', r));
+      this.#schedule();
+      await settled;
     }
   }
+}
+
+interface Prepared {
+  batch: Pending[];
+  commit: CommitBatch;
+  newSize: number;
+  edge: ReturnType<TreeState['edge']>;
+  read: ReturnType<TreeState['append']>['read'];
+  leafHashes: Uint8Array[];
+  indexes: number[];
+  fresh: Uint8Array;
+  seen: Map<string, number>;
 }
 
 async function loadState(o: SequencerOptions): Promise<{ tree: TreeState; checkpoint: string }> {
@@ -265,8 +387,7 @@ async function loadState(o: SequencerOptions): Promise<{ tree: TreeState; checkp
   }
   let cp;
   try {
-    const text = stored.slice(0, stored.lastIndexOf('\n\n') + 1);
-    cp = parseCheckpoint(text);
+    cp = parseCheckpoint(stored.slice(0, stored.lastIndexOf('\n\n') + 1));
     // The stored checkpoint must carry a valid signature by a configured key. Otherwise a store
     // rewritten wholesale (tiles and a checkpoint signed by some other key) would be resumed and
     // then signed by us: a fork. To rotate keys, keep the old key configured beside the new one

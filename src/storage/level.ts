@@ -2,13 +2,17 @@
  * The embedded LogStore on classic-level (LevelDB). Keys are prefixed by kind:
  *   c                      the latest checkpoint
  *   t <level:1> <index:8>  a hash tile (its current hashes; full tiles are final)
- *   e <index:8>            an entry
+ *   e <index:8>            a run of consecutive entries from that index, entry-bundle encoded;
+ *                          a run never crosses a bundle (256-entry) boundary
  *   h <leaf hash:32>       leaf hash -> index (8 bytes)
  * Integers are big-endian, so entries and tiles sort in index order and a bundle is one range
- * scan. Each commit is one LevelDB write batch with sync: the WAL is fsynced before it resolves.
+ * scan. Entries are written as runs (one key per batch and bundle, not per entry) because each
+ * LevelDB put costs more than hashing the entry. Each commit is one LevelDB write batch with sync:
+ * the WAL is fsynced before it resolves.
  */
 import { ClassicLevel } from 'classic-level';
 import { CandorError } from '../core/errors.js';
+import { TILE_WIDTH, decodeBundle, encodeBundle } from '../core/tile.js';
 import type { CommitBatch, LogStore } from './store.js';
 
 type Bytes = Uint8Array;
@@ -83,7 +87,18 @@ export class LevelStore implements LogStore {
 
   async readEntries(start: number, end: number): Promise<Uint8Array[]> {
     if (end <= start) return [];
-    const out = await this.#db.values({ gte: entryKey(start), lt: entryKey(end) }).all();
+    // The run holding `start` begins at or before it, in the same bundle.
+    const bundleStart = start - (start % TILE_WIDTH);
+    const [first] = await this.#db.keys({ gte: entryKey(bundleStart), lte: entryKey(start), reverse: true, limit: 1 }).all();
+    if (!first) throw new CandorError('internal', `store is missing entry ${start}`);
+    const out: Uint8Array[] = [];
+    for await (const [k, v] of this.#db.iterator({ gte: first, lt: entryKey(end) })) {
+      const runStart = readIndex(k, 1);
+      decodeBundle(v).forEach((e, i) => {
+        const index = runStart + i;
+        if (index >= start && index < end) out.push(e);
+      });
+    }
     if (out.length !== end - start) throw new CandorError('internal', `store is missing entries in [${start}, ${end})`);
     return out;
   }
@@ -96,7 +111,12 @@ export class LevelStore implements LogStore {
 
   async commit(batch: CommitBatch): Promise<void> {
     const b = this.#db.batch();
-    batch.entries.forEach((e, i) => b.put(entryKey(batch.start + i), e));
+    for (let i = 0; i < batch.entries.length; ) {
+      const index = batch.start + i;
+      const n = Math.min(batch.entries.length - i, TILE_WIDTH - (index % TILE_WIDTH));
+      b.put(entryKey(index), encodeBundle(batch.entries.slice(i, i + n)));
+      i += n;
+    }
     for (const t of batch.tiles) b.put(tileKey(t.level, t.index), t.hashes);
     for (const { hash, index } of batch.leafIndex) {
       const v = new Uint8Array(8);

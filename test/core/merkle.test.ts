@@ -118,7 +118,7 @@ describe('proofs against a naive recursive implementation', () => {
     for (const n of sizes) {
       const prefix = leafHashes.slice(0, n);
       const root = naiveMTH(prefix);
-      const memo = new Map<string, Uint8Array>();
+      const memo = new Map<number, Uint8Array>();
       for (const m of [0, n - 1, rand(n), rand(n), rand(n)]) {
         const proof = proofHashes(H, inclusionProofRanges(m, n), read);
         expect(proof.map(toHex)).toEqual(naivePath(m, prefix).map(toHex));
