@@ -1,0 +1,39 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CONFIG_DEFAULTS, loadConfig, parseHostPort } from '../src/config.js';
+import { tempDir } from './helpers/server.js';
+
+describe('configuration', () => {
+  it('layers defaults, file, environment and flags in that order', () => {
+    const file = join(tempDir(), 'c.yaml');
+    writeFileSync(file, 'data: /from/file\nhttp: 127.0.0.1:1111\nbatchMaxEntries: 10\nkeys: [a.key, b.key]\n');
+    const c = loadConfig({ file, env: { CANDOR_HTTP: '127.0.0.1:2222', CANDOR_BATCH_MAX_DELAY_MS: '3' }, flags: { http: '[::1]:3333' } });
+    expect(c).toMatchObject({ data: '/from/file', http: '[::1]:3333', batchMaxEntries: 10, batchMaxDelayMs: 3, keys: ['a.key', 'b.key'] });
+    expect(c.queueMaxEntries).toBe(CONFIG_DEFAULTS.queueMaxEntries);
+    expect(loadConfig({ env: { CANDOR_KEYS: 'x.key, y.key' } }).keys).toEqual(['x.key', 'y.key']);
+  });
+
+  it('accepts JSON too, since YAML is a superset', () => {
+    const file = join(tempDir(), 'c.json');
+    writeFileSync(file, '{"origin": "j.example/log", "cacheBytes": 1024}');
+    expect(loadConfig({ file, env: {} })).toMatchObject({ origin: 'j.example/log', cacheBytes: 1024 });
+  });
+
+  it('names the bad key and where it came from', () => {
+    const file = join(tempDir(), 'bad.yaml');
+    writeFileSync(file, 'batchMaxEntries: -1\n');
+    expect(() => loadConfig({ file, env: {} })).toThrow(/config batchMaxEntries \(from .*bad\.yaml\) must be a non-negative integer/);
+    expect(() => loadConfig({ env: { CANDOR_QUEUE_MAX_BYTES: '1e9' } })).toThrow(/queueMaxBytes \(from environment\)/);
+    expect(() => loadConfig({ env: {}, flags: { batchMaxEntries: 0 } })).toThrow(/batchMaxEntries .* must be at least 1/);
+    writeFileSync(file, '- a\n- b\n');
+    expect(() => loadConfig({ file, env: {} })).toThrow(/must hold a mapping/);
+    expect(() => loadConfig({ file: '/nonexistent/c.yaml', env: {} })).toThrow(/cannot read config file/);
+  });
+
+  it('parses listen addresses', () => {
+    expect(parseHostPort('127.0.0.1:8080')).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(parseHostPort('[::1]:0')).toEqual({ host: '::1', port: 0 });
+    for (const bad of ['8080', 'host:', 'host:99999', ':80', 'a b:1']) expect(() => parseHostPort(bad)).toThrow(/HOST:PORT/);
+  });
+});
