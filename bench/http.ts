@@ -122,7 +122,7 @@ async function readBench(): Promise<string> {
     await load({ url: c.url, duration: 2, requests: proofReq }); // warm the tile cache
     rows.proof!.push(await load({ url: c.url, duration: DURATION, requests: proofReq }));
     rows.tile!.push(await load({ url: c.url, duration: DURATION, requests: tileReq }));
-    rss = Math.max(rss, await c.rss());
+    rss = Math.max(rss, (await c.rss()).anon);
     await c.stop();
     console.log(`run ${r + 1}: proofs ${fmt(rows.proof![r]!.rps)}/s (bare ${fmt(rows.bareProof![r]!.rps)}), tiles ${fmt(rows.tile![r]!.rps)}/s (bare ${fmt(rows.bareTile![r]!.rps)})`);
   }
@@ -135,7 +135,7 @@ Random indexes (proofs at the full size) and random full level-0 tiles, 64 conne
 medians; the ceiling is the bare fastify server returning a same-shape answer without work (for tiles, one of
 1,024 distinct random 8 KiB bodies: autocannon itself is several times slower on varying binary bodies than on
 one repeated body, so a constant-body ceiling would be unfair).
-Server resident memory after the runs: ${fmt(rss / 2 ** 20)} MiB.
+Server private (anonymous) memory after the runs: ${fmt(rss / 2 ** 20)} MiB.
 
 | request | req/s | p99 ms | ceiling req/s | ratio | goal |
 |---|---:|---:|---:|---:|---|

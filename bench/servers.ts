@@ -10,8 +10,12 @@ export interface Child {
   url: string;
   proc: ChildProcess;
   stop(): Promise<void>;
-  /** Resident set size of the child, in bytes (from /proc). */
-  rss(): Promise<number>;
+  /**
+   * Resident memory of the child, in bytes (from /proc): all of it, and the private (anonymous)
+   * part. The rest is file-backed, mostly LevelDB's memory-mapped table files: page cache that
+   * the kernel can drop, which grows with the store, not with the process's own needs.
+   */
+  rss(): Promise<{ rss: number; anon: number }>;
 }
 
 async function start(args: string[]): Promise<Child> {
@@ -36,7 +40,8 @@ async function start(args: string[]): Promise<Child> {
     async rss() {
       const { readFile } = await import('node:fs/promises');
       const status = await readFile(`/proc/${proc.pid}/status`, 'utf8');
-      return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
+      const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)![1]) * 1024;
+      return { rss: kb('VmRSS'), anon: kb('RssAnon') };
     },
   };
 }

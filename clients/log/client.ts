@@ -37,7 +37,14 @@ export class LogClient {
   }
 
   async #fetch(path: string, init: RequestInit = {}): Promise<Response> {
-    const res = await fetch(`${this.url}${path}`, { ...init, signal: AbortSignal.timeout(this.#timeoutMs) });
+    let res: Response;
+    try {
+      res = await fetch(`${this.url}${path}`, { ...init, signal: AbortSignal.timeout(this.#timeoutMs) });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      const why = cause?.code ?? cause?.message ?? (err as Error).message;
+      throw new CandorError('unavailable', `cannot reach the log at ${this.url}: ${why}`, { cause: err });
+    }
     if (!res.ok) {
       let code: ErrorCode = 'internal';
       let message = `${res.status} ${res.statusText}`;

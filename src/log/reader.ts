@@ -134,8 +134,11 @@ export class TreeReader {
       const t = await this.#tile(loc.level, loc.tile);
       if (!t) throw new Error(`bad math: node ${height}/${index} is beyond tree size ${this.#size}`);
       if (!t.expanded) {
+        // The expanded form starts with the tile's own hashes: keep one copy, not two.
+        const before = bytesOf(t);
         t.expanded = expandTile(this.#hasher, t.raw);
-        if (this.#cache.get(k) === t) this.#bytes += t.expanded.length;
+        t.raw = t.expanded.subarray(0, t.raw.length);
+        if (this.#cache.get(k) === t) this.#bytes += bytesOf(t) - before;
       }
       tiles.set(k, t.expanded);
     }
@@ -158,5 +161,5 @@ function key(level: number, index: number): number {
 }
 
 function bytesOf(c: Cached): number {
-  return c.raw.length + (c.expanded?.length ?? 0);
+  return c.expanded?.length ?? c.raw.length;
 }
