@@ -3,6 +3,7 @@ const SCENARIOS: Record<string, () => Promise<{ main(): Promise<void> }>> = {
   integration: () => import('./integration.js'),
   http: () => import('./http.js'),
   scale: () => import('./scale.js'),
+  defaults: () => import('./defaults.js'),
 };
 
 const wanted = process.argv.slice(2);
