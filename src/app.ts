@@ -74,6 +74,11 @@ export async function startLog(config: Config): Promise<RunningLog> {
         // committed by sequencer.close() and answered before the process exits.
         const httpClosed = http.close();
         await sequencer.close();
+        // Every submission is answered now. Clients that keep a busy keep-alive connection
+        // (answered 503 from here on) would hold the server open forever: after a short grace
+        // for responses still being written, close whatever connections remain.
+        await Promise.race([httpClosed, new Promise((r) => setTimeout(r, 1000).unref())]);
+        http.server.closeAllConnections();
         await httpClosed;
         await store.close();
       })();

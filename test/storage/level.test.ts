@@ -1,0 +1,76 @@
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { toHex, utf8 } from '../../src/core/bytes.js';
+
+const hexes = (xs: (Uint8Array | undefined)[]) => xs.map((x) => (x ? toHex(x) : x));
+import { LevelStore } from '../../src/storage/level.js';
+import { tempDir } from '../helpers/server.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+async function open() {
+  const d = tempDir();
+  dirs.push(d);
+  return LevelStore.open(join(d, 'db'));
+}
+
+describe('LevelStore', () => {
+  it('reads back any range of entries written in runs of random sizes across bundle boundaries', async () => {
+    const store = await open();
+    const all: Uint8Array[] = [];
+    let seed = 7;
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
+    while (all.length < 2000) {
+      const n = 1 + rand(rand(10) === 0 ? 700 : 40);
+      const entries = Array.from({ length: n }, (_, i) => utf8(`e${all.length + i}:${'x'.repeat(rand(50))}`));
+      await store.commit({ start: all.length, entries, tiles: [], leafIndex: [], checkpoint: `c${all.length}` });
+      all.push(...entries);
+    }
+    for (let i = 0; i < 200; i++) {
+      const s = rand(all.length);
+      const e = s + 1 + rand(Math.min(600, all.length - s));
+      expect(hexes(await store.readEntries(s, e))).toEqual(hexes(all.slice(s, e)));
+    }
+    expect(hexes(await store.readEntries(0, all.length))).toEqual(hexes(all));
+    await expect(store.readEntries(all.length, all.length + 1)).rejects.toThrow(/missing/);
+    await store.close();
+  });
+
+  it('keeps the newest version of a tile, the checkpoint and the leaf index', async () => {
+    const store = await open();
+    const h = (b: number) => new Uint8Array(32).fill(b);
+    await store.commit({ start: 0, entries: [utf8('a')], tiles: [{ level: 0, index: 0, hashes: h(1) }], leafIndex: [{ hash: h(9), index: 0 }], checkpoint: 'one' });
+    const two = new Uint8Array(64);
+    two.set(h(1));
+    two.set(h(2), 32);
+    await store.commit({ start: 1, entries: [utf8('b')], tiles: [{ level: 0, index: 0, hashes: two }], leafIndex: [{ hash: h(8), index: 1 }], checkpoint: 'two' });
+    expect(hexes([await store.readTile(0, 0)])).toEqual(hexes([two]));
+    expect(await store.readTile(0, 1)).toBeUndefined();
+    expect(await store.readCheckpoint()).toBe('two');
+    expect(await store.lookupLeafHashes([h(8), h(7), h(9)])).toEqual([1, undefined, 0]);
+    expect(await store.lookupLeafHashes([])).toEqual([]);
+    await store.close();
+  });
+
+  it('stores indexes beyond 2^32 exactly', async () => {
+    const store = await open();
+    const big = 2 ** 40 + 5;
+    await store.commit({ start: big, entries: [utf8('far')], tiles: [{ level: 0, index: 2 ** 33, hashes: new Uint8Array(32) }], leafIndex: [{ hash: new Uint8Array(32).fill(3), index: big }], checkpoint: 'x' });
+    expect(await store.lookupLeafHashes([new Uint8Array(32).fill(3)])).toEqual([big]);
+    expect(hexes(await store.readEntries(big, big + 1))).toEqual(hexes([utf8('far')]));
+    expect(hexes([await store.readTile(0, 2 ** 33)])).toEqual(hexes([new Uint8Array(32)]));
+    await store.close();
+  });
+
+  it('refuses a store another process holds, with a clear message', async () => {
+    const d = tempDir();
+    dirs.push(d);
+    const a = await LevelStore.open(join(d, 'db'));
+    await expect(LevelStore.open(join(d, 'db'))).rejects.toThrow(/cannot open the log store at .*db/);
+    await a.close();
+  });
+});
