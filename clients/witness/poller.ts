@@ -40,12 +40,7 @@ export async function pollOnce(opts: PollOptions): Promise<PollOutcome> {
   const base = opts.url.replace(/\/+$/, '');
   const got = await fetchBytes(`${base}/checkpoint`, timeoutMs, MAX_CHECKPOINT_BYTES);
   if (got.status !== 200) throw new CandorError('unavailable', `GET ${base}/checkpoint answered ${got.status}`);
-  let note: string;
-  try {
-    note = fromUtf8(got.bytes);
-  } catch {
-    throw new CandorError('invalid_argument', `GET ${base}/checkpoint: not valid UTF-8`);
-  }
+  const note = fromUtf8(got.bytes, `GET ${base}/checkpoint`);
   const { origin } = parseCheckpoint(parseNote(note).text);
   const config = await opts.witness.store.getLog(origin);
   if (config === undefined) throw new CandorError('not_found', `${base} serves origin ${JSON.stringify(origin)}, which this witness does not witness`);

@@ -174,15 +174,7 @@ export class Witness {
  * Throws CandorError('invalid_argument') on any syntax error.
  */
 export function parseAddCheckpoint(body: string | Uint8Array): AddCheckpointRequest {
-  let s: string;
-  if (typeof body === 'string') s = body;
-  else {
-    try {
-      s = fromUtf8(body);
-    } catch {
-      throw invalid('request body is not valid UTF-8');
-    }
-  }
+  const s = typeof body === 'string' ? body : fromUtf8(body, 'request body');
   const end = s.indexOf('\n\n');
   if (end < 0) throw invalid('request body has no blank line before the checkpoint');
   const [oldLine, ...proofLines] = s.slice(0, end).split('\n') as [string, ...string[]];

@@ -25,17 +25,30 @@ export function tempDir(prefix = 'candor-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-/** Starts `candor serve` on 127.0.0.1 with an OS-chosen port; resolves once it is serving. */
-export async function startLog(opts: { dir?: string; origin?: string; args?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<RunningLog> {
-  const dir = opts.dir ?? tempDir();
-  const args = [CLI, 'serve', '--data', dir, '--http', '127.0.0.1:0', ...(opts.origin ? ['--origin', opts.origin] : []), ...(opts.args ?? [])];
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
+export interface ServingProcess {
+  url: string;
+  proc: ChildProcess;
+  output: () => string;
+  stop(): Promise<number | null>;
+  kill(): Promise<void>;
+}
+
+/**
+ * Spawns `node <CLI> ...args` and resolves once it prints "serving on http://HOST:PORT" (the CLI's
+ * serve commands do, with the real port when given port 0).
+ */
+export async function spawnServing(args: string[], opts: { env?: NodeJS.ProcessEnv; what?: string } = {}): Promise<ServingProcess> {
+  const what = opts.what ?? 'server';
+  const proc = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`log did not start in 20 s:\n${out}`)), 20_000);
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`${what} did not start in 20 s:\n${out}`));
+    }, 20_000);
     const check = () => {
       const m = /serving on (http:\/\/[^\s/]+)/.exec(out);
       if (m) {
@@ -47,14 +60,11 @@ export async function startLog(opts: { dir?: string; origin?: string; args?: str
     proc.stderr!.on('data', check);
     void exited.then((code) => {
       clearTimeout(timer);
-      reject(new Error(`log exited with ${code} before serving:\n${out}`));
+      reject(new Error(`${what} exited with ${code} before serving:\n${out}`));
     });
   });
-  const vkey = readFileSync(join(dir, 'log.vkey'), 'utf8').trim();
   return {
     url,
-    dir,
-    vkey,
     proc,
     output: () => out,
     async stop() {
@@ -66,4 +76,13 @@ export async function startLog(opts: { dir?: string; origin?: string; args?: str
       await exited;
     },
   };
+}
+
+/** Starts `candor serve` on 127.0.0.1 with an OS-chosen port; resolves once it is serving. */
+export async function startLog(opts: { dir?: string; origin?: string; args?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<RunningLog> {
+  const dir = opts.dir ?? tempDir();
+  const args = ['serve', '--data', dir, '--http', '127.0.0.1:0', ...(opts.origin ? ['--origin', opts.origin] : []), ...(opts.args ?? [])];
+  const p = await spawnServing(args, { env: opts.env, what: 'log' });
+  const vkey = readFileSync(join(dir, 'log.vkey'), 'utf8').trim();
+  return { ...p, dir, vkey };
 }

@@ -17,6 +17,7 @@ import { generateSignerKey, parseSignerKey, signNote, type NoteSigner } from '..
 import { createWitnessServer } from '../../clients/witness/server.js';
 import { WitnessStore, addWitnessKey, initWitnessKey, loadWitnessKeys } from '../../clients/witness/store.js';
 import { Witness } from '../../clients/witness/witness.js';
+import { spawnServing, type ServingProcess } from '../helpers/server.js';
 
 export const WITNESS_MAIN = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
 
@@ -138,15 +139,7 @@ export async function startWitness(
   };
 }
 
-export interface ChildWitness {
-  url: string;
-  proc: ChildProcess;
-  output: () => string;
-  /** SIGKILL and wait for the exit. */
-  kill(): Promise<void>;
-  /** SIGTERM and wait for the exit code. */
-  stop(): Promise<number | null>;
-}
+export type ChildWitness = ServingProcess;
 
 /** Runs the built CLI (`node dist/src/cli/main.js witness ...`) to completion. */
 export async function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -169,42 +162,5 @@ function requireBuild(): void {
 /** Starts `witness serve --http 127.0.0.1:0` as a child process; resolves once it is serving. */
 export async function spawnWitness(dir: string, extra: string[] = []): Promise<ChildWitness> {
   requireBuild();
-  const proc = spawn(process.execPath, [WITNESS_MAIN, 'witness', 'serve', '--data', dir, '--http', '127.0.0.1:0', ...extra], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  proc.stdout!.on('data', (d) => (out += d));
-  proc.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      proc.kill('SIGKILL');
-      reject(new Error(`witness did not start in 15 s:\n${out}`));
-    }, 15_000);
-    const check = () => {
-      const m = /serving on (http:\/\/[^\s/]+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    };
-    proc.stdout!.on('data', check);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`witness exited with ${code} before serving:\n${out}`));
-    });
-  });
-  return {
-    url,
-    proc,
-    output: () => out,
-    async kill() {
-      proc.kill('SIGKILL');
-      await exited;
-    },
-    async stop() {
-      proc.kill('SIGTERM');
-      return exited;
-    },
-  };
+  return spawnServing(['witness', 'serve', '--data', dir, '--http', '127.0.0.1:0', ...extra], { what: 'witness' });
 }

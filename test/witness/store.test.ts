@@ -52,12 +52,13 @@ describe('witness keys', () => {
   it('refuses a key file readable by others, without printing the key', async () => {
     const dir = fresh();
     await initWitnessKey(dir, 'w.example');
+    const seed = (await readFile(join(dir, KEY_FILE), 'utf8')).trim().split('+').pop()!;
+    expect(seed).toMatch(/^[A-Za-z0-9+/]{43}=$/);
     await chmod(join(dir, KEY_FILE), 0o644);
     const err = await loadWitnessKeys(dir).catch((e: unknown) => e as CandorError);
     expect(err).toBeInstanceOf(CandorError);
     expect((err as CandorError).code).toBe('permission_denied');
-    const secret = (await readFile(join(dir, KEY_FILE), 'utf8')).trim();
-    expect((err as Error).message).not.toContain(secret.split('+').pop());
+    expect((err as Error).message).not.toContain(seed);
   });
 
   it('rotates: add a key, both cosign, remove the old one; the last key stays', async () => {
