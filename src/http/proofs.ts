@@ -26,7 +26,8 @@ export const proofRoutes: FastifyPluginAsync<{ service: LogService }> = async (a
       const p = await service.inclusionProof({
         index: q.index,
         size: q.size,
-        hash: q.hash === undefined ? undefined : fromBase64(q.hash, 'hash'),
+        // An unencoded "+" in a query string arrives as a space: say so instead of just "invalid".
+        hash: q.hash === undefined ? undefined : fromBase64(q.hash, q.hash.includes(' ') ? 'hash (URL-encode it: "+" must be %2B)' : 'hash'),
       });
       return { index: p.index, size: p.size, leafHash: toBase64(p.leafHash), proof: p.proof.map(toBase64) };
     },
