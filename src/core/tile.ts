@@ -127,6 +127,48 @@ export function subtreeHash(hasher: Hasher, tile: Uint8Array, offset: number, co
   return hasher.node(subtreeHash(hasher, tile, offset, half), subtreeHash(hasher, tile, offset + half, half));
 }
 
+/**
+ * A full tile's "interior": its nodes at within-tile heights 4 to 7 (16 + 8 + 4 + 2 = 30 hashes,
+ * 960 bytes). Stored beside each full tile, it caps the work of computing any node of that tile
+ * at 7 hashes (a node at height 1 to 3 spans at most 8 tile hashes), so a proof costs at most a few
+ * hashes per tile level even when the tile is not in memory. tlog-tiles does not serve it.
+ */
+export const INTERIOR_MIN_HEIGHT = 4;
+export const INTERIOR_HASHES = 30;
+
+/** Slot of the node at within-tile height r (4..7), position p, in an interior. */
+export function interiorSlot(r: number, p: number): number {
+  return INTERIOR_HASHES + 2 - 2 ** (TILE_HEIGHT + 1 - r) + p;
+}
+
+/** Computes the interior of a full tile from its 256 hashes (one pass, 255 hashes). */
+export function tileInterior(hasher: Hasher, tile: Uint8Array): Uint8Array {
+  const out = new Uint8Array(INTERIOR_HASHES * HASH_SIZE);
+  for (let r = INTERIOR_MIN_HEIGHT; r < TILE_HEIGHT; r++) {
+    const span = 2 ** r;
+    for (let p = 0; p < TILE_WIDTH / span; p++) {
+      const h =
+        r === INTERIOR_MIN_HEIGHT
+          ? subtreeHash(hasher, tile, p * span, span)
+          : hasher.node(out.subarray(interiorSlot(r - 1, 2 * p) * HASH_SIZE, (interiorSlot(r - 1, 2 * p) + 1) * HASH_SIZE), out.subarray(interiorSlot(r - 1, 2 * p + 1) * HASH_SIZE, (interiorSlot(r - 1, 2 * p + 1) + 1) * HASH_SIZE));
+      out.set(h, interiorSlot(r, p) * HASH_SIZE);
+    }
+  }
+  return out;
+}
+
+/**
+ * The node at within-tile height r (0..7), position p, of a tile: read from the tile or its
+ * interior when possible, else hashed from at most 8 tile hashes.
+ */
+export function tileNode(hasher: Hasher, tile: Uint8Array, interior: Uint8Array | undefined, r: number, p: number): Uint8Array {
+  if (interior && r >= INTERIOR_MIN_HEIGHT) {
+    const s = interiorSlot(r, p);
+    return interior.subarray(s * HASH_SIZE, (s + 1) * HASH_SIZE);
+  }
+  return subtreeHash(hasher, tile, p * 2 ** r, 2 ** r);
+}
+
 /** Encodes entries as an entry bundle: uint16 big-endian length || bytes, per entry. */
 export function encodeBundle(entries: readonly Uint8Array[]): Uint8Array {
   let n = 0;

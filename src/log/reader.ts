@@ -1,17 +1,18 @@
 /**
  * The read side of the tree: tiles, Merkle nodes and entries of the committed tree, for proofs
- * and for tile serving. Proof nodes are computed from tiles (c2sp.org/tlog-tiles stores only the
- * nodes at heights that are multiples of 8); to make a proof cost a few lookups instead of
- * hundreds of hashes, a tile used for proofs is "expanded" once into all its interior nodes and
- * kept in a byte-bounded LRU. Full tiles never change, so the cache needs no invalidation; the
- * partial tiles at the right edge come from the sequencer after each commit.
+ * and for tile serving. Proof nodes are computed from tiles (c2sp.org/tlog-tiles keeps only the
+ * nodes at heights that are multiples of 8). A full tile is stored with its interior (its nodes
+ * at within-tile heights 4..7), so any node of it costs at most 7 hashes, whether or not the tile
+ * is in memory; the partial tiles at the right edge come from the sequencer after each commit and
+ * are expanded once into all their nodes. Tiles are kept in a byte-bounded LRU; full tiles never
+ * change, so it needs no invalidation.
  */
 import type { Hasher } from '../core/hash.js';
 import { HASH_SIZE } from '../core/hash.js';
 import type { NodeId, NodeReader } from '../core/merkle.js';
-import { TILE_HEIGHT, TILE_WIDTH, nodeLocation, rowWidth } from '../core/tile.js';
+import { TILE_HEIGHT, TILE_WIDTH, nodeLocation, rowWidth, tileNode } from '../core/tile.js';
 import { CandorError } from '../core/errors.js';
-import type { LogStore } from '../storage/store.js';
+import type { LogStore, StoredTile } from '../storage/store.js';
 import type { TileContent } from './tree.js';
 
 /** Slot of the first node at within-tile height r (0..7) in an expanded tile: 512 - 512/2^r. */
@@ -37,6 +38,8 @@ export function expandTile(hasher: Hasher, hashes: Uint8Array): Uint8Array {
 
 interface Cached {
   raw: Uint8Array;
+  interior?: Uint8Array;
+  /** All nodes, for partial tiles (which have no stored interior). */
   expanded?: Uint8Array;
 }
 
@@ -50,7 +53,7 @@ export class TreeReader {
   readonly #hasher: Hasher;
   readonly #maxBytes: number;
   readonly #cache = new Map<number, Cached>();
-  readonly #inflight = new Map<number, Promise<Uint8Array | undefined>>();
+  readonly #inflight = new Map<number, Promise<StoredTile | undefined>>();
   #bytes = 0;
   #size = 0;
   /** The partial tile per level at #size. */
@@ -69,7 +72,7 @@ export class TreeReader {
 
   /** Called by the sequencer after each commit: the new size, its partial tiles, new full tiles. */
   advance(size: number, edge: readonly TileContent[], full: readonly TileContent[] = []): void {
-    for (const t of full) this.#remember(key(t.level, t.index), { raw: t.hashes });
+    for (const t of full) this.#remember(key(t.level, t.index), { raw: t.hashes, ...(t.interior ? { interior: t.interior } : {}) });
     this.#edge = new Map(edge.map((t) => [t.level, { index: t.index, tile: { raw: t.hashes } }]));
     this.#size = size;
   }
@@ -100,11 +103,11 @@ export class TreeReader {
       p = this.#store.readTile(level, index).finally(() => this.#inflight.delete(k));
       this.#inflight.set(k, p);
     }
-    const raw = await p;
-    if (!raw || raw.length !== TILE_WIDTH * HASH_SIZE) {
+    const stored = await p;
+    if (!stored || stored.hashes.length !== TILE_WIDTH * HASH_SIZE) {
       throw new CandorError('internal', `stored tile ${level}/${index} is missing or not full`);
     }
-    return this.#cache.get(k) ?? this.#remember(k, { raw });
+    return this.#cache.get(k) ?? this.#remember(k, { raw: stored.hashes, ...(stored.interior ? { interior: stored.interior } : {}) });
   }
 
   #remember(k: number, c: Cached): Cached {
@@ -126,28 +129,32 @@ export class TreeReader {
    * the committed tree). Reads are batched per tile.
    */
   async nodes(ids: readonly NodeId[]): Promise<NodeReader> {
-    const tiles = new Map<number, Uint8Array>();
+    const tiles = new Map<number, Cached>();
     for (const { height, index } of ids) {
       const loc = nodeLocation(height, index);
       const k = key(loc.level, loc.tile);
       if (tiles.has(k)) continue;
       const t = await this.#tile(loc.level, loc.tile);
       if (!t) throw new Error(`bad math: node ${height}/${index} is beyond tree size ${this.#size}`);
-      if (!t.expanded) {
+      if (!t.interior && !t.expanded) {
         // The expanded form starts with the tile's own hashes: keep one copy, not two.
         const before = bytesOf(t);
         t.expanded = expandTile(this.#hasher, t.raw);
         t.raw = t.expanded.subarray(0, t.raw.length);
         if (this.#cache.get(k) === t) this.#bytes += bytesOf(t) - before;
       }
-      tiles.set(k, t.expanded);
+      tiles.set(k, t);
     }
     return (height, index) => {
       const loc = nodeLocation(height, index);
-      const exp = tiles.get(key(loc.level, loc.tile))!;
+      const t = tiles.get(key(loc.level, loc.tile))!;
       const r = height - loc.level * TILE_HEIGHT;
-      const slot = SLOT[r]! + loc.offset / loc.count;
-      return exp.subarray(slot * HASH_SIZE, (slot + 1) * HASH_SIZE);
+      const p = loc.offset / loc.count;
+      if (t.expanded) {
+        const slot = SLOT[r]! + p;
+        return t.expanded.subarray(slot * HASH_SIZE, (slot + 1) * HASH_SIZE);
+      }
+      return tileNode(this.#hasher, t.raw, t.interior, r, p);
     };
   }
 
@@ -161,5 +168,5 @@ function key(level: number, index: number): number {
 }
 
 function bytesOf(c: Cached): number {
-  return c.expanded?.length ?? c.raw.length;
+  return (c.expanded?.length ?? c.raw.length) + (c.interior?.length ?? 0);
 }

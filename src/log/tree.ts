@@ -8,17 +8,22 @@ import { CandorError } from '../core/errors.js';
 import type { Hasher } from '../core/hash.js';
 import { HASH_SIZE } from '../core/hash.js';
 import { CompactRange, rangeNodes, type NodeReader } from '../core/merkle.js';
-import { TILE_HEIGHT, TILE_WIDTH, nodeLocation, rowWidth, subtreeHash } from '../core/tile.js';
-import type { LogStore } from '../storage/store.js';
+import {
+  INTERIOR_HASHES,
+  INTERIOR_MIN_HEIGHT,
+  TILE_HEIGHT,
+  TILE_WIDTH,
+  interiorSlot,
+  nodeLocation,
+  rowWidth,
+  subtreeHash,
+} from '../core/tile.js';
+import type { LogStore, StoredTile } from '../storage/store.js';
 
 const TILE_BYTES = TILE_WIDTH * HASH_SIZE;
 
-export interface TileContent {
-  level: number;
-  index: number;
-  /** 32-byte hashes, 1..256 of them. */
-  hashes: Uint8Array;
-}
+/** A tile's hashes (1..256 of them) and, for a full tile, its interior (core/tile.ts). */
+export type TileContent = StoredTile;
 
 /** What appending a batch produced. */
 export interface AppendResult {
@@ -33,6 +38,12 @@ export interface AppendResult {
 interface Row {
   buf: Uint8Array;
   width: number;
+  /** The tile's nodes at within-tile heights 4..7, filled in as they are created. */
+  interior: Uint8Array;
+}
+
+function newRow(): Row {
+  return { buf: new Uint8Array(TILE_BYTES), width: 0, interior: new Uint8Array(INTERIOR_HASHES * HASH_SIZE) };
 }
 
 export class TreeState {
@@ -61,7 +72,7 @@ export class TreeState {
       const key = `${level}/${index}`;
       let t = tiles.get(key);
       if (!t) {
-        t = await store.readTile(level, index);
+        t = (await store.readTile(level, index))?.hashes;
         if (!t) throw new CandorError('internal', `store is missing tile ${level}/${index} for tree size ${size}`);
         tiles.set(key, t);
       }
@@ -70,13 +81,20 @@ export class TreeState {
     const rows: Row[] = [];
     for (let level = 0; rowWidth(size, level) > 0; level++) {
       const width = rowWidth(size, level) % TILE_WIDTH;
-      const buf = new Uint8Array(TILE_BYTES);
+      const row = newRow();
+      row.width = width;
       if (width > 0) {
         const t = await tile(level, Math.floor(rowWidth(size, level) / TILE_WIDTH));
         if (t.length < width * HASH_SIZE) throw new CandorError('internal', `stored tile ${level} is narrower than tree size ${size} needs`);
-        buf.set(t.subarray(0, width * HASH_SIZE));
+        row.buf.set(t.subarray(0, width * HASH_SIZE));
+        // The interior nodes complete so far, as append would have filled them in.
+        for (let r = INTERIOR_MIN_HEIGHT; r < TILE_HEIGHT; r++) {
+          for (let p = 0; p < Math.floor(width / 2 ** r); p++) {
+            row.interior.set(subtreeHash(hasher, row.buf, p * 2 ** r, 2 ** r), interiorSlot(r, p) * HASH_SIZE);
+          }
+        }
       }
-      rows.push({ buf, width });
+      rows.push(row);
     }
     const hashes: Uint8Array[] = [];
     for (const n of rangeNodes(0, size)) {
@@ -122,16 +140,23 @@ export class TreeState {
     const visit = (height: number, index: number, hash: Uint8Array): void => {
       const run = (created[height] ??= { start: index, hashes: [] });
       run.hashes.push(hash);
-      if (height % TILE_HEIGHT !== 0) return;
-      const level = height / TILE_HEIGHT;
-      const row = (this.#rows[level] ??= { buf: new Uint8Array(TILE_BYTES), width: 0 });
+      const level = Math.floor(height / TILE_HEIGHT);
+      const r = height - level * TILE_HEIGHT;
+      if (r >= INTERIOR_MIN_HEIGHT) {
+        this.#rows[level]!.interior.set(hash, interiorSlot(r, index % (TILE_WIDTH / 2 ** r)) * HASH_SIZE);
+        return;
+      }
+      if (r !== 0) return;
+      if (level > 0) {
+        // This node is the root of the full level - 1 tile (index), whose interior is now complete.
+        const below = this.#rows[level - 1]!;
+        full.push({ level: level - 1, index, hashes: below.buf, interior: below.interior });
+        this.#rows[level - 1] = newRow();
+      }
+      const row = (this.#rows[level] ??= newRow());
       row.buf.set(hash, row.width * HASH_SIZE);
       row.width++;
       touched.add(level);
-      if (row.width === TILE_WIDTH) {
-        full.push({ level, index: Math.floor(index / TILE_WIDTH), hashes: row.buf });
-        this.#rows[level] = { buf: new Uint8Array(TILE_BYTES), width: 0 };
-      }
     };
     for (const h of leafHashes) this.#range.append(h, visit);
 

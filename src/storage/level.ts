@@ -1,7 +1,8 @@
 /**
  * The embedded LogStore on classic-level (LevelDB). Keys are prefixed by kind:
  *   c                      the latest checkpoint
- *   t <level:1> <index:8>  a hash tile (its current hashes; full tiles are final)
+ *   t <level:1> <index:8>  a hash tile: its current hashes; a full tile (final) is followed by
+ *                          its 960-byte interior
  *   e <index:8>            a run of consecutive entries from that index, entry-bundle encoded;
  *                          a run never crosses a bundle (256-entry) boundary
  *   h <leaf hash:32>       leaf hash -> index (8 bytes)
@@ -12,8 +13,11 @@
  */
 import { ClassicLevel } from 'classic-level';
 import { CandorError } from '../core/errors.js';
+import { HASH_SIZE } from '../core/hash.js';
 import { TILE_WIDTH, decodeBundle, encodeBundle } from '../core/tile.js';
-import type { CommitBatch, LogStore } from './store.js';
+
+const FULL_TILE_BYTES = TILE_WIDTH * HASH_SIZE;
+import type { CommitBatch, LogStore, StoredTile } from './store.js';
 
 type Bytes = Uint8Array;
 
@@ -81,8 +85,11 @@ export class LevelStore implements LogStore {
     return v === undefined ? undefined : new TextDecoder().decode(v);
   }
 
-  async readTile(level: number, index: number): Promise<Uint8Array | undefined> {
-    return this.#db.get(tileKey(level, index));
+  async readTile(level: number, index: number): Promise<StoredTile | undefined> {
+    const v = await this.#db.get(tileKey(level, index));
+    if (v === undefined) return undefined;
+    if (v.length <= FULL_TILE_BYTES) return { level, index, hashes: v };
+    return { level, index, hashes: v.subarray(0, FULL_TILE_BYTES), interior: v.subarray(FULL_TILE_BYTES) };
   }
 
   async readEntries(start: number, end: number): Promise<Uint8Array[]> {
@@ -117,7 +124,15 @@ export class LevelStore implements LogStore {
       b.put(entryKey(index), encodeBundle(batch.entries.slice(i, i + n)));
       i += n;
     }
-    for (const t of batch.tiles) b.put(tileKey(t.level, t.index), t.hashes);
+    for (const t of batch.tiles) {
+      let v = t.hashes;
+      if (t.interior) {
+        v = new Uint8Array(t.hashes.length + t.interior.length);
+        v.set(t.hashes);
+        v.set(t.interior, t.hashes.length);
+      }
+      b.put(tileKey(t.level, t.index), v);
+    }
     for (const { hash, index } of batch.leafIndex) {
       const v = new Uint8Array(8);
       putIndex(v, 0, index);

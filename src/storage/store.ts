@@ -13,20 +13,29 @@ export interface CommitBatch {
   entries: readonly Uint8Array[];
   /**
    * Hash tiles whose contents changed: level, tile index and the tile's hashes so far (32 bytes
-   * each, 1..256 of them). A driver overwrites the stored version; full tiles never change again.
+   * each, 1..256 of them). A driver overwrites the stored version; full tiles never change again,
+   * and come with their interior (see core/tile.ts), which the driver stores with them.
    */
-  tiles: readonly { level: number; index: number; hashes: Uint8Array }[];
+  tiles: readonly StoredTile[];
   /** New leaf hash -> index mappings. */
   leafIndex: readonly { hash: Uint8Array; index: number }[];
   /** The signed checkpoint for the tree after this batch. */
   checkpoint: string;
 }
 
+export interface StoredTile {
+  level: number;
+  index: number;
+  hashes: Uint8Array;
+  /** A full tile's nodes at within-tile heights 4..7 (core/tile.ts tileInterior). */
+  interior?: Uint8Array;
+}
+
 export interface LogStore {
   /** The latest committed checkpoint note, or undefined for a new log. */
   readCheckpoint(): Promise<string | undefined>;
-  /** The stored hashes of tile (level, index): the full tile, or the widest partial version. */
-  readTile(level: number, index: number): Promise<Uint8Array | undefined>;
+  /** Tile (level, index): the full tile with its interior, or the widest partial version. */
+  readTile(level: number, index: number): Promise<StoredTile | undefined>;
   /** Entries [start, end), which must all be committed. */
   readEntries(start: number, end: number): Promise<Uint8Array[]>;
   /** For each leaf hash, the index it was first logged at, or undefined. */

@@ -11,6 +11,8 @@ import {
   rowWidth,
   subtreeHash,
   tileExists,
+  tileInterior,
+  tileNode,
   tilePath,
 } from '../../src/core/tile.js';
 import { concat } from '../../src/core/bytes.js';
@@ -92,6 +94,24 @@ describe('nodes from tiles', () => {
       expect(fromTiles(h, k)).toEqual(want);
     }
     expect(treeHash(H, 70000, fromTiles)).toEqual(range.root());
+  });
+});
+
+describe('tile interiors', () => {
+  it('holds the nodes at within-tile heights 4..7, and tileNode agrees with subtreeHash everywhere', () => {
+    const tile = new Uint8Array(256 * 32);
+    for (let i = 0; i < 256; i++) tile.set(H.leaf(Uint8Array.of(i, 7)), i * 32);
+    const interior = tileInterior(H, tile);
+    expect(interior.length).toBe(30 * 32);
+    for (let r = 0; r < 8; r++) {
+      for (let p = 0; p < 256 / 2 ** r; p++) {
+        const want = subtreeHash(H, tile, p * 2 ** r, 2 ** r);
+        expect(tileNode(H, tile, interior, r, p)).toEqual(want);
+        expect(tileNode(H, tile, undefined, r, p)).toEqual(want);
+      }
+    }
+    // Height 7's two nodes hash to the tile's root.
+    expect(H.node(interior.subarray(28 * 32, 29 * 32), interior.subarray(29 * 32))).toEqual(subtreeHash(H, tile, 0, 256));
   });
 });
 

@@ -48,11 +48,21 @@ describe('LevelStore', () => {
     two.set(h(1));
     two.set(h(2), 32);
     await store.commit({ start: 1, entries: [utf8('b')], tiles: [{ level: 0, index: 0, hashes: two }], leafIndex: [{ hash: h(8), index: 1 }], checkpoint: 'two' });
-    expect(hexes([await store.readTile(0, 0)])).toEqual(hexes([two]));
+    expect(hexes([(await store.readTile(0, 0))!.hashes])).toEqual(hexes([two]));
     expect(await store.readTile(0, 1)).toBeUndefined();
     expect(await store.readCheckpoint()).toBe('two');
     expect(await store.lookupLeafHashes([h(8), h(7), h(9)])).toEqual([1, undefined, 0]);
     expect(await store.lookupLeafHashes([])).toEqual([]);
+    await store.close();
+  });
+
+  it('stores a full tile with its interior and returns them apart', async () => {
+    const store = await open();
+    const hashes = new Uint8Array(8192).fill(5);
+    const interior = new Uint8Array(960).fill(6);
+    await store.commit({ start: 0, entries: [], tiles: [{ level: 1, index: 2, hashes, interior }], leafIndex: [], checkpoint: 'x' });
+    const t = (await store.readTile(1, 2))!;
+    expect(hexes([t.hashes, t.interior])).toEqual(hexes([hashes, interior]));
     await store.close();
   });
 
@@ -62,7 +72,7 @@ describe('LevelStore', () => {
     await store.commit({ start: big, entries: [utf8('far')], tiles: [{ level: 0, index: 2 ** 33, hashes: new Uint8Array(32) }], leafIndex: [{ hash: new Uint8Array(32).fill(3), index: big }], checkpoint: 'x' });
     expect(await store.lookupLeafHashes([new Uint8Array(32).fill(3)])).toEqual([big]);
     expect(hexes(await store.readEntries(big, big + 1))).toEqual(hexes([utf8('far')]));
-    expect(hexes([await store.readTile(0, 2 ** 33)])).toEqual(hexes([new Uint8Array(32)]));
+    expect(hexes([(await store.readTile(0, 2 ** 33))!.hashes])).toEqual(hexes([new Uint8Array(32)]));
     await store.close();
   });
 
