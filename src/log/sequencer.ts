@@ -213,7 +213,8 @@ export class Sequencer extends EventEmitter {
       const p = prepared;
       const commit = this.#tail.then(() => {
         if (generation !== this.#generation) throw new Error('an earlier batch failed to commit');
-        return this.#o.store.commit(p.commit);
+        // A batch of duplicates only changes nothing: it just waits for the batches before it.
+        return p.commit.entries.length > 0 ? this.#o.store.commit(p.commit) : undefined;
       });
       this.#tail = commit.catch(() => undefined);
       this.#preparing = false;
@@ -311,11 +312,13 @@ export class Sequencer extends EventEmitter {
   /** The batch is durable: publish its checkpoint and answer every submission in it. */
   #committed(p: Prepared): void {
     const { hasher } = this.#o;
-    this.#checkpoint = p.commit.checkpoint;
-    const full = p.commit.tiles.filter((t) => t.hashes.length === TILE_WIDTH * HASH_SIZE);
-    this.reader.advance(p.newSize, p.edge, full);
-    this.#o.metrics?.treeSize.set(p.newSize);
-    this.emit('checkpoint', p.commit.checkpoint, p.newSize);
+    if (p.commit.entries.length > 0) {
+      this.#checkpoint = p.commit.checkpoint;
+      const full = p.commit.tiles.filter((t) => t.hashes.length === TILE_WIDTH * HASH_SIZE);
+      this.reader.advance(p.newSize, p.edge, full);
+      this.#o.metrics?.treeSize.set(p.newSize);
+      this.emit('checkpoint', p.commit.checkpoint, p.newSize);
+    }
 
     // New leaves are proved from the nodes this batch created; entries logged before are proved
     // from the tiles, which the reader now serves at the new size.

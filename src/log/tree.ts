@@ -47,19 +47,17 @@ function newRow(): Row {
 }
 
 export class TreeState {
-  readonly #hasher: Hasher;
   #range: CompactRange;
   /** rows[L]: the level-L tile being filled (never full: a full tile moves out at once). */
   #rows: Row[];
 
-  private constructor(hasher: Hasher, range: CompactRange, rows: Row[]) {
-    this.#hasher = hasher;
+  private constructor(range: CompactRange, rows: Row[]) {
     this.#range = range;
     this.#rows = rows;
   }
 
   static empty(hasher: Hasher): TreeState {
-    return new TreeState(hasher, new CompactRange(hasher), []);
+    return new TreeState(new CompactRange(hasher), []);
   }
 
   /**
@@ -103,7 +101,7 @@ export class TreeState {
       if (t.length < (loc.offset + loc.count) * HASH_SIZE) throw new CandorError('internal', `stored tile ${loc.level}/${loc.tile} is too narrow`);
       hashes.push(subtreeHash(hasher, t, loc.offset, loc.count).slice());
     }
-    return new TreeState(hasher, new CompactRange(hasher, size, hashes), rows);
+    return new TreeState(new CompactRange(hasher, size, hashes), rows);
   }
 
   get size(): number {

@@ -95,7 +95,10 @@ describe('sequencer', () => {
     const seq = await open(store);
     const first = await seq.submit(utf8('same'));
     await seq.submit(utf8('other'));
+    let checkpoints = 0;
+    seq.on('checkpoint', () => checkpoints++);
     const [again, twice] = await Promise.all([seq.submit(utf8('same')), seq.submit(utf8('same'))]);
+    expect(checkpoints).toBe(0); // duplicates only: nothing committed, no new checkpoint
     for (const a of [again!, twice!]) {
       expect(a.index).toBe(first.index);
       expect(a.duplicate).toBe(true);

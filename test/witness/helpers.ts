@@ -1,7 +1,7 @@
 // Shared by the witness tests: a log built with the core (real Merkle tree, real Ed25519 key), an
 // in-process witness on a real store in a temp dir behind real HTTP on 127.0.0.1, and a child
 // witness process started from the build.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
