@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { CandorError } from './core/errors.js';
 import { DEFAULTS } from './log/sequencer.js';
+import { parseWitnessingConfig, type WitnessingConfig } from './witnessing/config.js';
 
 export interface Config {
   /** Data directory: keys and the store. */
@@ -24,6 +25,14 @@ export interface Config {
   /** Memory for cached tiles, in bytes. */
   cacheBytes: number;
   logLevel: string;
+  /** Witness policy and log-side witnessing (docs/witnessing.md); none by default. */
+  witnessing?: WitnessingConfig;
+  /** gRPC listen address, host:port (event ingestion, docs/ingestion.md); off when unset. */
+  grpc?: string;
+  /** TLS for gRPC: certificate and key (PEM files), and a CA for client certificates (mTLS). */
+  grpcTlsCert?: string;
+  grpcTlsKey?: string;
+  grpcTlsClientCa?: string;
 }
 
 export const CONFIG_DEFAULTS: Config = {
@@ -39,7 +48,7 @@ export const CONFIG_DEFAULTS: Config = {
 };
 
 /** Config keys, their environment variable, and their type. */
-const FIELDS: Record<keyof Config, { env: string; type: 'string' | 'int' | 'list' }> = {
+const FIELDS: Record<keyof Config, { env: string; type: 'string' | 'int' | 'list' | 'witnessing' }> = {
   data: { env: 'CANDOR_DATA', type: 'string' },
   http: { env: 'CANDOR_HTTP', type: 'string' },
   origin: { env: 'CANDOR_ORIGIN', type: 'string' },
@@ -50,6 +59,11 @@ const FIELDS: Record<keyof Config, { env: string; type: 'string' | 'int' | 'list
   queueMaxBytes: { env: 'CANDOR_QUEUE_MAX_BYTES', type: 'int' },
   cacheBytes: { env: 'CANDOR_CACHE_BYTES', type: 'int' },
   logLevel: { env: 'CANDOR_LOG_LEVEL', type: 'string' },
+  witnessing: { env: 'CANDOR_WITNESSING', type: 'witnessing' },
+  grpc: { env: 'CANDOR_GRPC', type: 'string' },
+  grpcTlsCert: { env: 'CANDOR_GRPC_TLS_CERT', type: 'string' },
+  grpcTlsKey: { env: 'CANDOR_GRPC_TLS_KEY', type: 'string' },
+  grpcTlsClientCa: { env: 'CANDOR_GRPC_TLS_CLIENT_CA', type: 'string' },
 };
 
 function bad(key: string, source: string, why: string): never {
@@ -63,6 +77,7 @@ function coerce(key: keyof Config, value: unknown, source: string): unknown {
     if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) bad(key, source, 'must be a non-negative integer');
     return n;
   }
+  if (type === 'witnessing') return parseWitnessingConfig(value, `config ${key}`, source);
   if (type === 'list') {
     if (typeof value === 'string') return value.split(',').map((s) => s.trim()).filter(Boolean);
     if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) bad(key, source, 'must be a list of strings');
@@ -104,6 +119,9 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; flags
   parseHostPort(c.http);
   if (c.batchMaxEntries < 1) bad('batchMaxEntries', 'config', 'must be at least 1');
   if (c.queueMaxEntries < 1) bad('queueMaxEntries', 'config', 'must be at least 1');
+  if (c.grpc !== undefined && !/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):[0-9]{1,5}$/.test(c.grpc)) bad('grpc', 'config', `must be HOST:PORT (for example 127.0.0.1:8081), got "${c.grpc}"`);
+  if ((c.grpcTlsCert === undefined) !== (c.grpcTlsKey === undefined)) bad('grpcTlsCert', 'config', 'and grpcTlsKey must be given together');
+  if (c.grpcTlsClientCa !== undefined && c.grpcTlsCert === undefined) bad('grpcTlsClientCa', 'config', 'needs grpcTlsCert and grpcTlsKey (mutual TLS runs over TLS)');
   return c;
 }
 

@@ -12,6 +12,8 @@ import { startLog } from '../app.js';
 import { loadConfig, type Config } from '../config.js';
 import { LogClient } from '../../clients/log/client.js';
 import { registerWitnessCommands } from '../../clients/witness/cli.js';
+import { registerProducerCommands } from '../producers/cli.js';
+import { registerAuditorCommands } from '../../clients/auditor/cli.js';
 
 const DEFAULT_URL = process.env.CANDOR_URL ?? 'http://127.0.0.1:8080';
 
@@ -63,6 +65,10 @@ program
   .option('--batch-max-delay-ms <ms>', 'close a batch after this many milliseconds')
   .option('--queue-max-entries <n>', 'submissions queued before new ones get 503')
   .option('--log-level <level>', 'pino log level (env CANDOR_LOG_LEVEL; default info)')
+  .option('--grpc <host:port>', 'gRPC listen address for event ingestion (env CANDOR_GRPC; off by default)')
+  .option('--grpc-tls-cert <file>', 'TLS certificate for gRPC (PEM; env CANDOR_GRPC_TLS_CERT)')
+  .option('--grpc-tls-key <file>', 'TLS private key for gRPC (PEM; env CANDOR_GRPC_TLS_KEY)')
+  .option('--grpc-tls-client-ca <file>', 'CA for producer client certificates, mutual TLS (env CANDOR_GRPC_TLS_CLIENT_CA)')
   .action(async (o: Record<string, string | string[] | undefined>) => {
     let config: Config;
     try {
@@ -77,6 +83,10 @@ program
           batchMaxDelayMs: o.batchMaxDelayMs,
           queueMaxEntries: o.queueMaxEntries,
           logLevel: o.logLevel,
+          grpc: o.grpc,
+          grpcTlsCert: o.grpcTlsCert,
+          grpcTlsKey: o.grpcTlsKey,
+          grpcTlsClientCa: o.grpcTlsClientCa,
         },
       });
     } catch (err) {
@@ -97,6 +107,7 @@ program
         `  proofs         ${u}/proof/inclusion?index=I   ${u}/proof/consistency?from=M&to=N`,
         `  entries        ${u}/entries?start=S&end=E`,
         `  health         ${u}/healthz   metrics ${u}/metrics`,
+        `  events         POST ${u}/v1/events${log.grpc ? `   gRPC candor.v1.LogService on ${log.grpc.address}` : ''}   (${log.producers.size} producers; "candor producer add")`,
         '',
       ].join('\n'),
     );
@@ -203,5 +214,7 @@ common(verify.command('consistency').description('prove that the latest checkpoi
   });
 
 registerWitnessCommands(program);
+registerProducerCommands(program);
+registerAuditorCommands(program);
 
 await program.parseAsync(process.argv);

@@ -3,7 +3,9 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { LogMetrics } from '../log/metrics.js';
 import type { LogService } from '../log/service.js';
 import { CandorError } from '../core/errors.js';
+import type { EventIngest } from '../events/ingest.js';
 import { errorHandler } from './errors.js';
+import { eventRoutes } from './events.js';
 import { opsRoutes } from './ops.js';
 import { proofRoutes } from './proofs.js';
 import { submitRoutes } from './submit.js';
@@ -13,6 +15,8 @@ export interface HttpOptions {
   service: LogService;
   metrics: LogMetrics;
   logLevel?: string;
+  /** Event ingestion (POST /v1/events); absent, the route is not served. */
+  events?: EventIngest;
 }
 
 export async function buildHttpServer(opts: HttpOptions): Promise<FastifyInstance> {
@@ -32,5 +36,6 @@ export async function buildHttpServer(opts: HttpOptions): Promise<FastifyInstanc
   await app.register(submitRoutes, { service: opts.service });
   await app.register(proofRoutes, { service: opts.service });
   await app.register(opsRoutes, { service: opts.service, metrics: opts.metrics });
+  if (opts.events) await app.register(eventRoutes, { events: opts.events });
   return app;
 }

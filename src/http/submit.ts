@@ -1,4 +1,8 @@
-/** POST /add: the raw entry in, its acknowledgement (index, checkpoint, inclusion proof) out, once durable. */
+/**
+ * POST /add: the raw entry in, its acknowledgement (index, checkpoint, inclusion proof) out, once
+ * durable. POST /add?witnessed=1 answers only once a checkpoint covering the entry meets the
+ * witness policy, with that checkpoint (cosignatures included) and a proof against it.
+ */
 import type { FastifyPluginAsync } from 'fastify';
 import { toBase64 } from '../core/bytes.js';
 import { CandorError } from '../core/errors.js';
@@ -13,6 +17,7 @@ const ackSchema = {
     checkpoint: { type: 'string' },
     inclusionProof: { type: 'array', items: { type: 'string' } },
     duplicate: { type: 'boolean' },
+    witnessed: { type: 'boolean' },
   },
 } as const;
 
@@ -25,7 +30,10 @@ export const submitRoutes: FastifyPluginAsync<{ service: LogService }> = async (
     '/add',
     {
       bodyLimit: MAX_ENTRY_SIZE,
-      schema: { response: { 200: ackSchema } },
+      schema: {
+        querystring: { type: 'object', properties: { witnessed: { type: 'string', enum: ['1', '0', 'true', 'false'] } }, additionalProperties: false },
+        response: { 200: ackSchema },
+      },
       // Check the media type before fastify parses a body it would then throw away.
       onRequest: async (req) => {
         const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
@@ -37,13 +45,17 @@ export const submitRoutes: FastifyPluginAsync<{ service: LogService }> = async (
     async (req) => {
       const body = req.body as Buffer | undefined;
       if (!body || body.length === 0) throw new CandorError('invalid_argument', 'entry is empty: send 1 to 65535 bytes');
-      const ack = await service.add(new Uint8Array(body.buffer, body.byteOffset, body.byteLength));
+      const entry = new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+      const q = (req.query as { witnessed?: string }).witnessed;
+      const witnessed = q === '1' || q === 'true';
+      const ack = witnessed ? await service.addWitnessed(entry) : await service.add(entry);
       return {
         index: ack.index,
         leafHash: toBase64(ack.leafHash),
         checkpoint: ack.checkpoint,
         inclusionProof: ack.inclusionProof.map(toBase64),
         duplicate: ack.duplicate,
+        ...(witnessed ? { witnessed: true } : {}),
       };
     },
   );

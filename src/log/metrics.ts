@@ -12,6 +12,10 @@ export interface LogMetrics {
   treeSize: Gauge;
   rejected: Counter<'reason'>;
   proofsServed: Counter<'kind'>;
+  /** Events logged, duplicates answered and events rejected, per authenticated producer. */
+  eventsIngested: Counter<'producer'>;
+  eventsDuplicate: Counter<'producer'>;
+  eventsRejected: Counter<'reason' | 'producer'>;
 }
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): LogMetrics {
@@ -43,6 +47,24 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): LogMetri
       name: 'candor_proofs_served_total',
       help: 'Proofs served, by kind.',
       labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
+    eventsIngested: new Counter({
+      name: 'candor_events_ingested_total',
+      help: 'Audit events logged (new leaves), by authenticated producer.',
+      labelNames: ['producer'] as const,
+      registers: [registry],
+    }),
+    eventsDuplicate: new Counter({
+      name: 'candor_events_duplicate_total',
+      help: 'Audit events resubmitted and answered with their first acknowledgement, by producer.',
+      labelNames: ['producer'] as const,
+      registers: [registry],
+    }),
+    eventsRejected: new Counter({
+      name: 'candor_events_rejected_total',
+      help: 'Audit events rejected (nothing written), by reason (the error code) and producer ("-" when unauthenticated).',
+      labelNames: ['reason', 'producer'] as const,
       registers: [registry],
     }),
   };

@@ -151,7 +151,6 @@ export class Sequencer extends EventEmitter {
       bytes += n;
     }
     if (this.#queuedEntries + entries.length > o.maxQueue || this.#queuedBytes + bytes > o.maxQueueBytes) {
-      o.metrics?.rejected.inc({ reason: 'queue_full' });
       if (entries.length > o.maxQueue) {
         return Promise.reject(new CandorError('invalid_argument', `${entries.length} entries in one submission; the limit is ${o.maxQueue}`));
       }
@@ -227,7 +226,6 @@ export class Sequencer extends EventEmitter {
       this.#preparing = false;
       this.#generation++;
       this.#needsReload = true;
-      this.#o.metrics?.rejected.inc({ reason: 'storage_error' }, count);
       this.emit('commitError', err);
       const e = new CandorError('unavailable', 'the log could not commit this batch; retry', { retryAfterMs: 1000, cause: err });
       for (const p of batch) p.reject(e);

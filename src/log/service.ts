@@ -10,6 +10,7 @@ import { HASH_SIZE } from '../core/hash.js';
 import { consistencyProofRanges, inclusionProofRanges, proofHashes, proofNodes } from '../core/merkle.js';
 import { ENTRIES, TILE_WIDTH, encodeBundle, rowWidth, type TileRef } from '../core/tile.js';
 import type { LogStore } from '../storage/store.js';
+import { isEventLeaf } from '../events/leaf.js';
 import type { LogMetrics } from './metrics.js';
 import type { Ack, Sequencer } from './sequencer.js';
 
@@ -28,17 +29,27 @@ export interface ConsistencyProof {
   proof: Uint8Array[];
 }
 
+/** Log-side witnessing as the service sees it (src/witnessing implements it). */
+export interface CheckpointWitnessing {
+  /** The checkpoint to publish, with the cosignatures collected; throws 'unavailable' if none may be published yet. */
+  published(): string;
+  /** The first checkpoint of at least `size` leaves that meets the witness policy; rejects (retryable) on timeout. */
+  witnessed(size: number): Promise<{ note: string; size: number }>;
+}
+
 export class LogService {
   readonly #seq: Sequencer;
   readonly #store: LogStore;
   readonly #hasher: Hasher;
   readonly #metrics: LogMetrics | undefined;
+  readonly #witnessing: CheckpointWitnessing | undefined;
 
-  constructor(opts: { sequencer: Sequencer; store: LogStore; hasher: Hasher; metrics?: LogMetrics }) {
+  constructor(opts: { sequencer: Sequencer; store: LogStore; hasher: Hasher; metrics?: LogMetrics; witnessing?: CheckpointWitnessing }) {
     this.#seq = opts.sequencer;
     this.#store = opts.store;
     this.#hasher = opts.hasher;
     this.#metrics = opts.metrics;
+    this.#witnessing = opts.witnessing;
   }
 
   /** The committed tree size that reads are answered for. */
@@ -48,11 +59,39 @@ export class LogService {
 
   /** Appends an entry; resolves once it is durable, with its index and proof. */
   add(entry: Uint8Array): Promise<Ack> {
+    // Opaque entries must not pass for event leaves, whose producer the log authenticated.
+    if (isEventLeaf(entry)) return Promise.reject(new CandorError('invalid_argument', 'entry starts with "candor/event/v1\\n", which marks event leaves: submit events through POST /v1/events or gRPC'));
     return this.#seq.submit(entry);
   }
 
+  /**
+   * Appends entries in order, as one submission: all are committed together and answered with
+   * one checkpoint (event ingestion, src/events/ingest.ts, builds the leaves).
+   */
+  addMany(entries: readonly Uint8Array[]): Promise<Ack[]> {
+    return this.#seq.submitMany(entries);
+  }
+
+  /** The published checkpoint: with a witness policy, the one witnessing publishes, cosignatures included. */
   checkpoint(): string {
+    return this.#witnessing ? this.#witnessing.published() : this.#seq.checkpoint;
+  }
+
+  /** The newest checkpoint the log signed, witnessed or not. */
+  latestCheckpoint(): string {
     return this.#seq.checkpoint;
+  }
+
+  /**
+   * Appends an entry and acknowledges it only once a checkpoint covering it meets the witness
+   * policy: the ack carries that checkpoint (with its cosignatures) and a proof against it.
+   */
+  async addWitnessed(entry: Uint8Array): Promise<Ack> {
+    if (!this.#witnessing) throw new CandorError('invalid_argument', 'witnessed: this log has no witness policy, so it cannot give witnessed acknowledgements');
+    const ack = await this.add(entry);
+    const cp = await this.#witnessing.witnessed(ack.index + 1);
+    const p = await this.inclusionProof({ index: ack.index, size: cp.size });
+    return { ...ack, checkpoint: cp.note, size: cp.size, inclusionProof: p.proof };
   }
 
   /** A hash tile or entry bundle, exactly as tlog-tiles serves it; not_found if it does not exist yet. */

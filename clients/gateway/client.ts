@@ -1,0 +1,384 @@
+/**
+ * The gateway SDK: what an access gateway links to record audit events in a Candor log.
+ *
+ *   const gw = new GatewayClient({ address: 'log:8081', token, producer: 'gw-1', tenant: 'org-1', logKey });
+ *   const { receipt, openings } = await gw.session.started({ sessionId: 's1', verb: SessionVerb.CONNECT, actor: { id: 'u1' }, ... });
+ *   await gw.close();
+ *
+ * - Events are validated here with the log's own rules (src/events/validate.ts) and encoded
+ *   canonically once; those bytes are what is signed, sent, logged and hashed.
+ * - Sensitive fields become salted commitments (events.ts); the openings go back to the caller.
+ * - Events are batched (up to `maxEvents`, or after `lingerMs`), several batches in flight; the
+ *   buffer is bounded and `record` waits for room (backpressure) instead of growing it.
+ * - A batch is signed once with the producer's key (one Ed25519 signature per batch).
+ * - Retries are safe: a batch is resent byte for byte and the log answers events it already has
+ *   with their first receipt. UNAVAILABLE and RESOURCE_EXHAUSTED are retried with exponential
+ *   backoff and full jitter, never sooner than the server's grpc-retry-pushback-ms.
+ * - Every acknowledgement is verified before `record` resolves: the checkpoint's signature with
+ *   the log's key, the leaf rebuilt from the bytes sent, its inclusion proof (receipt.ts).
+ */
+import { create, toBinary } from '@bufbuild/protobuf';
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { CandorError } from '../../src/core/errors.js';
+import { portableHasher, type Hasher } from '../../src/core/hash.js';
+import { CompactRange } from '../../src/core/merkle.js';
+import { parseSignerKey, portableEd25519, type Ed25519, type NoteSigner } from '../../src/core/note.js';
+import type { Opening } from '../../src/events/commitment.js';
+import { eventHash, type EventInit } from '../../src/events/encoding.js';
+import type { LeafSignature } from '../../src/events/leaf.js';
+import { EventTree, batchStatement } from '../../src/events/signature.js';
+import { validateEvent } from '../../src/events/validate.js';
+import { EventSchema, type Event } from '../../src/gen/candor/v1/event_pb.js';
+import type { SubmitBatchRequest, SubmitBatchResponse } from '../../src/gen/candor/v1/log_service_pb.js';
+import { SubmitBatchRequestSchema } from '../../src/gen/candor/v1/log_service_pb.js';
+import * as B from './events.js';
+import { CheckpointVerifier, checkAck, type Receipt } from './receipt.js';
+import { GrpcTransport, type TransportOptions } from './transport.js';
+
+export interface Recorded {
+  receipt: Receipt;
+  event: Event;
+  /** The canonical encoding that was signed and logged. */
+  eventBytes: Uint8Array;
+  /** Openings of the event's commitments: keep them (encrypted) to disclose a field later. */
+  openings: Opening[];
+}
+
+export interface BatchOptions {
+  /** Events per request (and per signature). Default 256. */
+  maxEvents?: number;
+  /** How long a partial batch waits for more events. Default 5 ms. */
+  lingerMs?: number;
+  /** Events queued or in flight before `record` waits. Default 10,000. */
+  maxBuffered?: number;
+  /** Requests in flight at once. Default 4; 1 keeps the log's order equal to record order. */
+  maxInFlight?: number;
+}
+
+export interface RetryOptions {
+  /** First backoff ceiling. Default 50 ms. */
+  initialMs?: number;
+  /** Largest backoff ceiling. Default 5 s. */
+  maxMs?: number;
+  /** Stop retrying a batch after this long and reject its events. Default 2 minutes. */
+  giveUpAfterMs?: number;
+}
+
+export interface GatewayOptions extends TransportOptions {
+  /** The log's verifier key(s): the lines of its log.vkey. */
+  logKey: string | readonly string[];
+  /** The log's origin, if it is not the key's name. */
+  origin?: string;
+  /** The producer ID this gateway is registered as; every receipt must name it. */
+  producer: string;
+  /** Tenant for events that do not name one. */
+  tenant?: string;
+  /** The producer's signer key (PRIVATE+KEY+<producer>+...), if it has a registered key. */
+  signerKey?: string;
+  /** Recorded in each event's envelope (ProducerInfo). */
+  producerInfo?: { kind?: string; version?: string; instance?: string };
+  batch?: BatchOptions;
+  retry?: RetryOptions;
+  /** Crypto for signing and hashing; default the portable ones (noble). */
+  ed25519?: Ed25519;
+  hasher?: Hasher;
+  /** Replaces the gRPC transport (tests). */
+  transport?: { submitBatch(req: SubmitBatchRequest): Promise<SubmitBatchResponse>; close(): void };
+}
+
+interface Item {
+  bytes: Uint8Array;
+  event: Event;
+  openings: Opening[];
+  resolve(r: Recorded): void;
+  reject(e: unknown): void;
+}
+
+interface SessionState {
+  range: CompactRange;
+  count: number;
+  statements: number;
+  denied: number;
+  seq: number;
+}
+
+const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+
+/** A ULID: 48 bits of milliseconds and 80 random bits, Crockford base32; sorts by time. */
+export function ulid(now = Date.now()): string {
+  let out = '';
+  let t = now;
+  for (let i = 0; i < 10; i++) {
+    out = CROCKFORD[t % 32]! + out;
+    t = Math.floor(t / 32);
+  }
+  const r = globalThis.crypto.getRandomValues(new Uint8Array(16));
+  for (let i = 0; i < 16; i++) out += CROCKFORD[r[i]! % 32];
+  return out;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Kept to bound memory: sessions never ended and reviews never executed are forgotten first. */
+const MAX_TRACKED = 100_000;
+
+export class GatewayClient {
+  readonly producer: string;
+  readonly #transport: NonNullable<GatewayOptions['transport']>;
+  readonly #checkpoints: CheckpointVerifier;
+  readonly #signer: NoteSigner | undefined;
+  readonly #hasher: Hasher;
+  readonly #tenant: string | undefined;
+  readonly #info: GatewayOptions['producerInfo'];
+  readonly #batch: Required<BatchOptions>;
+  readonly #retry: Required<RetryOptions>;
+  #queue: Item[] = [];
+  #buffered = 0;
+  #inflight = 0;
+  #requestId = 0n;
+  #timer: NodeJS.Timeout | undefined;
+  #spaceWaiters: (() => void)[] = [];
+  #idleWaiters: (() => void)[] = [];
+  #closed = false;
+  readonly #sessions = new Map<string, SessionState>();
+  readonly #reviewStatements = new Map<string, Uint8Array>();
+
+  constructor(o: GatewayOptions) {
+    this.producer = o.producer;
+    this.#transport = o.transport ?? new GrpcTransport(o);
+    this.#checkpoints = new CheckpointVerifier(typeof o.logKey === 'string' ? [o.logKey] : o.logKey, o.origin);
+    this.#hasher = o.hasher ?? portableHasher;
+    if (o.signerKey) {
+      const k = parseSignerKey(o.signerKey, { crypto: o.ed25519 ?? portableEd25519 });
+      if (k.signer.name !== o.producer) throw new CandorError('invalid_argument', `signerKey is ${k.signer.name}'s; the producer is ${o.producer}`);
+      this.#signer = k.signer;
+    }
+    this.#tenant = o.tenant;
+    this.#info = o.producerInfo;
+    this.#batch = { maxEvents: 256, lingerMs: 5, maxBuffered: 10_000, maxInFlight: 4, ...o.batch };
+    this.#retry = { initialMs: 50, maxMs: 5000, giveUpAfterMs: 120_000, ...o.retry };
+    if (this.#batch.maxEvents < 1 || this.#batch.maxEvents > 4096) throw new CandorError('invalid_argument', 'batch.maxEvents must be 1 to 4096');
+  }
+
+  /** Events queued or in flight. */
+  get buffered(): number {
+    return this.#buffered;
+  }
+
+  /**
+   * Records any event (the typed helpers below build them). Resolves with the verified receipt
+   * once the event is durable in the log; rejects if it is invalid, refused, or cannot be logged
+   * within the retry budget.
+   */
+  async record(init: EventInit, openings: Opening[] = []): Promise<Recorded> {
+    if (this.#closed) throw new CandorError('unavailable', 'the gateway client is closed');
+    // A copy without $typeName, so create() builds nested messages from plain values too.
+    const { $typeName: _, ...full } = init as EventInit & { $typeName?: string };
+    full.eventId ||= ulid();
+    full.producerEventId ||= full.eventId;
+    full.occurredAt ??= timestampFromDate(new Date());
+    full.tenantId ||= this.#tenant;
+    if (!full.tenantId) throw new CandorError('invalid_argument', 'event.tenant_id is required (or give the client a default tenant)');
+    full.producer = { id: this.producer, ...this.#info, ...full.producer };
+    const session = full.sessionId ? this.#session(full.sessionId) : undefined;
+    if (session && (full.seq === undefined || full.seq === 0n)) full.seq = BigInt(session.seq + 1);
+    const event = create(EventSchema, full as EventInit);
+    validateEvent(event);
+    const bytes = toBinary(EventSchema, event);
+    if (session) {
+      // session.ended's digest covers the session's events recorded before it, in seq order.
+      session.seq = Number(event.seq);
+      if (event.type !== 'session.ended') {
+        session.range.append(this.#hasher.leaf(eventHash(bytes)));
+        session.count++;
+        if (event.type === 'query.executed') session.statements++;
+        if (event.type === 'query.denied') session.denied++;
+      }
+    }
+    while (this.#buffered >= this.#batch.maxBuffered) await new Promise<void>((r) => this.#spaceWaiters.push(r));
+    if (this.#closed) throw new CandorError('unavailable', 'the gateway client is closed');
+    this.#buffered++;
+    return new Promise<Recorded>((resolve, reject) => {
+      this.#queue.push({ bytes, event, openings, resolve, reject });
+      if (this.#queue.length >= this.#batch.maxEvents) this.#pump(false);
+      else this.#timer ??= setTimeout(() => this.#onLinger(), this.#batch.lingerMs);
+    });
+  }
+
+  #session(id: string): SessionState {
+    let s = this.#sessions.get(id);
+    if (!s) {
+      if (this.#sessions.size >= MAX_TRACKED) this.#sessions.delete(this.#sessions.keys().next().value!);
+      s = { range: new CompactRange(this.#hasher), count: 0, statements: 0, denied: 0, seq: 0 };
+      this.#sessions.set(id, s);
+    }
+    return s;
+  }
+
+  #onLinger(): void {
+    this.#timer = undefined;
+    this.#pump(true);
+  }
+
+  /** Sends full batches, and a partial one when `partial` (the linger time is up, or a flush). */
+  #pump(partial: boolean): void {
+    while (this.#queue.length > 0 && this.#inflight < this.#batch.maxInFlight && (partial || this.#queue.length >= this.#batch.maxEvents)) {
+      const batch = this.#queue.splice(0, this.#batch.maxEvents);
+      this.#inflight++;
+      void this.#send(batch).finally(() => {
+        this.#inflight--;
+        this.#buffered -= batch.length;
+        for (const w of this.#spaceWaiters.splice(0, batch.length)) w();
+        if (this.#buffered === 0) for (const w of this.#idleWaiters.splice(0)) w();
+        this.#pump(this.#idleWaiters.length > 0 || this.#closed);
+      });
+    }
+    if (this.#queue.length > 0 && !this.#timer) this.#timer = setTimeout(() => this.#onLinger(), this.#batch.lingerMs);
+  }
+
+  async #send(batch: Item[]): Promise<void> {
+    const events = batch.map((i) => i.bytes);
+    let tree: EventTree | undefined;
+    let signature: { keyId: number; signature: Uint8Array } | undefined;
+    if (this.#signer) {
+      tree = new EventTree(this.#hasher, events.map((e) => eventHash(e)));
+      signature = { keyId: this.#signer.keyId, signature: this.#signer.sign(batchStatement(events.length, tree.root())) };
+    }
+    const req = create(SubmitBatchRequestSchema, { requestId: ++this.#requestId, events, ...(signature ? { signature } : {}) });
+    let res: SubmitBatchResponse;
+    try {
+      res = await this.#withRetries(() => this.#transport.submitBatch(req));
+    } catch (err) {
+      for (const i of batch) i.reject(err);
+      return;
+    }
+    try {
+      if (res.acks.length !== batch.length) throw new CandorError('verification_failed', `the log answered ${res.acks.length} acknowledgements for ${batch.length} events`);
+      if (res.producer !== this.producer) throw new CandorError('verification_failed', `the log recorded producer ${res.producer}, not ${this.producer}`);
+      const checkpoint = this.#checkpoints.verify(res.checkpoint);
+      const receipts = batch.map((item, i) => {
+        const sig: LeafSignature | undefined = signature && tree ? { ...signature, batchSize: batch.length, batchIndex: i, path: tree.path(i) } : undefined;
+        return checkAck({ ack: res.acks[i]!, checkpoint, note: res.checkpoint, producer: res.producer, authMethod: res.authMethod, event: item.bytes, signature: sig }, this.#hasher);
+      });
+      batch.forEach((item, i) => item.resolve({ receipt: receipts[i]!, event: item.event, eventBytes: item.bytes, openings: item.openings }));
+    } catch (err) {
+      // The log's answer does not verify: never retried, it is evidence of misbehaviour.
+      for (const i of batch) i.reject(err);
+    }
+  }
+
+  async #withRetries<T>(call: () => Promise<T>): Promise<T> {
+    const started = Date.now();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await call();
+      } catch (err) {
+        const e = err instanceof CandorError ? err : new CandorError('unavailable', (err as Error).message, { cause: err });
+        // RESOURCE_EXHAUSTED without a pushback is gRPC's own "message too large": permanent.
+        const retryable = e.code === 'unavailable' || (e.code === 'resource_exhausted' && e.retryAfterMs !== undefined);
+        const ceiling = Math.min(this.#retry.maxMs, this.#retry.initialMs * 2 ** attempt);
+        const delay = Math.max(e.retryAfterMs ?? 0, Math.random() * ceiling);
+        if (!retryable || Date.now() - started + delay > this.#retry.giveUpAfterMs) throw e;
+        await sleep(delay);
+      }
+    }
+  }
+
+  /** Resolves once everything recorded so far is acknowledged (or has failed). */
+  flush(): Promise<void> {
+    if (this.#buffered === 0) return Promise.resolve();
+    const idle = new Promise<void>((r) => this.#idleWaiters.push(r));
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#pump(true);
+    return idle;
+  }
+
+  /** Flushes, then closes the connection; `record` fails from now on. */
+  async close(): Promise<void> {
+    await this.flush();
+    this.#closed = true;
+    for (const w of this.#spaceWaiters.splice(0)) w();
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#transport.close();
+  }
+
+  #d = (d: B.Draft) => this.record(d.init, d.openings);
+
+  // ---- Typed helpers (events.ts builds them; the client fills what it tracks) ----
+
+  readonly session = {
+    started: (c: Parameters<typeof B.session.started>[0]) => this.#d(B.session.started(c)),
+    denied: (c: Parameters<typeof B.session.denied>[0]) => this.#d(B.session.denied(c)),
+    /** Fills statement_count, denied_count, event_count and stream_digest from the events recorded for the session. */
+    ended: (c: Parameters<typeof B.session.ended>[0]) => {
+      const s = this.#sessions.get(c.sessionId);
+      this.#sessions.delete(c.sessionId);
+      const tracked = s ? { statementCount: s.statements, deniedCount: s.denied, eventCount: s.count, streamDigest: s.range.root() } : {};
+      const seq = s ? { seq: s.seq + 1 } : {};
+      return this.#d(B.session.ended({ ...tracked, ...seq, ...c }));
+    },
+  };
+
+  readonly statement = {
+    executed: (c: Parameters<typeof B.statement.executed>[0]) => this.#d(B.statement.executed(c)),
+    denied: (c: Parameters<typeof B.statement.denied>[0]) => this.#d(B.statement.denied(c)),
+    failed: (c: Parameters<typeof B.statement.failed>[0]) => this.#d(B.statement.failed(c)),
+  };
+
+  readonly review = {
+    /** Remembers the statement commitment, which the execution events then carry. */
+    requested: (c: Parameters<typeof B.review.requested>[0]) => {
+      const d = B.review.requested(c);
+      const body = d.init.body as { value?: { statement?: { commitment?: Uint8Array } } };
+      const commitment = body.value?.statement?.commitment;
+      if (commitment && commitment.length > 0) {
+        if (this.#reviewStatements.size >= MAX_TRACKED) this.#reviewStatements.delete(this.#reviewStatements.keys().next().value!);
+        this.#reviewStatements.set(c.reviewId, commitment);
+      }
+      return this.#d(d);
+    },
+    voteCast: (c: Parameters<typeof B.review.voteCast>[0]) => this.#d(B.review.voteCast(c)),
+    approved: (c: Parameters<typeof B.review.approved>[0]) => this.#d(B.review.approved(c)),
+    autoApproved: (c: Parameters<typeof B.review.autoApproved>[0]) => this.#d(B.review.autoApproved(c)),
+    forceApproved: (c: Parameters<typeof B.review.forceApproved>[0]) => this.#d(B.review.forceApproved(c)),
+    rejected: (c: Parameters<typeof B.review.rejected>[0]) => this.#d(B.review.rejected(c)),
+    cancelled: (c: Parameters<typeof B.review.cancelled>[0]) => this.#d(B.review.cancelled(c)),
+    expired: (c: Parameters<typeof B.review.expired>[0]) => this.#d(B.review.expired(c)),
+    revoked: (c: Parameters<typeof B.review.revoked>[0]) => this.#d(B.review.revoked(c)),
+    executionStarted: (c: Parameters<typeof B.review.execution>[1]) => this.#d(B.review.execution('started', this.#withStatement(c))),
+    executionCompleted: (c: Parameters<typeof B.review.execution>[1]) => {
+      const d = B.review.execution('completed', this.#withStatement(c));
+      this.#reviewStatements.delete(c.reviewId);
+      return this.#d(d);
+    },
+    executionUnknown: (c: Parameters<typeof B.review.execution>[1]) => this.#d(B.review.execution('unknown', this.#withStatement(c))),
+  };
+
+  #withStatement<C extends { reviewId: string; statementCommitment?: Uint8Array }>(c: C): C {
+    const known = this.#reviewStatements.get(c.reviewId);
+    return c.statementCommitment || !known ? c : { ...c, statementCommitment: known };
+  }
+
+  readonly grant = {
+    activated: (c: Parameters<typeof B.grant.change>[1]) => this.#d(B.grant.change('activated', c)),
+    expired: (c: Parameters<typeof B.grant.change>[1]) => this.#d(B.grant.change('expired', c)),
+    revoked: (c: Parameters<typeof B.grant.change>[1]) => this.#d(B.grant.change('revoked', c)),
+  };
+
+  readonly db = {
+    privilegeGranted: (c: Parameters<typeof B.db.privilege>[1]) => this.#d(B.db.privilege('granted', c)),
+    privilegeRevoked: (c: Parameters<typeof B.db.privilege>[1]) => this.#d(B.db.privilege('revoked', c)),
+    roleGranted: (c: Parameters<typeof B.db.role>[1]) => this.#d(B.db.role('granted', c)),
+    roleRevoked: (c: Parameters<typeof B.db.role>[1]) => this.#d(B.db.role('revoked', c)),
+  };
+
+  readonly column = {
+    changed: (c: Parameters<typeof B.column.changed>[0]) => this.#d(B.column.changed(c)),
+  };
+
+  readonly producerEvents = {
+    gap: (c: Parameters<typeof B.producer.gap>[0]) => this.#d(B.producer.gap({ actor: { id: this.producer, type: B.ActorType.SYSTEM }, ...c })),
+    heartbeat: (c: Parameters<typeof B.producer.heartbeat>[0] = {}) => this.#d(B.producer.heartbeat({ actor: { id: this.producer, type: B.ActorType.SYSTEM }, ...c })),
+  };
+}

@@ -1,0 +1,140 @@
+/**
+ * Receipts: what the SDK keeps for each event the log acknowledged, and how it checks them with
+ * the portable core only (no trust in the log): the checkpoint's signature against the log's
+ * verifier keys, the leaf rebuilt from the event bytes the SDK sent and the fields the log added
+ * (receive time, authenticated producer), and the inclusion proof of that leaf against the
+ * checkpoint's root. A stored receipt is self-contained evidence that verifyReceipt re-checks
+ * offline, years later.
+ */
+import { fromBinary } from '@bufbuild/protobuf';
+import { timestampDate, type Timestamp } from '@bufbuild/protobuf/wkt';
+import { equal, toBase64 } from '../../src/core/bytes.js';
+import { openCheckpoint, type Checkpoint } from '../../src/core/checkpoint.js';
+import { CandorError } from '../../src/core/errors.js';
+import { portableHasher, type Hasher } from '../../src/core/hash.js';
+import { verifyInclusion } from '../../src/core/merkle.js';
+import { parseVerifierKey, type NoteVerifier } from '../../src/core/note.js';
+import { EventSchema, type Event } from '../../src/gen/candor/v1/event_pb.js';
+import type { AuthMethod, EventAck } from '../../src/gen/candor/v1/log_service_pb.js';
+import { encodeEventLeaf, parseEventLeaf, type EventLeaf, type LeafSignature } from '../../src/events/leaf.js';
+import { verifyLeafSignature } from '../../src/events/signature.js';
+
+export interface Receipt {
+  index: number;
+  treeSize: number;
+  leafHash: Uint8Array;
+  inclusionProof: Uint8Array[];
+  /** The signed checkpoint the proof is against. */
+  checkpoint: string;
+  /** The leaf exactly as logged: the event bytes and what the log added. */
+  leaf: Uint8Array;
+  /** The event was logged before; this is its first leaf. */
+  duplicate: boolean;
+  receivedAt: Date;
+}
+
+function fail(message: string): never {
+  throw new CandorError('verification_failed', message);
+}
+
+export function timestampNs(t: Timestamp | undefined): bigint {
+  if (!t) fail('the acknowledgement has no received_at');
+  return t.seconds * 1_000_000_000n + BigInt(t.nanos);
+}
+
+/** Verifies checkpoints with the log's keys, remembering the last few it verified. */
+export class CheckpointVerifier {
+  readonly verifiers: NoteVerifier[];
+  readonly origin: string | undefined;
+  readonly #cache = new Map<string, Checkpoint>();
+
+  constructor(logKeys: readonly string[], origin?: string) {
+    if (logKeys.length === 0) throw new CandorError('invalid_argument', "give the log's verifier key (logKey)");
+    this.verifiers = logKeys.map((k) => parseVerifierKey(k));
+    this.origin = origin ?? this.verifiers[0]!.name;
+  }
+
+  verify(note: string): Checkpoint {
+    let cp = this.#cache.get(note);
+    if (!cp) {
+      cp = openCheckpoint(note, this.verifiers, this.origin).checkpoint;
+      if (this.#cache.size >= 16) this.#cache.delete(this.#cache.keys().next().value!);
+      this.#cache.set(note, cp);
+    }
+    return cp;
+  }
+}
+
+/**
+ * Checks one acknowledgement of an event the caller sent (`event`: its bytes as sent), and returns
+ * the receipt. For a new leaf, the leaf is rebuilt from what the caller knows plus the
+ * acknowledgement's receive time; for a duplicate the log returns the first leaf, which must hold
+ * the same event bytes.
+ */
+export function checkAck(
+  a: {
+    ack: EventAck;
+    checkpoint: Checkpoint;
+    note: string;
+    producer: string;
+    authMethod: AuthMethod;
+    event: Uint8Array;
+    signature: LeafSignature | undefined;
+  },
+  hasher: Hasher = portableHasher,
+): Receipt {
+  const { ack, checkpoint } = a;
+  const index = Number(ack.index);
+  const treeSize = Number(ack.treeSize);
+  if (treeSize !== checkpoint.size) fail(`the acknowledgement is for tree size ${treeSize}, its checkpoint for ${checkpoint.size}`);
+  let leaf: Uint8Array;
+  if (ack.duplicate) {
+    leaf = ack.leaf;
+    const logged = parseEventLeaf(leaf);
+    if (!equal(logged.event, a.event)) fail('the log answered a duplicate whose leaf holds another event');
+    if (logged.producer !== a.producer) fail(`the duplicate's leaf names producer ${logged.producer}, not ${a.producer}`);
+  } else {
+    leaf = encodeEventLeaf({
+      receivedAt: timestampNs(ack.receivedAt),
+      authMethod: a.authMethod,
+      producer: a.producer,
+      event: a.event,
+      ...(a.signature ? { signature: a.signature } : {}),
+    });
+  }
+  const leafHash = hasher.leaf(leaf);
+  if (!equal(leafHash, ack.leafHash)) fail(`the log acknowledged leaf hash ${toBase64(ack.leafHash)}, but the leaf hashes to ${toBase64(leafHash)}`);
+  verifyInclusion(hasher, index, treeSize, leafHash, ack.inclusionProof, checkpoint.root);
+  return {
+    index,
+    treeSize,
+    leafHash,
+    inclusionProof: ack.inclusionProof,
+    checkpoint: a.note,
+    leaf,
+    duplicate: ack.duplicate,
+    receivedAt: timestampDate(ack.receivedAt!),
+  };
+}
+
+export interface VerifiedReceipt {
+  checkpoint: Checkpoint;
+  leaf: EventLeaf;
+  event: Event;
+}
+
+/**
+ * Re-verifies a stored receipt, offline: the checkpoint's signature with the log's keys, the
+ * leaf's inclusion, and, given the producer's verifier key, the producer's signature in the leaf.
+ */
+export function verifyReceipt(r: Receipt, logKeys: readonly string[], opts: { producerKey?: string; hasher?: Hasher } = {}): VerifiedReceipt {
+  const hasher = opts.hasher ?? portableHasher;
+  const checkpoint = new CheckpointVerifier(logKeys).verify(r.checkpoint);
+  if (checkpoint.size !== r.treeSize) fail(`the receipt is for tree size ${r.treeSize}, its checkpoint for ${checkpoint.size}`);
+  const leafHash = hasher.leaf(r.leaf);
+  if (!equal(leafHash, r.leafHash)) fail('the receipt\'s leaf does not hash to its leaf hash');
+  verifyInclusion(hasher, r.index, r.treeSize, leafHash, r.inclusionProof, checkpoint.root);
+  const leaf = parseEventLeaf(r.leaf);
+  if (opts.producerKey) verifyLeafSignature(leaf, parseVerifierKey(opts.producerKey), hasher);
+  return { checkpoint, leaf, event: fromBinary(EventSchema, leaf.event) };
+}

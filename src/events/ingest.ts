@@ -1,0 +1,462 @@
+/**
+ * Event ingestion: the one implementation of "submit events" behind gRPC (src/grpc) and HTTP
+ * (src/http/events.ts). For each request, in this order, and before anything is written:
+ *
+ *   1. authenticate the producer (src/producers/registry.ts);
+ *   2. decode every event, check it is canonical and valid (encoding.ts, validate.ts), and that
+ *      the producer may write its tenant and type;
+ *   3. verify the producer's batch signature, once for the whole request (signature.ts);
+ *   4. split off resubmissions by (tenant, producer, producer_event_id) (idempotency.ts);
+ *   5. build the leaves (leaf.ts: the event bytes plus the receive time and the producer) and
+ *      append the new ones in one submission to the sequencer.
+ *
+ * A request is all or nothing: any rejected event rejects the request, and the error names it
+ * ("events[3].actor.id is required"). Every acknowledgement of a response is proved against the
+ * same checkpoint.
+ */
+import { hash } from 'node:crypto';
+import type { Timestamp } from '@bufbuild/protobuf/wkt';
+import { create } from '@bufbuild/protobuf';
+import { CandorError, invalid } from '../core/errors.js';
+import type { Hasher } from '../core/hash.js';
+import { EventSchema, type Event } from '../gen/candor/v1/event_pb.js';
+import { AuthMethod, type EventAck } from '../gen/candor/v1/log_service_pb.js';
+import type { LogMetrics } from '../log/metrics.js';
+import type { Ack } from '../log/sequencer.js';
+import { MAX_ENTRIES_PAGE, type LogService } from '../log/service.js';
+import { ProducerRegistry, type AuthenticatedProducer, type Credentials } from '../producers/registry.js';
+import { decodeEvent, encodeEvent, type Digest } from './encoding.js';
+import { idempotencyKey, type IdempotencyIndex } from './idempotency.js';
+import { MAX_SIGNED_BATCH, encodeEventLeaf, parseEventLeaf } from './leaf.js';
+import { EventTree, batchStatement } from './signature.js';
+import { equal } from '../core/bytes.js';
+import { nodeHasher } from '../crypto/node.js';
+
+const nodeDigest: Digest = (d) => hash('sha256', d, 'buffer');
+
+/** The most events one request may carry. */
+export const MAX_EVENTS_PER_REQUEST = MAX_SIGNED_BATCH;
+
+export interface SubmitEventsInput {
+  requestId?: bigint;
+  /** Canonical encodings (as signed). */
+  events: readonly Uint8Array[];
+  /** Or messages, which the log encodes canonically. */
+  eventMessages: readonly Event[];
+  signature?: { keyId: number; signature: Uint8Array } | undefined;
+}
+
+export interface SubmitEventsResult {
+  requestId: bigint;
+  checkpoint: string;
+  producer: string;
+  authMethod: AuthMethod;
+  acks: EventAck[];
+}
+
+/** Where a committed leaf is, and the checkpoint it was first proved against. */
+interface Logged {
+  index: number;
+  leaf: Uint8Array;
+  receivedAt: bigint;
+  size: number;
+  checkpoint: string;
+  leafHash: Uint8Array;
+  proof: Uint8Array[];
+}
+
+/** An event submitted and not yet indexed: resubmissions wait on it. */
+interface Pending {
+  eventHash: Uint8Array;
+  logged: Promise<Logged>;
+}
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve(v: T): void;
+  reject(e: unknown): void;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
+}
+
+/**
+ * The receive time: wall-clock time (the NTP-disciplined clock PCI DSS 10.6 asks for), not the
+ * monotonic one, which drifts from it over a long uptime. Millisecond resolution, in nanoseconds.
+ */
+function nowNs(): bigint {
+  return BigInt(Date.now()) * 1_000_000n;
+}
+
+export function timestampFromNs(ns: bigint): Timestamp {
+  return { $typeName: 'google.protobuf.Timestamp', seconds: ns / 1_000_000_000n, nanos: Number(ns % 1_000_000_000n) };
+}
+
+const NO_BYTES = new Uint8Array(0);
+
+export interface EventIngestOptions {
+  service: LogService;
+  registry: ProducerRegistry;
+  index: IdempotencyIndex;
+  /** RFC 9162 hasher for batch trees; default node:crypto's. */
+  hasher?: Hasher;
+  /** SHA-256 for event hashes; default node:crypto's. */
+  digest?: Digest;
+  metrics?: LogMetrics;
+  /** The receive-time clock, in nanoseconds since the epoch. */
+  now?: () => bigint;
+}
+
+/** Each event of a request, once checked. */
+interface Checked {
+  encoded: Uint8Array;
+  eventHash: Uint8Array;
+  key: string;
+  /** For an event whose key appeared earlier in the same request: that event's position. */
+  sameAs?: number;
+}
+
+interface CheckedRequest {
+  /** "events" or "event_messages", for error messages. */
+  field: string;
+  events: Checked[];
+  /** The batch tree, when the request is signed. */
+  tree: EventTree | undefined;
+}
+
+export class EventIngest {
+  readonly #o: EventIngestOptions & { hasher: Hasher; digest: Digest };
+  readonly #now: () => bigint;
+  readonly #pending = new Map<string, Pending>();
+  /** Serialises the idempotency check and the hand-off to the sequencer (see #sequence). */
+  #lock: Promise<void> = Promise.resolve();
+
+  constructor(opts: EventIngestOptions) {
+    this.#o = { ...opts, hasher: opts.hasher ?? nodeHasher, digest: opts.digest ?? nodeDigest };
+    this.#now = opts.now ?? nowNs;
+  }
+
+  get registry(): ProducerRegistry {
+    return this.#o.registry;
+  }
+
+  /**
+   * Authenticates before a transport reads or decodes a request body, so that an unknown caller
+   * costs no parsing; a refusal is counted like any other.
+   */
+  preflight(credentials: Credentials): void {
+    try {
+      this.#o.registry.authenticate(credentials);
+    } catch (err) {
+      this.#o.metrics?.eventsRejected.inc({ reason: (err as CandorError).code ?? 'internal', producer: '-' });
+      throw err;
+    }
+  }
+
+  /** Submits a request's events on behalf of whoever the credentials authenticate. */
+  submit(credentials: Credentials, input: SubmitEventsInput): Promise<SubmitEventsResult> {
+    return this.start(credentials, input).result;
+  }
+
+  /**
+   * Submits in two steps, for streams: `sequenced` settles once the request is checked and handed
+   * to the sequencer (or rejected, having written nothing), `result` once it is committed. A
+   * stream starts its next request after `sequenced`, so requests are logged in stream order and
+   * none after a rejected one is touched.
+   */
+  start(credentials: Credentials, input: SubmitEventsInput): { sequenced: Promise<void>; result: Promise<SubmitEventsResult> } {
+    const sequenced = deferred<void>();
+    const result = this.#submit(credentials, input, sequenced);
+    result.catch((err: unknown) => sequenced.reject(err));
+    return { sequenced: sequenced.promise, result };
+  }
+
+  async #submit(credentials: Credentials, input: SubmitEventsInput, sequenced: Deferred<void>): Promise<SubmitEventsResult> {
+    const count = input.events.length + input.eventMessages.length;
+    let auth: AuthenticatedProducer;
+    try {
+      auth = this.#o.registry.authenticate(credentials);
+    } catch (err) {
+      this.#o.metrics?.eventsRejected.inc({ reason: (err as CandorError).code ?? 'internal', producer: '-' }, Math.max(count, 1));
+      throw err;
+    }
+    try {
+      const checked = this.#check(auth, input);
+      return await this.#log(auth, input, checked, sequenced);
+    } catch (err) {
+      const code = err instanceof CandorError ? err.code : 'internal';
+      this.#o.metrics?.eventsRejected.inc({ reason: code, producer: auth.producer.id }, Math.max(count, 1));
+      throw err;
+    }
+  }
+
+  /** Steps 2 and 3: every check that needs no I/O. */
+  #check(auth: AuthenticatedProducer, input: SubmitEventsInput): CheckedRequest {
+    const { producer } = auth;
+    if (input.events.length > 0 && input.eventMessages.length > 0) throw invalid('give events or event_messages, not both');
+    const field = input.events.length > 0 ? 'events' : 'event_messages';
+    const n = input.events.length + input.eventMessages.length;
+    if (n === 0) throw invalid('events is empty: send at least one event');
+    if (n > MAX_EVENTS_PER_REQUEST) throw invalid(`${field} has ${n} events; the limit per request is ${MAX_EVENTS_PER_REQUEST}`);
+    const out: Checked[] = new Array(n);
+    const firstByKey = new Map<string, number>();
+    for (let i = 0; i < n; i++) {
+      const path = `${field}[${i}]`;
+      const encoded = input.events.length > 0 ? input.events[i]! : encodeEvent(create(EventSchema, input.eventMessages[i]!));
+      const ev = decodeEvent(encoded, path);
+      if (ev.producer?.id && ev.producer.id !== producer.id) {
+        throw new CandorError('permission_denied', `${path}.producer.id is ${JSON.stringify(ev.producer.id)}, but the request is authenticated as ${producer.id}`);
+      }
+      ProducerRegistry.authorize(producer, ev.tenantId, ev.type, path);
+      const c: Checked = { encoded, eventHash: this.#o.digest(encoded), key: idempotencyKey(ev.tenantId, producer.id, ev.producerEventId) };
+      const first = firstByKey.get(c.key);
+      if (first !== undefined) {
+        if (!equal(out[first]!.eventHash, c.eventHash)) {
+          throw new CandorError('conflict', `${path}.producer_event_id ${JSON.stringify(ev.producerEventId)} is also used by ${field}[${first}], for a different event`);
+        }
+        c.sameAs = first;
+      } else {
+        firstByKey.set(c.key, i);
+      }
+      out[i] = c;
+    }
+    return { field, events: out, tree: this.#verifySignature(auth, input, out) };
+  }
+
+  /** The batch tree the signature was verified with (its paths go into the leaves), if signed. */
+  #verifySignature(auth: AuthenticatedProducer, input: SubmitEventsInput, checked: readonly Checked[]): EventTree | undefined {
+    const { producer } = auth;
+    const sig = input.signature;
+    if (!sig || sig.signature.length === 0) {
+      if (producer.signatureRequired) throw invalid(`signature is required: producer ${producer.id} has registered keys, so its events must be signed`);
+      return undefined;
+    }
+    if (!producer.signatureRequired) {
+      throw invalid(`signature: producer ${producer.id} has no registered key to verify it with (register one with "candor producer key add")`);
+    }
+    const verifier = producer.verifiers.get(sig.keyId >>> 0);
+    const kid = (sig.keyId >>> 0).toString(16).padStart(8, '0');
+    if (!verifier) throw new CandorError('verification_failed', `signature.key_id ${kid} is not a registered key of producer ${producer.id}`);
+    if (sig.signature.length !== 64) throw invalid(`signature.signature must be 64 bytes, got ${sig.signature.length}`);
+    const tree = new EventTree(this.#o.hasher, checked.map((c) => c.eventHash));
+    if (!verifier.verify(batchStatement(checked.length, tree.root()), sig.signature)) {
+      throw new CandorError('verification_failed', `signature does not verify with key ${producer.id}+${kid} over the ${checked.length} events of the request (docs/leaf-format.md §Producer signatures)`);
+    }
+    return tree;
+  }
+
+  /** Steps 4 and 5, and the response. */
+  async #log(auth: AuthenticatedProducer, input: SubmitEventsInput, request: CheckedRequest, sequenced: Deferred<void>): Promise<SubmitEventsResult> {
+    const { service, metrics } = this.#o;
+    const producer = auth.producer.id;
+    const receivedAt = this.#now();
+    const { events: checked, tree } = request;
+    const sig = tree ? input.signature! : undefined;
+    const leafOf = (i: number): Uint8Array =>
+      encodeEventLeaf({
+        receivedAt,
+        authMethod: auth.method,
+        producer,
+        event: checked[i]!.encoded,
+        ...(sig && tree
+          ? { signature: { keyId: sig.keyId >>> 0, signature: sig.signature, batchSize: checked.length, batchIndex: i, path: tree.path(i) } }
+          : {}),
+      });
+
+    const { fresh, earlier, submitted, token } = await this.#sequence(request, leafOf);
+    sequenced.resolve();
+    let acks: Ack[];
+    try {
+      acks = await submitted;
+    } catch (err) {
+      const code = (err as CandorError).code;
+      // Resubmissions waiting on these events get the same error, and may retry.
+      for (const [i, f] of fresh) {
+        f.d.reject(err);
+        this.#pending.delete(checked[i]!.key);
+      }
+      // A commit that failed may have landed anyway: hold the index watermark below it so the
+      // next start replays it. Rejections before sequencing wrote nothing.
+      if (code !== 'unavailable') this.#o.index.end(token);
+      throw err;
+    }
+
+    // The new leaves are durable. Answer resubmissions waiting on them, then index them.
+    const logged = new Map<number, Logged>();
+    let j = 0;
+    for (const [i, f] of fresh) {
+      const a = acks[j++]!;
+      const l: Logged = { index: a.index, leaf: f.leaf, receivedAt, size: a.size, checkpoint: a.checkpoint, leafHash: a.leafHash, proof: a.inclusionProof };
+      logged.set(i, l);
+      f.d.resolve({ ...l }); // each waiter gets its own copy: responses re-prove at their own size
+    }
+    if (fresh.size > 0) {
+      const items = [...fresh.keys()].map((i) => ({ key: checked[i]!.key, index: logged.get(i)!.index, eventHash: checked[i]!.eventHash }));
+      this.#o.index.record(items).then(
+        () => {
+          for (const i of fresh.keys()) this.#pending.delete(checked[i]!.key);
+          this.#o.index.end(token);
+        },
+        () => {
+          // The index write failed; the watermark stays put and the next start replays.
+          for (const i of fresh.keys()) this.#pending.delete(checked[i]!.key);
+        },
+      );
+    } else {
+      this.#o.index.end(token);
+    }
+
+    // Resubmissions: their first leaves, from this request, from one in flight, or from the log
+    // (read in runs of consecutive indexes: a retried batch's leaves are usually together).
+    const fromLog: { i: number; index: number }[] = [];
+    for (const [i, e] of earlier) {
+      if (e.kind === 'pending') logged.set(i, { ...(await e.logged) });
+      else fromLog.push({ i, index: e.index });
+    }
+    if (fromLog.length > 0) {
+      const leaves = await readLeaves(service, fromLog.map((x) => x.index));
+      for (const { i, index } of fromLog) {
+        const leaf = leaves.get(index)!;
+        logged.set(i, { index, leaf, receivedAt: parseEventLeaf(leaf).receivedAt, size: -1, checkpoint: '', leafHash: NO_BYTES, proof: [] });
+      }
+    }
+
+    // One checkpoint for the whole response: the newest any answer needs.
+    let checkpoint = '';
+    let size = -1;
+    for (const l of logged.values()) {
+      if (l.size > size) {
+        size = l.size;
+        checkpoint = l.checkpoint;
+      }
+    }
+    if (size < 0) {
+      size = service.size;
+      checkpoint = service.latestCheckpoint();
+    }
+    // Leaves not proved at that size yet (resubmissions, or this request's leaves when a
+    // resubmission committed later) are proved again, concurrently.
+    await Promise.all(
+      [...logged.values()]
+        .filter((l) => l.size !== size)
+        .map(async (l) => {
+          const p = await service.inclusionProof({ index: l.index, size });
+          l.leafHash = p.leafHash;
+          l.proof = p.proof;
+          l.size = size;
+        }),
+    );
+    // Messages built directly (not with create()): a response can hold 4,096 of them.
+    const answers: EventAck[] = new Array(checked.length);
+    let duplicates = 0;
+    for (let i = 0; i < checked.length; i++) {
+      const first = checked[i]!.sameAs ?? i;
+      const l = logged.get(first)!;
+      const duplicate = i !== first || !fresh.has(i);
+      const { leafHash, proof } = l;
+      if (duplicate) duplicates++;
+      answers[i] = {
+        $typeName: 'candor.v1.EventAck',
+        index: BigInt(l.index),
+        leafHash,
+        treeSize: BigInt(size),
+        inclusionProof: proof,
+        duplicate,
+        receivedAt: timestampFromNs(l.receivedAt),
+        leaf: duplicate ? l.leaf : NO_BYTES,
+      };
+    }
+    metrics?.eventsIngested.inc({ producer }, fresh.size);
+    if (duplicates > 0) metrics?.eventsDuplicate.inc({ producer }, duplicates);
+    return { requestId: input.requestId ?? 0n, checkpoint, producer, authMethod: auth.method, acks: answers };
+  }
+
+  /**
+   * Splits the request into new events and resubmissions, and hands the new ones to the
+   * sequencer. Serialised: a key is looked up in the index only after every earlier request has
+   * registered its new keys as pending, and a pending key is dropped only once its index entry
+   * is written, so two requests can never both find a key new.
+   */
+  async #sequence(
+    request: CheckedRequest,
+    leafOf: (i: number) => Uint8Array,
+  ): Promise<{
+    fresh: Map<number, { d: Deferred<Logged>; leaf: Uint8Array }>;
+    earlier: Map<number, { kind: 'pending'; logged: Promise<Logged> } | { kind: 'logged'; index: number }>;
+    submitted: Promise<Ack[]>;
+    token: number;
+  }> {
+    const prior = this.#lock;
+    let release!: () => void;
+    this.#lock = new Promise<void>((r) => (release = r));
+    await prior;
+    const { events: checked, field } = request;
+    try {
+      const earlier = new Map<number, { kind: 'pending'; logged: Promise<Logged> } | { kind: 'logged'; index: number }>();
+      const toLookUp: number[] = [];
+      for (let i = 0; i < checked.length; i++) {
+        const c = checked[i]!;
+        if (c.sameAs !== undefined) continue;
+        const p = this.#pending.get(c.key);
+        if (p) {
+          if (!equal(p.eventHash, c.eventHash)) throw conflict(i);
+          earlier.set(i, { kind: 'pending', logged: p.logged });
+        } else {
+          toLookUp.push(i);
+        }
+      }
+      const found = await this.#o.index.lookup(toLookUp.map((i) => checked[i]!.key));
+      const fresh = new Map<number, { d: Deferred<Logged>; leaf: Uint8Array }>();
+      for (let k = 0; k < toLookUp.length; k++) {
+        const i = toLookUp[k]!;
+        const f = found[k];
+        if (f === undefined) {
+          fresh.set(i, { d: deferred<Logged>(), leaf: new Uint8Array() });
+        } else if (!equal(f.eventHash, checked[i]!.eventHash)) {
+          throw conflict(i);
+        } else {
+          earlier.set(i, { kind: 'logged', index: f.index });
+        }
+      }
+      const leaves: Uint8Array[] = [];
+      for (const [i, f] of fresh) {
+        f.leaf = leafOf(i);
+        leaves.push(f.leaf);
+      }
+      for (const [i, f] of fresh) this.#pending.set(checked[i]!.key, { eventHash: checked[i]!.eventHash, logged: f.d.promise });
+      const token = this.#o.index.begin(this.#o.service.size);
+      const submitted = leaves.length > 0 ? this.#o.service.addMany(leaves) : Promise.resolve([]);
+      return { fresh, earlier, submitted, token };
+    } finally {
+      release();
+    }
+
+    function conflict(i: number): CandorError {
+      return new CandorError(
+        'conflict',
+        `${field}[${i}]: another event was already logged with this tenant_id, producer and producer_event_id; resubmit the same event bytes, or use a new producer_event_id`,
+      );
+    }
+  }
+}
+
+/** The leaves at `indexes`, read in runs of consecutive indexes (at most a page per read). */
+async function readLeaves(service: LogService, indexes: readonly number[]): Promise<Map<number, Uint8Array>> {
+  const sorted = [...new Set(indexes)].sort((a, b) => a - b);
+  const out = new Map<number, Uint8Array>();
+  for (let k = 0; k < sorted.length; ) {
+    let end = k + 1;
+    while (end < sorted.length && sorted[end] === sorted[end - 1]! + 1 && end - k < MAX_ENTRIES_PAGE) end++;
+    for (const e of await service.entries({ start: sorted[k]!, end: sorted[end - 1]! + 1 })) out.set(e.index, e.data);
+    k = end;
+  }
+  return out;
+}

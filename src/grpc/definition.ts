@@ -1,0 +1,32 @@
+/**
+ * The grpc-js service definition of candor.v1.LogService, derived from the generated descriptor
+ * (src/gen), so the method paths and streaming kinds cannot drift from the proto. Messages cross
+ * grpc-js as bytes: handlers decode them with protobuf-es themselves, which lets a malformed
+ * request be answered INVALID_ARGUMENT (grpc-js would answer its own deserialiser's failure with
+ * INTERNAL). The gateway SDK uses the same definition on the client side.
+ */
+import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
+import { LogService } from '../gen/candor/v1/log_service_pb.js';
+
+export type BytesMethod = MethodDefinition<Uint8Array, Uint8Array>;
+
+const toBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+const asBytes = (b: Buffer): Uint8Array => b;
+
+export const LOG_SERVICE_NAME = LogService.typeName;
+
+export const logServiceDefinition: ServiceDefinition & Record<string, BytesMethod> = Object.fromEntries(
+  LogService.methods.map((m) => [
+    m.name,
+    {
+      path: `/${LogService.typeName}/${m.name}`,
+      requestStream: m.methodKind === 'client_streaming' || m.methodKind === 'bidi_streaming',
+      responseStream: m.methodKind === 'server_streaming' || m.methodKind === 'bidi_streaming',
+      requestSerialize: toBuffer,
+      requestDeserialize: asBytes,
+      responseSerialize: toBuffer,
+      responseDeserialize: asBytes,
+      originalName: m.localName,
+    } satisfies BytesMethod,
+  ]),
+);

@@ -1,0 +1,183 @@
+// The gateway SDK against a real log: receipts that verify offline, commitments that open,
+// session digests an auditor recomputes from the log, batching, backpressure, and refusing
+// answers that do not verify.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clone, fromBinary } from '@bufbuild/protobuf';
+import { equal } from '../../src/core/bytes.js';
+import { portableHasher } from '../../src/core/hash.js';
+import { generateSignerKey } from '../../src/core/note.js';
+import { eventHash } from '../../src/events/encoding.js';
+import { parseEventLeaf } from '../../src/events/leaf.js';
+import { eventsRoot } from '../../src/events/signature.js';
+import { EventSchema, type Event } from '../../src/gen/candor/v1/event_pb.js';
+import { SubmitBatchResponseSchema, type SubmitBatchRequest, type SubmitBatchResponse } from '../../src/gen/candor/v1/log_service_pb.js';
+import {
+  CaptureMethod,
+  ColumnOperation,
+  GatewayClient,
+  GrpcTransport,
+  ReviewKind,
+  SessionVerb,
+  ValueClass,
+  VoteDecision,
+  verifyOpening,
+  verifyReceipt,
+  type GatewayOptions,
+} from '../../clients/gateway/index.js';
+import { startEventLog, type EventLog } from '../grpc/helpers.js';
+
+let log: EventLog;
+const clients: GatewayClient[] = [];
+
+beforeAll(async () => {
+  log = await startEventLog([{ id: 'gw', signed: true, tenants: ['org-1'] }]);
+});
+afterAll(async () => {
+  for (const c of clients) await c.close().catch(() => undefined);
+  await log?.cleanup();
+});
+
+function gateway(over: Partial<GatewayOptions> = {}): GatewayClient {
+  const c = new GatewayClient({ address: log.address, token: log.creds.gw!.token, signerKey: log.creds.gw!.skey!, producer: 'gw', tenant: 'org-1', logKey: log.keys.vkeys, ...over });
+  clients.push(c);
+  return c;
+}
+
+const alice = { id: 'usr_alice', display: 'alice@example.com' };
+const prod = { name: 'pg-prod', type: 'database', tags: { env: 'prod' } };
+const src = { ip: '203.0.113.9' };
+
+/** Every event of the log, decoded, by index. */
+async function loggedEvents(): Promise<{ index: number; event: Event; bytes: Uint8Array }[]> {
+  const entries = await log.service.entries({ start: 0 });
+  return entries.map((e) => {
+    const leaf = parseEventLeaf(e.data);
+    return { index: e.index, event: fromBinary(EventSchema, leaf.event), bytes: leaf.event };
+  });
+}
+
+describe('the gateway SDK', () => {
+  it('records a review lifecycle and a column change; receipts re-verify offline with the producer signature', async () => {
+    const gw = gateway();
+    const update = 'UPDATE accounts SET iban = $1 WHERE id = 42';
+    const req = await gw.review.requested({ actor: alice, resource: prod, source: src, reviewId: 'rev-1', kind: ReviewKind.ONE_TIME_COMMAND, statement: update, justification: 'OPS-1' });
+    const vote = await gw.review.voteCast({ actor: { id: 'usr_bob' }, reviewId: 'rev-1', group: 'dba', decision: VoteDecision.APPROVE });
+    const ok = await gw.review.approved({ actor: { id: 'usr_bob' }, reviewId: 'rev-1', voteEventIds: [vote.event.eventId] });
+    const started = await gw.review.executionStarted({ actor: alice, reviewId: 'rev-1', executionSessionId: 'ses-9' });
+    const done = await gw.review.executionCompleted({ actor: alice, reviewId: 'rev-1', executionSessionId: 'ses-9', exitCode: 0 });
+    const change = await gw.column.changed({
+      actor: alice,
+      resource: prod,
+      database: 'app',
+      table: 'accounts',
+      column: 'iban',
+      rowKey: 'rk_1',
+      operation: ColumnOperation.UPDATE,
+      oldValue: 'GB33 BUKB',
+      newValue: 'DE89 3704',
+      valueClass: ValueClass.PCI,
+      captureMethod: CaptureMethod.LOGICAL_DECODING,
+      dbAccount: 'hoop_rw',
+    });
+    const all = [req, vote, ok, started, done, change];
+    for (const r of all) {
+      const v = verifyReceipt(r.receipt, log.keys.vkeys, { producerKey: log.creds.gw!.vkey! });
+      expect(v.event).toEqual(r.event);
+      expect(v.leaf.producer).toBe('gw');
+    }
+    // "Executed what was approved": the execution events carry the request's statement commitment.
+    const requested = (req.event.body.value as { statement: { commitment: Uint8Array } }).statement.commitment;
+    for (const e of [started, done]) expect(equal((e.event.body.value as { statementCommitment: Uint8Array }).statementCommitment, requested)).toBe(true);
+    const opening = req.openings.find((o) => o.field === 'statement')!;
+    expect(new TextDecoder().decode(opening.value)).toBe(update);
+    expect(verifyOpening(requested, opening)).toBe(true);
+    // The IBANs never reach the log; their openings verify against the logged commitments.
+    const leafBytes = Buffer.from(change.receipt.leaf);
+    expect(leafBytes.includes(Buffer.from('DE89 3704'))).toBe(false);
+    const body = change.event.body.value as { oldValueCommitment: Uint8Array; newValueCommitment: Uint8Array };
+    expect(verifyOpening(body.newValueCommitment, change.openings.find((o) => o.field === 'new_value')!)).toBe(true);
+    expect(verifyOpening(body.oldValueCommitment, change.openings.find((o) => o.field === 'old_value')!)).toBe(true);
+    // A receipt altered in storage no longer verifies.
+    const bad = { ...change.receipt, leaf: change.receipt.leaf.map((b, i) => (i === change.receipt.leaf.length - 1 ? b ^ 1 : b)) };
+    expect(() => verifyReceipt(bad, log.keys.vkeys)).toThrow(/does not hash/);
+  });
+
+  it("seals a session with a digest an auditor recomputes from the log", async () => {
+    const gw = gateway();
+    await gw.session.started({ actor: alice, resource: prod, source: src, sessionId: 'ses-digest', verb: SessionVerb.CONNECT });
+    await Promise.all([1, 2, 3, 4].map((i) => gw.statement.executed({ actor: alice, resource: prod, sessionId: 'ses-digest', statement: `select ${i}` })));
+    await gw.statement.denied({ actor: alice, resource: prod, sessionId: 'ses-digest', statement: 'drop table accounts', rule: 'no-ddl' });
+    const end = await gw.session.ended({ actor: alice, resource: prod, sessionId: 'ses-digest', exitCode: 0 });
+    const sealed = end.event.body.value as { eventCount: bigint; statementCount: bigint; deniedCount: bigint; streamDigest: Uint8Array };
+    expect([sealed.eventCount, sealed.statementCount, sealed.deniedCount]).toEqual([6n, 4n, 1n]);
+    // The auditor: the session's events from the log, in seq order, hashed, Merkle-rooted.
+    const session = (await loggedEvents()).filter((e) => e.event.sessionId === 'ses-digest' && e.event.type !== 'session.ended');
+    session.sort((a, b) => Number(a.event.seq - b.event.seq));
+    expect(session.map((e) => Number(e.event.seq))).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(Number(end.event.seq)).toBe(7);
+    expect(equal(eventsRoot(portableHasher, session.map((e) => eventHash(e.bytes))), sealed.streamDigest)).toBe(true);
+  });
+
+  it('batches concurrent events into few requests', async () => {
+    const calls: number[] = [];
+    const real = new GrpcTransport({ address: log.address, token: log.creds.gw!.token });
+    const gw = gateway({ batch: { maxEvents: 100, lingerMs: 20 }, transport: { submitBatch: (r: SubmitBatchRequest) => (calls.push(r.events.length), real.submitBatch(r)), close: () => real.close() } });
+    const size = log.service.size;
+    const results = await Promise.all(Array.from({ length: 450 }, (_, i) => gw.producerEvents.heartbeat({ eventsSinceLast: i })));
+    expect(log.service.size).toBe(size + 450);
+    expect(calls.reduce((a, b) => a + b, 0)).toBe(450);
+    expect(calls.length).toBeLessThanOrEqual(6);
+    expect(new Set(results.map((r) => r.receipt.index)).size).toBe(450);
+  });
+
+  it('applies backpressure: record waits while the buffer is full', async () => {
+    const real = new GrpcTransport({ address: log.address, token: log.creds.gw!.token });
+    let maxSeen = 0;
+    let gw!: GatewayClient;
+    const slow = { submitBatch: async (r: SubmitBatchRequest) => (await new Promise((res) => setTimeout(res, 30)), real.submitBatch(r)), close: () => real.close() };
+    gw = gateway({ batch: { maxEvents: 5, maxBuffered: 10, maxInFlight: 1, lingerMs: 1 }, transport: slow });
+    const pending = Array.from({ length: 60 }, () => {
+      maxSeen = Math.max(maxSeen, gw.buffered);
+      return gw.producerEvents.heartbeat();
+    });
+    const watcher = setInterval(() => (maxSeen = Math.max(maxSeen, gw.buffered)), 2);
+    await Promise.all(pending);
+    clearInterval(watcher);
+    expect(maxSeen).toBeLessThanOrEqual(10);
+    expect(gw.buffered).toBe(0);
+  });
+
+  it('rejects invalid events before sending them, with the log\'s own message', async () => {
+    const gw = gateway();
+    await expect(gw.session.started({ actor: alice, resource: prod, sessionId: 's', verb: SessionVerb.EXEC })).rejects.toThrow(/event\.source is required for session\.started/);
+    await expect(gateway({ tenant: undefined }).producerEvents.heartbeat()).rejects.toThrow(/tenant_id is required/);
+  });
+
+  it('refuses answers that do not verify, and does not retry them', async () => {
+    const real = new GrpcTransport({ address: log.address, token: log.creds.gw!.token });
+    const tamper = (change: (r: SubmitBatchResponse) => void) => ({
+      submitBatch: async (r: SubmitBatchRequest) => {
+        const res = clone(SubmitBatchResponseSchema, await real.submitBatch(r));
+        change(res);
+        return res;
+      },
+      close: () => undefined,
+    });
+    const other = generateSignerKey('test.example/log');
+    const { signNote } = await import('../../src/core/note.js');
+    const { parseSignerKey } = await import('../../src/core/note.js');
+    const cases: [(r: SubmitBatchResponse) => void, RegExp][] = [
+      [(r) => (r.acks[0]!.inclusionProof[0] = new Uint8Array(32)), /inclusion proof/],
+      [(r) => (r.acks[0]!.leafHash = new Uint8Array(32)), /leaf hash/],
+      [(r) => (r.acks[0]!.receivedAt!.nanos += 1000), /leaf hash/],
+      [(r) => (r.producer = 'gw-other'), /recorded producer gw-other/],
+      [(r) => (r.checkpoint = signNote(r.checkpoint.slice(0, r.checkpoint.indexOf('\n\n') + 1), [parseSignerKey(other.skey).signer])), /no signature from a known key|invalid signature/],
+      [(r) => r.acks.pop(), /answered 0 acknowledgements for 1 events/],
+    ];
+    for (const [change, message] of cases) {
+      const gw = gateway({ transport: tamper(change) });
+      await expect(gw.producerEvents.heartbeat()).rejects.toMatchObject({ code: 'verification_failed', message: expect.stringMatching(message) });
+    }
+    real.close();
+  });
+});

@@ -1,0 +1,113 @@
+// Producers authenticated by mutual TLS, alone or together with a bearer token, on a gRPC server
+// with TLS. Certificates are made for the test with openssl: a CA, a server certificate for
+// 127.0.0.1, client certificates (registered, unregistered, and one from an untrusted CA).
+import { execFileSync } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { credentials, status } from '@grpc/grpc-js';
+import { parseEventLeaf } from '../../src/events/leaf.js';
+import {
+  AuthMethod,
+  GetCheckpointRequestSchema,
+  GetCheckpointResponseSchema,
+  GetEntriesRequestSchema,
+  GetEntriesResponseSchema,
+  SubmitBatchRequestSchema,
+  SubmitBatchResponseSchema,
+} from '../../src/gen/candor/v1/log_service_pb.js';
+import { tempDir } from '../helpers/server.js';
+import { RawClient, encoded, sampleEvent, startEventLog, type EventLog } from './helpers.js';
+
+let log: EventLog;
+let pki: string;
+const clients: RawClient[] = [];
+
+function openssl(...args: string[]) {
+  execFileSync('openssl', args, { cwd: pki, stdio: 'pipe' });
+}
+
+function issue(name: string, subject: string, ext: string, ca = 'ca') {
+  openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject);
+  writeFileSync(join(pki, `${name}.ext`), `${ext}\n`);
+  openssl('x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', '-extfile', `${name}.ext`);
+}
+
+function makeCa(name: string) {
+  openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.crt`, '-days', '2', '-subj', `/CN=${name}`,
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+}
+
+const pem = (f: string) => readFileSync(join(pki, f));
+
+/** A client over TLS, with a client certificate when `cert` is given. */
+function client(cert?: string, token?: string): RawClient {
+  const creds = cert ? credentials.createSsl(pem('ca.crt'), pem(`${cert}.key`), pem(`${cert}.crt`)) : credentials.createSsl(pem('ca.crt'));
+  const c = new RawClient(log.address, token, creds);
+  clients.push(c);
+  return c;
+}
+
+beforeAll(async () => {
+  pki = tempDir('candor-pki-');
+  makeCa('ca');
+  makeCa('rogue-ca');
+  issue('server', '/CN=localhost', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth');
+  issue('gw-mtls', '/CN=gw-mtls', 'subjectAltName=URI:spiffe://example.org/gw-mtls\nextendedKeyUsage=clientAuth');
+  issue('gw-both', '/CN=gw-both', 'extendedKeyUsage=clientAuth');
+  issue('stranger', '/CN=stranger', 'extendedKeyUsage=clientAuth');
+  issue('forged', '/CN=gw-mtls', 'subjectAltName=URI:spiffe://example.org/gw-mtls\nextendedKeyUsage=clientAuth', 'rogue-ca');
+  log = await startEventLog(
+    [
+      { id: 'gw-mtls', mtls: ['URI:spiffe://example.org/gw-mtls'], token: false },
+      { id: 'gw-both', mtls: ['CN=gw-both'] },
+      { id: 'gw-token' },
+    ],
+    { grpcTlsCert: join(pki, 'server.crt'), grpcTlsKey: join(pki, 'server.key'), grpcTlsClientCa: join(pki, 'ca.crt') },
+  );
+}, 30_000);
+afterAll(async () => {
+  for (const c of clients) c.close();
+  await log?.cleanup();
+  if (pki) rmSync(pki, { recursive: true, force: true });
+});
+
+const submit = (c: RawClient) => c.call('SubmitBatch', SubmitBatchRequestSchema, SubmitBatchResponseSchema, { events: [encoded(sampleEvent())] });
+const refuse = async (c: RawClient, message: RegExp) => {
+  const err = await c.fail('SubmitBatch', SubmitBatchRequestSchema, { events: [encoded(sampleEvent())] });
+  expect(err.code).toBe(status.UNAUTHENTICATED);
+  expect(err.details).toMatch(message);
+};
+
+describe('mutual TLS', () => {
+  it('authenticates a producer by its certificate and records how in the leaf', async () => {
+    const r = await submit(client('gw-mtls'));
+    expect(r.producer).toBe('gw-mtls');
+    expect(r.authMethod).toBe(AuthMethod.MTLS);
+    const e = await client().call('GetEntries', GetEntriesRequestSchema, GetEntriesResponseSchema, { start: r.acks[0]!.index, end: r.acks[0]!.index + 1n });
+    expect(parseEventLeaf(e.entries[0]!.data)).toMatchObject({ producer: 'gw-mtls', authMethod: AuthMethod.MTLS });
+  });
+
+  it('needs both credentials from a producer registered with both', async () => {
+    const tok = log.creds['gw-both']!.token;
+    const r = await submit(client('gw-both', tok));
+    expect(r.authMethod).toBe(AuthMethod.MTLS_AND_BEARER_TOKEN);
+    await refuse(client('gw-both'), /gw-both must send its bearer token/);
+    await refuse(client(undefined, tok), /gw-both must present its client certificate/);
+  });
+
+  it('refuses unknown, untrusted and mismatched certificates', async () => {
+    const size = log.service.size;
+    await refuse(client(), /no credentials/);
+    await refuse(client('stranger'), /not registered for any producer/);
+    // Same names, other CA: the TLS layer does not vouch for it, so it counts for nothing.
+    await refuse(client('forged'), /no credentials/);
+    await refuse(client('gw-mtls', log.creds['gw-token']!.token), /token is gw-token's but the client certificate is gw-mtls's/);
+    expect(log.service.size).toBe(size);
+  });
+
+  it('serves reads to clients without a certificate', async () => {
+    const r = await client().call('GetCheckpoint', GetCheckpointRequestSchema, GetCheckpointResponseSchema, {});
+    expect(r.checkpoint).toMatch(/^test\.example\/log\n/);
+  });
+});
