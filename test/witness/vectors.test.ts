@@ -5,6 +5,7 @@ import { parseCheckpoint } from '../../src/core/checkpoint.js';
 import { openNote, parseNote, parseVerifierKey } from '../../src/core/note.js';
 import { loadVectors } from '../helpers/vectors.js';
 import { startWitness, type RunningWitness } from './helpers.js';
+import { parseAddCheckpoint } from '../../clients/witness/witness.js';
 
 interface Step {
   request_body: string;
@@ -55,5 +56,29 @@ describe('witness-add-checkpoint.json scenario', () => {
     const opened = openNote(res.body, [parseVerifierKey(w.vkeys[0]!), ...vectors.log_vkeys.map((k) => parseVerifierKey(k))]);
     expect(opened.verified).toHaveLength(2);
     expect(parseCheckpoint(opened.text).size).toBe(5);
+  });
+});
+
+describe('the request tlog-witness shows as its example', () => {
+  const example = loadVectors<{ spec_example_request: { body: string; parsed: { old_size: number; proof_lines: number; origin: string; size: number } } }>(
+    'witness-add-checkpoint.json',
+  ).spec_example_request;
+
+  it('parses exactly as the spec lays it out', () => {
+    const req = parseAddCheckpoint(example.body);
+    expect(req.oldSize).toBe(example.parsed.old_size);
+    expect(req.proof).toHaveLength(example.parsed.proof_lines);
+    expect(req.checkpoint.origin).toBe(example.parsed.origin);
+    expect(req.checkpoint.size).toBe(example.parsed.size);
+    expect(parseNote(req.note).signatures).toHaveLength(2);
+  });
+
+  it('is answered on its merits over HTTP: a log the witness does not know is 404, not a syntax error', async () => {
+    const w = await startWitness({ name: 'example.com/witness', logs: [] });
+    try {
+      expect((await w.post(example.body)).status).toBe(404);
+    } finally {
+      await w.close();
+    }
   });
 });
