@@ -7,53 +7,18 @@
  * Needs Go and x/mod from Debian (apt-get install golang-go golang-golang-x-mod-dev); without them
  * the whole file is skipped. The build is offline and writes only to a temp dir.
  */
-import { execFile, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SIG_COSIGNATURE_V1, generateSignerKey, parseSignerKey } from '../../src/core/note.js';
 import { startLog, type RunningLog } from '../helpers/server.js';
 import { startFixture, type Fixture, type Tamper } from './fixture-server.js';
-
-const GO_SRC = fileURLToPath(new URL('./go/', import.meta.url));
-const XMOD = '/usr/share/gocode/src/golang.org/x/mod';
-const hasGo = spawnSync('go', ['version'], { stdio: 'ignore' }).status === 0 && existsSync(join(XMOD, 'sumdb/tlog/tlog.go'));
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+import { buildInterop, exec, hasGo, type Result } from './go.js';
 
 let work = '';
 let bin = '';
-
-function goEnv(): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
-    GOPROXY: 'off',
-    GOFLAGS: '-mod=mod',
-    GOTOOLCHAIN: 'local',
-    GOWORK: 'off',
-    GO111MODULE: 'on',
-    GOCACHE: join(work, 'gocache'),
-    GOPATH: join(work, 'gopath'),
-  };
-}
-
-function exec(file: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs: number }): Promise<Result> {
-  // Async on purpose: the fixture server lives in this process and must keep answering.
-  return new Promise((resolve) => {
-    execFile(file, args, { cwd: opts.cwd, env: opts.env, timeout: opts.timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-      resolve({ code, stdout, stderr: err && code === -1 ? `${stderr}\n${err.message}` : stderr });
-    });
-  });
-}
 
 function verify(url: string, vkey: string, extra: string[] = []): Promise<Result> {
   return exec(bin, ['-url', url, '-vkey', vkey, '-samples', '12', ...extra], { timeoutMs: 20_000 });
@@ -81,14 +46,7 @@ function expectFail(r: Result, pattern: RegExp): void {
 
 describe.skipIf(!hasGo)('golang.org/x/mod verifies Candor', () => {
   beforeAll(async () => {
-    work = mkdtempSync(join(tmpdir(), 'candor-go-interop-'));
-    // Build from a copy so that nothing (go.sum, caches) can land in the repository.
-    const src = join(work, 'src');
-    spawnSync('mkdir', ['-p', src]);
-    for (const f of ['go.mod', 'main.go']) copyFileSync(join(GO_SRC, f), join(src, f));
-    bin = join(work, 'candor-interop');
-    const r = await exec('go', ['build', '-o', bin, '.'], { cwd: src, env: goEnv(), timeoutMs: 50_000 });
-    if (r.code !== 0) throw new Error(`go build failed (${r.code}):\n${r.stdout}${r.stderr}`);
+    ({ work, bin } = await buildInterop('candor-go-interop-'));
   }, 60_000);
 
   afterAll(() => {

@@ -6,34 +6,12 @@
  *
  * Skipped only when Go or Debian's x/mod source is missing. The build is offline.
  */
-import { execFile, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { originHash } from '../../clients/witness/store.js';
+import { buildInterop, exec, hasGo } from './go.js';
 import { getCheckpoint, logKey, post, startWitnessedLog, startWitnesses, strayWitnessKey, waitFor, type RunningWitness, type TestLog } from '../witnessing/helpers.js';
-
-const GO_SRC = fileURLToPath(new URL('./go/', import.meta.url));
-const XMOD = '/usr/share/gocode/src/golang.org/x/mod';
-const hasGo = spawnSync('go', ['version'], { stdio: 'ignore' }).status === 0 && existsSync(join(XMOD, 'sumdb/note/note.go'));
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function exec(file: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs: number }): Promise<Result> {
-  // Async: the log and the witnesses live in this process and must keep answering.
-  return new Promise((resolve) => {
-    execFile(file, args, { cwd: opts.cwd, env: opts.env, timeout: opts.timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-      resolve({ code, stdout, stderr: err && code === -1 ? `${stderr}\n${err.message}` : stderr });
-    });
-  });
-}
 
 describe.skipIf(!hasGo)('golang.org/x/mod verifies checkpoints cosigned by Candor witnesses', () => {
   const origin = 'gowitnessed.candor.test/log';
@@ -45,23 +23,7 @@ describe.skipIf(!hasGo)('golang.org/x/mod verifies checkpoints cosigned by Cando
   let ackNote = '';
 
   beforeAll(async () => {
-    work = mkdtempSync(join(tmpdir(), 'candor-go-witnessed-'));
-    const src = join(work, 'src');
-    mkdirSync(src);
-    for (const f of ['go.mod', 'main.go']) copyFileSync(join(GO_SRC, f), join(src, f));
-    bin = join(work, 'candor-interop');
-    const env = {
-      ...process.env,
-      GOPROXY: 'off',
-      GOFLAGS: '-mod=mod',
-      GOTOOLCHAIN: 'local',
-      GOWORK: 'off',
-      GO111MODULE: 'on',
-      GOCACHE: join(work, 'gocache'),
-      GOPATH: join(work, 'gopath'),
-    };
-    const built = await exec('go', ['build', '-o', bin, '.'], { cwd: src, env, timeoutMs: 50_000 });
-    if (built.code !== 0) throw new Error(`go build failed (${built.code}):\n${built.stdout}${built.stderr}`);
+    ({ work, bin } = await buildInterop('candor-go-witnessed-'));
 
     const key = logKey(origin);
     vkey = key.vkey;
