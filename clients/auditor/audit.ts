@@ -25,7 +25,7 @@ import { TILE_HEIGHT, TILE_WIDTH, rowWidth, tilePath, ENTRIES } from '../../src/
 import type { Alarm } from './monitor.js';
 import { writeEvidence } from './monitor.js';
 import type { AuditorStore, AuditProgress } from './store.js';
-import type { TileClient } from './tiles.js';
+import type { TileClient } from '../tiles/client.js';
 
 export interface AuditOptions {
   client: TileClient;

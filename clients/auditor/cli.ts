@@ -24,7 +24,7 @@ import { fullAudit } from './audit.js';
 import { checkOnce, openVerified, type Alarm, type CheckResult, type MonitorOptions } from './monitor.js';
 import { exportProof } from './proof.js';
 import { AuditorStore } from './store.js';
-import { DEFAULT_TIMEOUT_MS, TileClient } from './tiles.js';
+import { DEFAULT_TIMEOUT_MS, TileClient } from '../tiles/client.js';
 
 export const EXIT_ERROR = 1;
 export const EXIT_UNVERIFIED = 2;

@@ -28,7 +28,7 @@ import { consistencyProofRanges, verifyConsistency } from '../../src/core/merkle
 import { openNote, type NoteVerifier } from '../../src/core/note.js';
 import type { CosignaturePolicy } from '../../src/core/proofbundle.js';
 import type { AuditorStore } from './store.js';
-import { proofFromTiles, treeHashFromTiles, type TileClient } from './tiles.js';
+import { proofFromTiles, treeHashFromTiles, type TileClient } from '../tiles/client.js';
 
 export type AlarmKind = 'fork' | 'inconsistent' | 'rollback' | 'truncation';
 

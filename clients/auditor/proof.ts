@@ -11,7 +11,7 @@ import { inclusionProofRanges, verifyInclusion } from '../../src/core/merkle.js'
 import { parseNote, type NoteVerifier } from '../../src/core/note.js';
 import { encodeProofBundle, verifyProofBundle, type CosignaturePolicy, type ProofBundle } from '../../src/core/proofbundle.js';
 import { TILE_WIDTH } from '../../src/core/tile.js';
-import { proofFromTiles, type TileClient } from './tiles.js';
+import { proofFromTiles, type TileClient } from '../tiles/client.js';
 
 export interface ExportOptions {
   client: TileClient;

@@ -10,7 +10,7 @@ import { encodeBundle, decodeBundle } from '../../src/core/tile.js';
 import { fullAudit, type AuditOptions } from '../../clients/auditor/audit.js';
 import { checkOnce, type MonitorOptions } from '../../clients/auditor/monitor.js';
 import { AuditorStore } from '../../clients/auditor/store.js';
-import { TileClient } from '../../clients/auditor/tiles.js';
+import { TileClient } from '../../clients/tiles/client.js';
 import { startTestLog } from '../helpers/log.js';
 import { fill, scratch, type TestLog } from '../witnessing/helpers.js';
 import { candor, startLyingLog, type LyingLog } from './helpers.js';

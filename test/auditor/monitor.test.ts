@@ -8,7 +8,7 @@ import { generateSignerKey, parseNote, parseSignerKey, parseVerifierKey, signNot
 import { quorumPolicy } from '../../src/core/proofbundle.js';
 import { checkOnce, type MonitorOptions } from '../../clients/auditor/monitor.js';
 import { AuditorStore } from '../../clients/auditor/store.js';
-import { TileClient } from '../../clients/auditor/tiles.js';
+import { TileClient } from '../../clients/tiles/client.js';
 import { fill, getCheckpoint, logKey, post, scratch, startWitnessedLog, startWitnesses, waitFor, type TestLog } from '../witnessing/helpers.js';
 import { candor, startLyingLog } from './helpers.js';
 import { startTestLog } from '../helpers/log.js';

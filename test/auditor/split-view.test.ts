@@ -10,7 +10,7 @@ import { parseVerifierKey } from '../../src/core/note.js';
 import { quorumPolicy } from '../../src/core/proofbundle.js';
 import { checkOnce, type MonitorOptions } from '../../clients/auditor/monitor.js';
 import { AuditorStore } from '../../clients/auditor/store.js';
-import { TileClient } from '../../clients/auditor/tiles.js';
+import { TileClient } from '../../clients/tiles/client.js';
 import { tempDir } from '../helpers/server.js';
 import { getCheckpoint, logKey, metric, scratch, post, startWitnessedLog, startWitnesses, waitFor, type TestLog } from '../witnessing/helpers.js';
 import { candor, startLyingLog } from './helpers.js';

@@ -2,7 +2,8 @@
  * A reader for any c2sp.org/tlog-tiles log over HTTP (GET only, fetch only): the checkpoint, hash
  * tiles and entry bundles, each bounded by a timeout and a size cap, plus the Merkle proofs and
  * tree hashes that can be computed from the tiles of a tree size. Nothing read here is trusted:
- * callers check every hash against a signed checkpoint.
+ * callers check every hash against a signed checkpoint. The witness's polling mode and the
+ * auditor both read logs through it.
  *
  * Errors: a 404 is CandorError('not_found') (a tile the log should serve and does not); any other
  * failure to get an answer is 'unavailable' (retry later).
