@@ -18,6 +18,7 @@ import { ClassicLevel } from 'classic-level';
 import { fromBase64, toBase64, toHex, utf8 } from '../../src/core/bytes.js';
 import { CandorError, invalid } from '../../src/core/errors.js';
 import { portableHasher } from '../../src/core/hash.js';
+import { nodeEd25519 } from '../../src/crypto/node.js';
 import {
   SIG_COSIGNATURE_V1,
   SIG_ED25519,
@@ -188,7 +189,7 @@ export async function loadWitnessKeys(dir: string, now?: () => number): Promise<
   // The key text is never put in an error message: only its line number.
   return lines.map((line, i) => {
     try {
-      return parseSignerKey(line, { type: SIG_COSIGNATURE_V1, ...(now === undefined ? {} : { now }) });
+      return parseSignerKey(line, { type: SIG_COSIGNATURE_V1, crypto: nodeEd25519, ...(now === undefined ? {} : { now }) });
     } catch {
       throw invalid(`${path} line ${i + 1} is not a valid signer key`);
     }

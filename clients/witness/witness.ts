@@ -11,9 +11,10 @@ import type { Logger } from 'pino';
 import { equal, fromBase64, fromUtf8, toBase64, utf8 } from '../../src/core/bytes.js';
 import { parseCheckpoint, type Checkpoint } from '../../src/core/checkpoint.js';
 import { CandorError, invalid, type ErrorCode } from '../../src/core/errors.js';
-import { HASH_SIZE, portableHasher, type Hasher } from '../../src/core/hash.js';
+import { HASH_SIZE, type Hasher } from '../../src/core/hash.js';
 import { verifyConsistency } from '../../src/core/merkle.js';
-import { openNote, parseNote, parseVerifierKey, signNote, signatureLine, type NoteSigner, type OpenedNote } from '../../src/core/note.js';
+import { openNote, parseNote, parseVerifierKey, signNote, signatureLine, type Ed25519, type NoteSigner, type NoteVerifier, type OpenedNote } from '../../src/core/note.js';
+import { nodeEd25519, nodeHasher } from '../../src/crypto/node.js';
 import type { WitnessStore } from './store.js';
 
 /** A client MUST NOT send more than 63 proof hashes (tlog-witness §add-checkpoint). */
@@ -53,7 +54,9 @@ export interface WitnessOptions {
   /** The witness's cosignature/v1 signers; each adds one line to every cosigned checkpoint. */
   signers: readonly NoteSigner[];
   logger?: Logger;
+  /** Defaults to node:crypto: a witness is server code, and Ed25519 verification is its hot path. */
   hasher?: Hasher;
+  crypto?: Ed25519;
 }
 
 export class Witness {
@@ -61,13 +64,27 @@ export class Witness {
   readonly #signers: readonly NoteSigner[];
   readonly #logger: Logger | undefined;
   readonly #hasher: Hasher;
+  readonly #crypto: Ed25519;
+  /** Parsed verifier keys per origin, reparsed only when the configured keys change. */
+  readonly #verifiers = new Map<string, { vkeys: string; verifiers: NoteVerifier[] }>();
 
   constructor(opts: WitnessOptions) {
     if (opts.signers.length === 0) throw invalid('a witness needs at least one signer key');
     this.store = opts.store;
     this.#signers = opts.signers;
     this.#logger = opts.logger;
-    this.#hasher = opts.hasher ?? portableHasher;
+    this.#hasher = opts.hasher ?? nodeHasher;
+    this.#crypto = opts.crypto ?? nodeEd25519;
+  }
+
+  #verifiersFor(origin: string, vkeys: readonly string[]): NoteVerifier[] {
+    const joined = vkeys.join('\n');
+    let v = this.#verifiers.get(origin);
+    if (v?.vkeys !== joined) {
+      v = { vkeys: joined, verifiers: vkeys.map((k) => parseVerifierKey(k, this.#crypto)) };
+      this.#verifiers.set(origin, v);
+    }
+    return v.verifiers;
   }
 
   /**
@@ -95,7 +112,7 @@ export class Witness {
     // as the absence of any trusted signature does; tlog-witness answers both with 403.
     let opened: OpenedNote;
     try {
-      opened = openNote(req.note, config.vkeys.map((k) => parseVerifierKey(k)));
+      opened = openNote(req.note, this.#verifiersFor(origin, config.vkeys));
     } catch (err) {
       throw new CandorError('permission_denied', err instanceof Error ? err.message : 'checkpoint signature does not verify');
     }
