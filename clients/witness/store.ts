@@ -64,6 +64,8 @@ export function originHash(origin: string): string {
 export class WitnessStore {
   readonly #db: ClassicLevel<string, string>;
   readonly #queues = new Map<string, Promise<void>>();
+  readonly #pending: { key: string; value: string; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  #flushing: Promise<void> | undefined;
 
   private constructor(db: ClassicLevel<string, string>) {
     this.#db = db;
@@ -144,6 +146,35 @@ export class WitnessStore {
   }
 
   /**
+   * Writes durably (synced) before resolving. Writes that arrive while a synced write is in
+   * flight go together in the next one (group commit), so a witness serving many logs pays one
+   * fsync per batch of answers, not one per answer. Each origin has at most one write pending
+   * (transactions on an origin run one at a time), so a batch never holds two states for one log.
+   */
+  #write(key: string, value: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ key, value, resolve, reject });
+      this.#flushing ??= this.#flush();
+    });
+  }
+
+  async #flush(): Promise<void> {
+    while (this.#pending.length > 0) {
+      const batch = this.#pending.splice(0);
+      try {
+        await this.#db.batch(
+          batch.map((w) => ({ type: 'put' as const, key: w.key, value: w.value })),
+          { sync: true },
+        );
+        for (const w of batch) w.resolve();
+      } catch (err) {
+        for (const w of batch) w.reject(err);
+      }
+    }
+    this.#flushing = undefined;
+  }
+
+  /**
    * Runs `fn` on the origin's current state with no other transaction for that origin running,
    * and durably stores the state it returns (if any) before resolving. This is the only way the
    * cosigned state changes.
@@ -158,7 +189,7 @@ export class WitnessStore {
       const { result, state } = await fn(await this.getState(origin));
       if (state !== undefined) {
         const stored: StoredState = { size: state.size, root: toBase64(state.root), ...(state.note === undefined ? {} : { note: state.note }) };
-        await this.#db.put(STATE + origin, JSON.stringify(stored), { sync: true });
+        await this.#write(STATE + origin, JSON.stringify(stored));
       }
       return result;
     } finally {
