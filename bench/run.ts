@@ -1,18 +1,73 @@
-/** `npm run bench` runs every scenario; `npm run bench -- <name> [...]` runs the named ones. */
+/**
+ * `npm run bench` runs every scenario, then the summary; `npm run bench -- <name> [...]` runs the
+ * named ones. `plots` redraws every plot from bench/results/*.json, and `render` rewrites every
+ * section of RESULTS.md from it, without measuring anything.
+ * The 100M-entry scale run is opt-in: BENCH_SCALE_SIZES=1000000,10000000,100000000.
+ */
+import { loadResult, resultNames, writeSection } from './lib.js';
+
+/** For `render`: each scenario's JSON, its section title and the function that writes the section. */
+const SECTIONS: [json: string, title: string, load: () => Promise<(d: never) => string>][] = [
+  ['integration', 'In-process integration', async () => (await import('./integration.js')).integrationSection],
+  ['durability', 'Durability cost', async () => (await import('./durability.js')).durabilitySection],
+  ['gotlog', "Beside Go's sumdb/tlog", async () => (await import('./gotlog.js')).goSection],
+  ['http', 'HTTP', async () => (await import('./http.js')).httpSection],
+  ['latency', 'Latency', async () => (await import('./latency.js')).latencySection],
+  ['grpc', 'gRPC ingest', async () => (await import('./grpc.js')).grpcSection],
+  ['scale', 'Scale', async () => (await import('./scale.js')).scaleSection],
+  ['defaults', 'Batch defaults', async () => (await import('./defaults.js')).defaultsSection],
+  ['profile', 'Profiles', async () => (await import('./profile.js')).profileSection],
+];
+
 const SCENARIOS: Record<string, () => Promise<{ main(): Promise<void> }>> = {
   integration: () => import('./integration.js'),
+  durability: () => import('./durability.js'),
+  go: () => import('./gotlog.js'),
   http: () => import('./http.js'),
+  latency: () => import('./latency.js'),
+  grpc: () => import('./grpc.js'),
   scale: () => import('./scale.js'),
   defaults: () => import('./defaults.js'),
+  witness: () => import('./witness.js'),
+  profile: () => import('./profile.js'),
+  summary: () => import('./summary.js'),
+  // Rewrites every section (and its plots) from the JSON, measuring nothing; then the summary.
+  render: async () => ({
+    async main() {
+      for (const [json, title, load] of SECTIONS) {
+        const data = loadResult(json);
+        if (data === undefined) continue;
+        writeSection(title, (await load())(data as never));
+        console.log(`${title}: rewritten from results/${json}.json`);
+      }
+      await (await import('./summary.js')).main();
+    },
+  }),
+  plots: async () => ({
+    async main() {
+      const { renderCharts } = await import('./charts.js');
+      for (const name of resultNames()) {
+        const links = renderCharts(name, loadResult(name));
+        if (links.length) console.log(`${name}: ${links.length} plot(s)`);
+      }
+    },
+  }),
 };
 
+/** What `npm run bench` runs with no names: everything that measures, then the summary. */
+const ALL = ['integration', 'durability', 'go', 'http', 'latency', 'grpc', 'scale', 'defaults', 'profile', 'summary'];
+
 const wanted = process.argv.slice(2);
-for (const name of wanted.length ? wanted : Object.keys(SCENARIOS)) {
+const started = performance.now();
+for (const name of wanted.length ? wanted : ALL) {
   const load = SCENARIOS[name];
   if (!load) {
     console.error(`unknown benchmark "${name}"; known: ${Object.keys(SCENARIOS).join(', ')}`);
     process.exit(2);
   }
   console.log(`\n== ${name}`);
+  const t0 = performance.now();
   await (await load()).main();
+  console.log(`== ${name} took ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 }
+console.log(`\nall done in ${((performance.now() - started) / 60_000).toFixed(1)} min; see bench/RESULTS.md`);

@@ -1,0 +1,255 @@
+/**
+ * gRPC ingest: SubmitBatch at batch sizes 1 to 4,096 from several concurrent producers, each event
+ * durable and acknowledged with its proof, beside a no-op grpc-js server (bench/noop-grpc.ts)
+ * measured in the same run. Two clients:
+ *  - the gateway SDK (clients/gateway GatewayClient): builds, validates and encodes each event,
+ *    batches them, and verifies every receipt (checkpoint signature, inclusion proof): what a
+ *    gateway pays, on the same 2 cores as the server;
+ *  - a raw grpc-js client sending pre-encoded requests: what the server alone can take, and the
+ *    only client a no-op server can answer (its canned acks would fail the SDK's verification).
+ * Each producer is registered with `candor producer add` and sends with its own bearer token.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { create, toBinary } from '@bufbuild/protobuf';
+import { timestampFromMs } from '@bufbuild/protobuf/wkt';
+import { Client, Metadata, credentials } from '@grpc/grpc-js';
+import { GatewayClient, SessionVerb } from '../clients/gateway/index.js';
+import { nodeEd25519, nodeHasher } from '../src/crypto/node.js';
+import { ActorType, EventSchema, Outcome } from '../src/gen/candor/v1/event_pb.js';
+import { SubmitBatchRequestSchema } from '../src/gen/candor/v1/log_service_pb.js';
+import { logServiceDefinition } from '../src/grpc/definition.js';
+import { renderCharts } from './charts.js';
+import { fmt, headline, median, meta, ms, otherLoad, quantile, saveResult, spread, verdict, writeSection, type ResultMeta } from './lib.js';
+import { freePort, startCandor, startNoopGrpc } from './servers.js';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const DURATION_MS = Number(process.env.BENCH_GRPC_MS ?? 3000);
+const BATCHES = (process.env.BENCH_GRPC_BATCHES ?? '1,16,256,4096').split(',').map(Number);
+const PRODUCERS = Number(process.env.BENCH_GRPC_PRODUCERS ?? 4);
+/** Requests each producer keeps in flight. */
+const INFLIGHT = 2;
+const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+
+export interface IngestRun {
+  eventsPerSec: number;
+  /** Per request (raw) or per event (SDK), ms. */
+  p50: number;
+  p99: number;
+  failed: number;
+}
+
+export interface GrpcData extends ResultMeta {
+  pending?: string;
+  runs?: number;
+  durationMs?: number;
+  producers?: number;
+  eventBytes?: number;
+  rows?: { batch: number; noop: IngestRun[]; raw: IngestRun[]; sdk: IngestRun[] }[];
+  /** The best median SDK rate over the batch sizes: the goal's figure. */
+  result?: { best: number; batch: number };
+}
+
+let runTag = 0;
+
+/** Pre-encoded SubmitBatch requests of `batch` distinct session.started events. */
+export function encodeRequests(batch: number, events: number): { reqs: Buffer[]; eventBytes: number } {
+  const tag = `${process.pid}-${Date.now()}-${runTag++}`;
+  const reqs: Buffer[] = [];
+  let bytes = 0;
+  for (let b = 0; b * batch < events; b++) {
+    const evs = Array.from({ length: batch }, (_, i) =>
+      toBinary(
+        EventSchema,
+        create(EventSchema, {
+          eventId: `bench-${tag}-${b}-${i}`,
+          producerEventId: `bench:${tag}:${b}:${i}`,
+          type: 'session.started',
+          occurredAt: timestampFromMs(Date.now()),
+          tenantId: 'org-1',
+          producer: { kind: 'gateway', version: '1.0.0' },
+          actor: { id: 'usr_5c1e9a', type: ActorType.HUMAN, groups: ['dba-leads'] },
+          source: { ip: '203.0.113.7', origin: 'cli' },
+          resource: { type: 'database', subtype: 'postgres', name: 'conn-prod-pg', account: 'app_rw' },
+          sessionId: `ses_${tag}_${b}_${i}`,
+          outcome: Outcome.SUCCESS,
+          body: { case: 'sessionStarted', value: { verb: SessionVerb.CONNECT, protocol: 'postgres' } },
+        }),
+      ),
+    );
+    for (const e of evs) bytes += e.length;
+    reqs.push(Buffer.from(toBinary(SubmitBatchRequestSchema, create(SubmitBatchRequestSchema, { requestId: BigInt(b + 1), events: evs }))));
+  }
+  return { reqs, eventBytes: bytes / (reqs.length * batch) };
+}
+
+/** Producers with their own channel each, INFLIGHT requests each, until the time or the requests run out. */
+export async function rawIngest(address: string, tokens: (string | undefined)[], batch: number, reqs: Buffer[], durationMs = DURATION_MS): Promise<IngestRun> {
+  const def = logServiceDefinition.SubmitBatch!;
+  const clients = tokens.map(() => new Client(address, credentials.createInsecure(), { 'grpc.max_send_message_length': 64 << 20, 'grpc.max_receive_message_length': 64 << 20 }));
+  const lat: number[] = [];
+  let next = 0;
+  let done = 0;
+  let failed = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    clients.flatMap((client, p) => {
+      const md = new Metadata();
+      if (tokens[p]) md.set('authorization', `Bearer ${tokens[p]}`);
+      return Array.from({ length: INFLIGHT }, async () => {
+        while (next < reqs.length && performance.now() - t0 < durationMs) {
+          const r = reqs[next++]!;
+          const s = performance.now();
+          const ok = await new Promise<boolean>((res) => client.makeUnaryRequest(def.path, def.requestSerialize, def.responseDeserialize, r, md, {}, (e) => res(!e)));
+          if (ok) {
+            done += batch;
+            lat.push(performance.now() - s);
+          } else failed += batch;
+        }
+      });
+    }),
+  );
+  const secs = (performance.now() - t0) / 1000;
+  for (const c of clients) c.close();
+  lat.sort((a, b) => a - b);
+  return { eventsPerSec: done / secs, p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), failed };
+}
+
+/** Gateway SDK clients, one per producer, recording session.started events until the time is up. */
+async function sdkIngest(address: string, producers: { id: string; token: string }[], vkey: string, batch: number): Promise<IngestRun> {
+  const gws = producers.map(
+    (p) =>
+      new GatewayClient({
+        address,
+        token: p.token,
+        producer: p.id,
+        tenant: 'org-1',
+        logKey: vkey,
+        ed25519: nodeEd25519,
+        hasher: nodeHasher,
+        batch: { maxEvents: batch, lingerMs: 1, maxInFlight: INFLIGHT, maxBuffered: Math.max(64, 2 * batch * INFLIGHT) },
+      }),
+  );
+  const actor = { id: 'usr_5c1e9a' };
+  const resource = { name: 'conn-prod-pg', type: 'database' };
+  const source = { ip: '203.0.113.7' };
+  const lat: number[] = [];
+  let done = 0;
+  let failed = 0;
+  let seq = 0;
+  const t0 = performance.now();
+  // Enough callers per producer to fill every batch in flight and the next one.
+  const callers = Math.max(8, 2 * batch * INFLIGHT);
+  await Promise.all(
+    gws.flatMap((gw) =>
+      Array.from({ length: callers }, async () => {
+        while (performance.now() - t0 < DURATION_MS) {
+          const s = performance.now();
+          try {
+            await gw.session.started({ actor, resource, source, sessionId: `s-${seq++}`, verb: SessionVerb.CONNECT });
+            done++;
+            lat.push(performance.now() - s);
+          } catch {
+            failed++;
+          }
+        }
+      }),
+    ),
+  );
+  const secs = (performance.now() - t0) / 1000;
+  await Promise.all(gws.map((g) => g.close()));
+  lat.sort((a, b) => a - b);
+  return { eventsPerSec: done / secs, p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), failed };
+}
+
+export function registerProducers(dir: string): { id: string; token: string }[] {
+  return Array.from({ length: PRODUCERS }, (_, i) => {
+    const id = `bench-gw-${i + 1}`;
+    const out = execFileSync(process.execPath, [CLI, 'producer', 'add', id, '--data', dir, '--tenant', '*', '--type', '*'], { encoding: 'utf8' });
+    const token = out.trim().split('\n').at(-1)!.trim();
+    return { id, token };
+  });
+}
+
+export async function main(): Promise<void> {
+  const before = await otherLoad();
+  const rows: NonNullable<GrpcData['rows']> = BATCHES.map((batch) => ({ batch, noop: [], raw: [], sdk: [] }));
+  let eventBytes = 0;
+  for (let r = 0; r < RUNS; r++) {
+    const dir = mkdtempSync(join(tmpdir(), 'candor-grpc-'));
+    const noop = await startNoopGrpc();
+    let candor: Awaited<ReturnType<typeof startCandor>> | undefined;
+    try {
+      // The log key and store are created on first start; producers go in before it serves.
+      const producers = registerProducers(dir);
+      const port = await freePort();
+      candor = await startCandor(dir, ['--grpc', `127.0.0.1:${port}`]);
+      const vkey = readFileSync(join(dir, 'log.vkey'), 'utf8').trim();
+      const address = `127.0.0.1:${port}`;
+      const noopAddress = noop.url.replace('grpc://', '');
+      for (const row of rows) {
+        // Enough pre-encoded events for the time at a generous rate, bounded in memory.
+        const events = Math.min(600_000, Math.max(20_000, row.batch * 400));
+        const a = encodeRequests(row.batch, events);
+        eventBytes = a.eventBytes;
+        row.noop.push(await rawIngest(noopAddress, producers.map(() => undefined), row.batch, a.reqs));
+        const b = encodeRequests(row.batch, events);
+        row.raw.push(await rawIngest(address, producers.map((p) => p.token), row.batch, b.reqs));
+        row.sdk.push(await sdkIngest(address, producers, vkey, row.batch));
+        const [n, w, s] = [row.noop.at(-1)!, row.raw.at(-1)!, row.sdk.at(-1)!];
+        console.log(
+          `run ${r + 1}, batch ${row.batch}: no-op ${fmt(n.eventsPerSec)} events/s; Candor raw ${fmt(w.eventsPerSec)} events/s (p99 ${ms(w.p99)} ms per request${w.failed ? `, ${w.failed} failed` : ''}); SDK ${fmt(s.eventsPerSec)} events/s (p99 ${ms(s.p99)} ms per event${s.failed ? `, ${s.failed} failed` : ''})`,
+        );
+      }
+    } finally {
+      await candor?.stop();
+      await noop.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  const best = rows.map((x) => ({ batch: x.batch, rate: median(x.sdk.map((y) => y.eventsPerSec)) })).sort((a, b) => b.rate - a.rate)[0]!;
+  const data: GrpcData = {
+    ...meta('grpc', 'npm run bench -- grpc', before, await otherLoad()),
+    runs: RUNS,
+    durationMs: DURATION_MS,
+    producers: PRODUCERS,
+    eventBytes,
+    rows,
+    result: { best: best.rate, batch: best.batch },
+  };
+  saveResult('grpc', data);
+  writeSection('gRPC ingest', grpcSection(data));
+}
+
+export function grpcSection(d: GrpcData): string {
+  if (!d.rows || !d.result) return `**Pending.** ${d.pending ?? 'not measured'}.`;
+  const m = (xs: IngestRun[], k: keyof IngestRun) => median(xs.map((x) => x[k]));
+  const rows = d.rows.map((r) => {
+    const noop = m(r.noop, 'eventsPerSec');
+    const raw = m(r.raw, 'eventsPerSec');
+    const sdk = m(r.sdk, 'eventsPerSec');
+    const failed = [...r.raw, ...r.sdk].reduce((a, x) => a + x.failed, 0);
+    return `| ${fmt(r.batch)} | ${fmt(noop)} | ${fmt(raw)} (${spread(r.raw.map((x) => x.eventsPerSec))}) | ${fmt(raw / noop, 2)} | ${ms(m(r.raw, 'p50'))} / ${ms(m(r.raw, 'p99'))} | **${fmt(sdk)}** (${spread(r.sdk.map((x) => x.eventsPerSec))}) | ${fmt(sdk / noop, 2)} | ${ms(m(r.sdk, 'p50'))} / ${ms(m(r.sdk, 'p99'))} | ${failed} |`;
+  });
+  return `${headline(d, `${d.runs} runs of ${fmt((d.durationMs ?? 0) / 1000, 1)} s per batch size and client, medians`)}
+
+\`SubmitBatch\` over plaintext gRPC on loopback from ${d.producers} producers (each registered with \`candor producer add\`, each with its
+own channel and bearer token, ${INFLIGHT} requests in flight each), \`session.started\` events of about ${fmt(d.eventBytes ?? 0)} bytes, on a fresh
+\`candor serve --grpc\`. Every event is durable and acknowledged with its inclusion proof before its request is answered.
+The ceiling is a no-op grpc-js server with the same service definition that decodes each request and answers
+a same-shape response without work (\`bench/noop-grpc.ts\`), driven by the raw client in the same run. "Raw" is a
+grpc-js client sending pre-encoded requests (latency per request); "SDK" is the gateway SDK, which builds,
+validates, encodes and batches each event and verifies every receipt, on the same 2 cores (latency per event).
+
+| batch size | no-op server events/s | Candor, raw client (runs) | ratio | raw p50 / p99 ms | Candor, gateway SDK (runs) | ratio | SDK p50 / p99 ms | failed |
+|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+${rows.join('\n')}
+
+Goal: durable ingest over gRPC ≥ 150,000 events/s: best through the SDK **${fmt(d.result.best)} events/s** at batch size
+${fmt(d.result.batch)} (${verdict(d.result.best >= 150_000)}).
+
+${renderCharts('grpc', d).join('\n')}`;
+}

@@ -1,0 +1,44 @@
+/**
+ * A LogStore in memory, for ceilings: the same sequencer and reader with storage that costs
+ * nothing and syncs nothing. Never durable; benchmarks only.
+ */
+import { CandorError } from '../src/core/errors.js';
+import type { CommitBatch, LogStore, StoredTile } from '../src/storage/store.js';
+
+export class MemStore implements LogStore {
+  #checkpoint: string | undefined;
+  readonly #tiles = new Map<number, StoredTile>();
+  readonly #entries: Uint8Array[] = [];
+  readonly #leaves = new Map<string, number>();
+
+  async readCheckpoint(): Promise<string | undefined> {
+    return this.#checkpoint;
+  }
+
+  async readTile(level: number, index: number): Promise<StoredTile | undefined> {
+    return this.#tiles.get(index * 64 + level);
+  }
+
+  async readEntries(start: number, end: number): Promise<Uint8Array[]> {
+    if (end > this.#entries.length) throw new CandorError('internal', `store is missing entries in [${start}, ${end})`);
+    return this.#entries.slice(start, end);
+  }
+
+  async lookupLeafHashes(hashes: readonly Uint8Array[]): Promise<(number | undefined)[]> {
+    return hashes.map((h) => this.#leaves.get(Buffer.from(h.buffer, h.byteOffset, h.byteLength).toString('latin1')));
+  }
+
+  async commit(b: CommitBatch): Promise<void> {
+    if (b.start !== this.#entries.length) throw new CandorError('internal', `commit at ${b.start}, store holds ${this.#entries.length}`);
+    for (const e of b.entries) this.#entries.push(e);
+    for (const t of b.tiles) {
+      const copy: StoredTile = { level: t.level, index: t.index, hashes: t.hashes.slice() };
+      if (t.interior) copy.interior = t.interior.slice();
+      this.#tiles.set(t.index * 64 + t.level, copy);
+    }
+    for (const { hash, index } of b.leafIndex) this.#leaves.set(Buffer.from(hash.buffer, hash.byteOffset, hash.byteLength).toString('latin1'), index);
+    this.#checkpoint = b.checkpoint;
+  }
+
+  async close(): Promise<void> {}
+}
