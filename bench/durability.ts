@@ -9,14 +9,11 @@ import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } fr
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateSignerKey, parseSignerKey, parseVerifierKey } from '../src/core/note.js';
-import { nodeEd25519, nodeHasher } from '../src/crypto/node.js';
-import { Sequencer } from '../src/log/sequencer.js';
 import { LevelStore } from '../src/storage/level.js';
 import type { LogStore } from '../src/storage/store.js';
 import { renderCharts } from './charts.js';
 import { MemStore } from './memstore.js';
-import { fmt, headline, median, meta, ms, otherLoad, quantile, saveResult, spread, writeSection, type ResultMeta } from './lib.js';
+import { benchSequencer, fmt, headline, median, meta, ms, otherLoad, quantile, saveResult, spread, writeSection, type ResultMeta } from './lib.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const DURATION_MS = Number(process.env.BENCH_DURABILITY_MS ?? 3000);
@@ -56,13 +53,7 @@ function fsyncRate(dir: string, ms = 1500): number {
 
 /** Closed-loop submitters for DURATION_MS against a fresh sequencer; entries of 64 unique bytes. */
 async function ingest(store: LogStore, maxBatch: number, submitters: number): Promise<IngestRun> {
-  const key = generateSignerKey('bench.example/log');
-  const seq = await Sequencer.open({
-    origin: 'bench.example/log',
-    signers: [parseSignerKey(key.skey, { crypto: nodeEd25519 }).signer],
-    verifiers: [parseVerifierKey(key.vkey, nodeEd25519)],
-    hasher: nodeHasher,
-    store,
+  const seq = await benchSequencer(store, {
     maxBatch,
     maxDelayMs: 0,
     maxQueue: submitters * 2,

@@ -19,14 +19,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { toBase64 } from '../src/core/bytes.js';
 import { parseCheckpoint } from '../src/core/checkpoint.js';
-import { generateSignerKey, parseSignerKey, parseVerifierKey } from '../src/core/note.js';
-import { nodeEd25519, nodeHasher } from '../src/crypto/node.js';
-import { Sequencer } from '../src/log/sequencer.js';
+import { nodeHasher } from '../src/crypto/node.js';
 import { LogService } from '../src/log/service.js';
 import { TreeState } from '../src/log/tree.js';
 import { renderCharts } from './charts.js';
 import { MemStore } from './memstore.js';
-import { fmt, headline, median, meta, opsPerSecond, otherLoad, repeat, saveResult, spread, verdict, writeSection, type ResultMeta } from './lib.js';
+import { benchSequencer, fmt, headline, median, meta, opsPerSecond, otherLoad, repeat, saveResult, spread, verdict, writeSection, type ResultMeta } from './lib.js';
 
 const N = Number(process.env.BENCH_GO_ENTRIES ?? 1_000_000);
 const PROOFS = Number(process.env.BENCH_GO_PROOFS ?? 100_000);
@@ -88,13 +86,7 @@ function buildOurs(records: Uint8Array[]): { perSec: number; root: string } {
 
 async function proofLog(records: Uint8Array[]): Promise<{ service: LogService; root: string }> {
   const store = new MemStore();
-  const key = generateSignerKey('bench.example/log');
-  const seq = await Sequencer.open({
-    origin: 'bench.example/log',
-    signers: [parseSignerKey(key.skey, { crypto: nodeEd25519 }).signer],
-    verifiers: [parseVerifierKey(key.vkey, nodeEd25519)],
-    hasher: nodeHasher,
-    store,
+  const seq = await benchSequencer(store, {
     maxBatch: 16384,
     maxQueue: records.length,
     maxQueueBytes: records.length * RECORD * 2,

@@ -9,12 +9,9 @@ import { rmSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { generateSignerKey, parseSignerKey, parseVerifierKey } from '../src/core/note.js';
-import { nodeEd25519, nodeHasher } from '../src/crypto/node.js';
-import { Sequencer } from '../src/log/sequencer.js';
 import { LevelStore } from '../src/storage/level.js';
 import { renderCharts } from './charts.js';
-import { fmt, headline, median, meta, opsPerSecond, otherLoad, repeat, saveResult, spread, writeSection, type ResultMeta } from './lib.js';
+import { benchSequencer, fmt, headline, median, meta, opsPerSecond, otherLoad, repeat, saveResult, spread, writeSection, type ResultMeta } from './lib.js';
 import { phaseTable, phases, type Phase } from './phases.js';
 
 const N = Number(process.env.BENCH_ENTRIES ?? 200_000);
@@ -34,13 +31,7 @@ export interface IntegrationData extends ResultMeta {
 async function integrate(maxBatch: number, perCall: number): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'candor-bench-'));
   const store = await LevelStore.open(join(dir, 'db'));
-  const key = generateSignerKey('bench.example/log');
-  const seq = await Sequencer.open({
-    origin: 'bench.example/log',
-    signers: [parseSignerKey(key.skey, { crypto: nodeEd25519 }).signer],
-    verifiers: [parseVerifierKey(key.vkey, nodeEd25519)],
-    hasher: nodeHasher,
-    store,
+  const seq = await benchSequencer(store, {
     maxBatch,
     maxDelayMs: 0,
     maxQueue: N,

@@ -3,6 +3,10 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { generateSignerKey, parseSignerKey, parseVerifierKey } from '../src/core/note.js';
+import { nodeEd25519, nodeHasher } from '../src/crypto/node.js';
+import { Sequencer, type SequencerOptions } from '../src/log/sequencer.js';
+import type { LogStore } from '../src/storage/store.js';
 
 export const RESULTS = fileURLToPath(new URL('../../bench/RESULTS.md', import.meta.url));
 /** Raw data (JSON) and plots (SVG) of each scenario, so plots regenerate without a rerun. */
@@ -210,3 +214,17 @@ export function headline(d: ResultMeta, details: string): string {
   const m = d.machine;
   return `Command: \`${d.command}\` (${details}). Machine: ${m.cores} × ${m.cpu}, ${m.memGiB} GiB, Node ${m.node}; measured ${d.date.slice(0, 16).replace('T', ' ')} UTC. ${loadText(d.load.before, d.load.after)}`;
 }
+
+/** A Sequencer for a throwaway benchmark log on `store`, signed by a fresh key, node:crypto hot paths. */
+export async function benchSequencer(store: LogStore, opts: Partial<SequencerOptions> = {}): Promise<Sequencer> {
+  const key = generateSignerKey('bench.example/log');
+  return Sequencer.open({
+    origin: 'bench.example/log',
+    signers: [parseSignerKey(key.skey, { crypto: nodeEd25519 }).signer],
+    verifiers: [parseVerifierKey(key.vkey, nodeEd25519)],
+    hasher: nodeHasher,
+    store,
+    ...opts,
+  });
+}
+
