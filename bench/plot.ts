@@ -95,17 +95,15 @@ function axis(values: number[], log: boolean, includeZero: boolean): Axis {
   let hi = Math.max(...values);
   if (log) {
     lo = Math.max(lo, Number.MIN_VALUE);
-    let a = Math.floor(Math.log10(lo));
+    const a = Math.floor(Math.log10(lo));
     let b = Math.ceil(Math.log10(hi));
     if (a === b) b++;
     const ticks: number[] = [];
     // Ticks at 1, 2, 5 × 10^k when the axis spans few decades, else at powers of ten.
     const mult = b - a <= 3 ? [1, 2, 5] : [1];
     for (let e = a; e <= b; e++) for (const m of mult) ticks.push(m * 10 ** e);
-    // Trim the decades that hold no data.
     const min = 10 ** a;
     const max = 10 ** b;
-    a = Math.log10(min);
     return { min, max, ticks: ticks.filter((t) => t >= min && t <= max), log };
   }
   if (includeZero) lo = Math.min(0, lo);
