@@ -3,7 +3,9 @@
  * (in-process: faster than HTTP) and kept under $TMPDIR/candor-bench-logs/<size>. Beside each
  * store, build.json records how the build went (entries/s over time) and a fingerprint of the code
  * that lays out the store; a log built by other code is rebuilt, so a format change is never
- * measured on stale data. BENCH_REUSE_LOGS=1 keeps a log whatever built it.
+ * measured on stale data. BENCH_REUSE_LOGS=1 keeps a log whatever built it. A build that was
+ * interrupted (build.partial.json from the same code, or any with BENCH_RESUME_LOGS=1) resumes
+ * where its last commit left it; its samples then start at the entries it resumed from.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,7 +27,7 @@ export interface BuildInfo {
   fingerprint: string;
   date: string;
   seconds: number;
-  /** [entries committed, seconds since the start], about every 65,536 entries. */
+  /** [entries committed, seconds since the start], about every 65,536 entries; the first is where this build (re)started. */
   samples: [number, number][];
   load: OtherLoad;
 }
@@ -37,6 +39,12 @@ function fingerprint(): string {
     h.update(readFileSync(fileURLToPath(new URL(m, import.meta.url))));
   }
   return h.digest('hex').slice(0, 16);
+}
+
+/** Entries per second of a build (of the part built in its last run, for a resumed build). */
+export function buildRate(build: BuildInfo): number {
+  const from = build.samples[0]?.[0] ?? 0;
+  return (build.size - from) / build.seconds;
 }
 
 export function logsDir(): string {
@@ -53,12 +61,22 @@ export async function cachedLog(size: number): Promise<{ dir: string; build: Bui
     if (build.fingerprint === fp || process.env.BENCH_REUSE_LOGS === '1') return { dir, build };
     console.log(`the log of ${fmt(size)} entries was built by other code (${build.fingerprint}, now ${fp}): rebuilding`);
   }
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
+  const partial = join(dir, 'build.partial.json');
+  const resume =
+    existsSync(join(dir, 'db')) &&
+    (process.env.BENCH_RESUME_LOGS === '1' || (existsSync(partial) && (JSON.parse(readFileSync(partial, 'utf8')) as { fingerprint: string }).fingerprint === fp));
+  if (resume) {
+    console.log(`resuming the interrupted build of the log of ${fmt(size)} entries`);
+  } else {
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+  }
+  writeFileSync(partial, `${JSON.stringify({ fingerprint: fp })}\n`);
   const load = await otherLoad();
   const samples = await buildLog(dir, size);
   const build: BuildInfo = { size, entryBytes: ENTRY_BYTES, fingerprint: fp, date: new Date().toISOString(), seconds: samples.at(-1)![1], samples, load };
   writeFileSync(info, `${JSON.stringify(build)}\n`);
+  rmSync(partial);
   return { dir, build };
 }
 
@@ -79,7 +97,7 @@ export async function buildLog(dir: string, n: number): Promise<[number, number]
     maxQueue: 1 << 20,
   });
   const CHUNK = 65536;
-  const samples: [number, number][] = [[0, 0]];
+  const samples: [number, number][] = [[seq.size, 0]];
   const t0 = performance.now();
   let lastPrint = t0;
   for (let i = seq.size; i < n; i += CHUNK) {

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { renderCharts } from './charts.js';
 import { fmt, headline, loadResult, median, meta, ms, otherLoad, quantile, saveResult, spread, verdict, writeSection, type ResultMeta } from './lib.js';
-import { cachedLog, type BuildInfo } from './logs.js';
+import { buildRate, cachedLog, type BuildInfo } from './logs.js';
 import { getRequest, paced } from './paced.js';
 import { load, startBare, startCandor, type LoadResult } from './servers.js';
 
@@ -82,7 +82,7 @@ export async function main(): Promise<void> {
     const disk = await diskUse(join(dir, 'db'));
     disk.total = dirBytes(join(dir, 'db'));
     console.log(
-      `${fmt(size)}: built at ${fmt(size / build.seconds)} entries/s; disk ${fmt(disk.total / size, 1)} B/entry (tiles ${fmt(disk.tiles / size, 1)}, entries ${fmt(disk.entries / size, 1)}, leaf index ${fmt(disk.leafIndex / size, 1)})`,
+      `${fmt(size)}: built at ${fmt(buildRate(build))} entries/s; disk ${fmt(disk.total / size, 1)} B/entry (tiles ${fmt(disk.tiles / size, 1)}, entries ${fmt(disk.entries / size, 1)}, leaf index ${fmt(disk.leafIndex / size, 1)})`,
     );
     const proofs = Array.from({ length: 8192 }, () => ({ path: `/proof/inclusion?index=${Math.floor(Math.random() * size)}&size=${size}` }));
     const row: ScaleRow = { size, measured: new Date().toISOString(), build, disk, startMs: [], many: [], ceiling: [], one: [], rss: [], anon: [] };
@@ -131,7 +131,7 @@ export function scaleSection(d: ScaleData): string {
   });
   const res = d.rows.map(
     (r) =>
-      `| ${fmt(r.size)} | ${fmt(m(r.anon) / 2 ** 20)} | ${fmt(m(r.rss) / 2 ** 20)} | ${fmt(m(r.startMs))} (${spread(r.startMs)}) | ${fmt(r.disk.total / r.size, 1)} | ${fmt(r.disk.tiles / r.size, 2)} | ${fmt(r.disk.entries / r.size, 1)} | ${fmt(r.disk.leafIndex / r.size, 1)} | ${fmt(r.size / r.build.seconds)} | ${fmt(r.build.seconds / 60, 1)} min |`,
+      `| ${fmt(r.size)} | ${fmt(m(r.anon) / 2 ** 20)} | ${fmt(m(r.rss) / 2 ** 20)} | ${fmt(m(r.startMs))} (${spread(r.startMs)}) | ${fmt(r.disk.total / r.size, 1)} | ${fmt(r.disk.tiles / r.size, 2)} | ${fmt(r.disk.entries / r.size, 1)} | ${fmt(r.disk.leafIndex / r.size, 1)} | ${fmt(buildRate(r.build))} | ${fmt(r.build.seconds / 60, 1)} min |`,
   );
   const goals: string[] = [];
   const big = d.rows.find((r) => r.size >= 100_000_000);
