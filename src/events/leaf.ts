@@ -6,7 +6,7 @@
  *
  *   opaque magic[16] = "candor/event/v1\n"
  *   uint64 received_at        nanoseconds since the Unix epoch, set by the log
- *   uint8  auth_method        how the log authenticated the producer (AuthMethod, 1..3)
+ *   uint8  auth_method        how the log authenticated the producer (AuthMethod, 1..4; 4: the log itself)
  *   opaque producer<1..255>   the authenticated producer ID, UTF-8
  *   opaque event<1..2^16-1>   the producer's canonical candor.v1.Event encoding, as received
  *   uint8  signed             0, or 1 followed by:
@@ -65,7 +65,7 @@ export function encodeEventLeaf(l: EventLeaf): Uint8Array {
   const producer = utf8(l.producer);
   if (producer.length === 0 || producer.length > MAX_PRODUCER_ID_BYTES) throw invalid('producer ID must be 1 to 255 bytes');
   if (l.event.length === 0 || l.event.length > 0xffff) throw invalid('event must be 1 to 65535 bytes');
-  if (l.authMethod < 1 || l.authMethod > 3) throw invalid('auth method must be 1, 2 or 3');
+  if (l.authMethod < 1 || l.authMethod > 4) throw invalid('auth method must be 1 to 4');
   const s = l.signature;
   const sigLen = s ? 1 + 4 + SIGNATURE_SIZE + 4 + 4 + 1 + s.path.length * HASH_SIZE : 1;
   const out = new Uint8Array(LEAF_MAGIC.length + 8 + 1 + 1 + producer.length + 2 + l.event.length + sigLen);
@@ -122,7 +122,7 @@ export function parseEventLeaf(b: Uint8Array): EventLeaf {
   const receivedAt = dv.getBigUint64(o);
   o += 8;
   const authMethod = b[o++]! as AuthMethod;
-  if (authMethod < 1 || authMethod > 3) bad(`unknown auth method ${authMethod}`);
+  if (authMethod < 1 || authMethod > 4) bad(`unknown auth method ${authMethod}`);
   const plen = b[o++]!;
   if (plen === 0) bad('empty producer');
   need(plen);

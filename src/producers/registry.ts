@@ -28,6 +28,8 @@ import { isValidTypePattern, typeMatches } from '../events/types.js';
 
 export const REGISTRY_FILE = 'producers.json';
 export const TOKEN_PREFIX = 'candor_pt_';
+/** The producer ID of events the log writes itself (AuthMethod.LOG): no producer may register it. */
+export const LOG_PRODUCER_ID = 'candor';
 
 export interface TokenRecord {
   /** Public ID, for listing and revoking. */
@@ -105,6 +107,7 @@ export function checkProducerRecord(p: ProducerRecord, where = `producer ${JSON.
     throw invalid(`${where}: ${why}`);
   };
   if (typeof p.id !== 'string' || !ID_RE.test(p.id)) bad('the ID must be 1 to 128 characters from A-Z a-z 0-9 . _ : / @ - (starting with a letter or digit)');
+  if (p.id === LOG_PRODUCER_ID) bad(`the ID ${JSON.stringify(LOG_PRODUCER_ID)} is reserved for events the log writes itself`);
   const strings = (v: unknown, name: string): string[] => {
     if (!Array.isArray(v) || !v.every((s) => typeof s === 'string' && s !== '')) bad(`${name} must be a list of non-empty strings`);
     return v as string[];
