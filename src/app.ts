@@ -8,7 +8,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import { parseHostPort } from './config.js';
 import { nodeHasher } from './crypto/node.js';
-import { buildHttpServer } from './http/server.js';
+import { buildAdminServer, buildHttpServer } from './http/server.js';
+import { producerAdminRoutes, type AdminRoutes } from './http/admin.js';
 import { loadLogKeys, type LogKeys } from './keys.js';
 import { createMetrics, type LogMetrics } from './log/metrics.js';
 import { TreeReader } from './log/reader.js';
@@ -21,6 +22,7 @@ import { IdempotencyIndex } from './events/idempotency.js';
 import { EventIngest } from './events/ingest.js';
 import { startGrpcServer, type GrpcServer } from './grpc/server.js';
 import { ProducerRegistry, REGISTRY_FILE } from './producers/registry.js';
+import { ProducerLimiter } from './producers/limits.js';
 
 export interface RunningLog {
   url: string;
@@ -36,6 +38,8 @@ export interface RunningLog {
   producers: ProducerRegistry;
   /** The gRPC server, when config.grpc is set. */
   grpc?: GrpcServer;
+  /** The admin listener (docs/security.md), when config.admin is set. */
+  admin?: { url: string; http: FastifyInstance };
   /** Stops accepting, commits and answers everything queued, closes the store. */
   close(): Promise<void>;
 }
@@ -85,8 +89,21 @@ export async function startLog(config: Config): Promise<RunningLog> {
     await store.close();
     throw err;
   });
-  const events = new EventIngest({ service, registry: producers, index, metrics });
-  const http = await buildHttpServer({ service, metrics, logLevel: config.logLevel, events });
+  const limiter = new ProducerLimiter({
+    eventsPerSecond: config.producerEventsPerSecond ?? 0,
+    burst: config.producerBurst ?? 0,
+    dailyQuota: config.producerDailyQuota ?? 0,
+  });
+  const events = new EventIngest({ service, registry: producers, index, metrics, limiter });
+  const adminRoutes: AdminRoutes[] = [producerAdminRoutes(producers, limiter)];
+  const httpTls = config.httpTlsCert && config.httpTlsKey ? { certFile: config.httpTlsCert, keyFile: config.httpTlsKey, ...(config.httpTlsClientCa ? { clientCaFile: config.httpTlsClientCa } : {}) } : undefined;
+  const http = await buildHttpServer({ service, metrics, logLevel: config.logLevel, events, admin: adminRoutes, adminListener: config.admin !== undefined, ...(httpTls ? { tls: httpTls } : {}) }).catch(async (err: unknown) => {
+    producers.close();
+    await index.close();
+    await sequencer.close();
+    await store.close();
+    throw err;
+  });
   logger = http.log;
   sequencer.on('commitError', (err) => http.log.error({ err }, 'commit failed; the batch was rejected and the state will be reloaded'));
   await witnessing?.start({ source: sequencer, prover: service, logger: http.log });
@@ -101,7 +118,7 @@ export async function startLog(config: Config): Promise<RunningLog> {
   });
   const addr = http.server.address();
   const bound = typeof addr === 'object' && addr ? addr.port : port;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${bound}`;
+  const url = `${httpTls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${bound}`;
   let grpc: GrpcServer | undefined;
   if (config.grpc) {
     const tls = config.grpcTlsCert && config.grpcTlsKey ? { certFile: config.grpcTlsCert, keyFile: config.grpcTlsKey, ...(config.grpcTlsClientCa ? { clientCaFile: config.grpcTlsClientCa } : {}) } : undefined;
@@ -115,6 +132,23 @@ export async function startLog(config: Config): Promise<RunningLog> {
       throw err;
     });
   }
+  let admin: RunningLog['admin'];
+  if (config.admin) {
+    const a = parseHostPort(config.admin);
+    const adminHttp = await buildAdminServer({ service, metrics, logLevel: config.logLevel, admin: adminRoutes });
+    await adminHttp.listen({ host: a.host, port: a.port }).catch(async (err: unknown) => {
+      await grpc?.close(0);
+      await http.close();
+      await sequencer.close();
+      await witnessing?.stop();
+      producers.close();
+      await index.close();
+      await store.close();
+      throw err;
+    });
+    const aAddr = adminHttp.server.address();
+    admin = { url: `http://${a.host.includes(':') ? `[${a.host}]` : a.host}:${typeof aAddr === 'object' && aAddr ? aAddr.port : a.port}`, http: adminHttp };
+  }
   let closing: Promise<void> | undefined;
   return {
     url,
@@ -127,6 +161,7 @@ export async function startLog(config: Config): Promise<RunningLog> {
     events,
     producers,
     ...(grpc ? { grpc } : {}),
+    ...(admin ? { admin } : {}),
     close() {
       closing ??= (async () => {
         // Stop accepting connections, but let requests in flight finish: their entries are
@@ -144,6 +179,7 @@ export async function startLog(config: Config): Promise<RunningLog> {
         http.server.closeAllConnections();
         await httpClosed;
         await grpcClosed;
+        await admin?.http.close();
         producers.close();
         await index.close();
         await store.close();

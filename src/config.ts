@@ -33,6 +33,16 @@ export interface Config {
   grpcTlsCert?: string;
   grpcTlsKey?: string;
   grpcTlsClientCa?: string;
+  /** TLS for HTTP: certificate and key (PEM files), and a CA for client certificates (mTLS). */
+  httpTlsCert?: string;
+  httpTlsKey?: string;
+  httpTlsClientCa?: string;
+  /** Admin listener, host:port (docs/security.md); off when unset. Loopback is recommended. */
+  admin?: string;
+  /** Default per-producer limits (src/producers/limits.ts); 0 turns each off. */
+  producerEventsPerSecond?: number;
+  producerBurst?: number;
+  producerDailyQuota?: number;
 }
 
 export const CONFIG_DEFAULTS: Config = {
@@ -45,6 +55,9 @@ export const CONFIG_DEFAULTS: Config = {
   queueMaxBytes: DEFAULTS.maxQueueBytes,
   cacheBytes: 64 * 1024 * 1024,
   logLevel: 'info',
+  producerEventsPerSecond: 0,
+  producerBurst: 0,
+  producerDailyQuota: 0,
 };
 
 /** Config keys, their environment variable, and their type. */
@@ -64,6 +77,13 @@ const FIELDS: Record<keyof Config, { env: string; type: 'string' | 'int' | 'list
   grpcTlsCert: { env: 'CANDOR_GRPC_TLS_CERT', type: 'string' },
   grpcTlsKey: { env: 'CANDOR_GRPC_TLS_KEY', type: 'string' },
   grpcTlsClientCa: { env: 'CANDOR_GRPC_TLS_CLIENT_CA', type: 'string' },
+  httpTlsCert: { env: 'CANDOR_HTTP_TLS_CERT', type: 'string' },
+  httpTlsKey: { env: 'CANDOR_HTTP_TLS_KEY', type: 'string' },
+  httpTlsClientCa: { env: 'CANDOR_HTTP_TLS_CLIENT_CA', type: 'string' },
+  admin: { env: 'CANDOR_ADMIN', type: 'string' },
+  producerEventsPerSecond: { env: 'CANDOR_PRODUCER_EVENTS_PER_SECOND', type: 'int' },
+  producerBurst: { env: 'CANDOR_PRODUCER_BURST', type: 'int' },
+  producerDailyQuota: { env: 'CANDOR_PRODUCER_DAILY_QUOTA', type: 'int' },
 };
 
 function bad(key: string, source: string, why: string): never {
@@ -122,6 +142,9 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; flags
   if (c.grpc !== undefined && !/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):[0-9]{1,5}$/.test(c.grpc)) bad('grpc', 'config', `must be HOST:PORT (for example 127.0.0.1:8081), got "${c.grpc}"`);
   if ((c.grpcTlsCert === undefined) !== (c.grpcTlsKey === undefined)) bad('grpcTlsCert', 'config', 'and grpcTlsKey must be given together');
   if (c.grpcTlsClientCa !== undefined && c.grpcTlsCert === undefined) bad('grpcTlsClientCa', 'config', 'needs grpcTlsCert and grpcTlsKey (mutual TLS runs over TLS)');
+  if ((c.httpTlsCert === undefined) !== (c.httpTlsKey === undefined)) bad('httpTlsCert', 'config', 'and httpTlsKey must be given together');
+  if (c.httpTlsClientCa !== undefined && c.httpTlsCert === undefined) bad('httpTlsClientCa', 'config', 'needs httpTlsCert and httpTlsKey (mutual TLS runs over TLS)');
+  if (c.admin !== undefined && !/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):[0-9]{1,5}$/.test(c.admin)) bad('admin', 'config', `must be HOST:PORT (for example 127.0.0.1:8090), got "${c.admin}"`);
   return c;
 }
 

@@ -69,6 +69,10 @@ program
   .option('--grpc-tls-cert <file>', 'TLS certificate for gRPC (PEM; env CANDOR_GRPC_TLS_CERT)')
   .option('--grpc-tls-key <file>', 'TLS private key for gRPC (PEM; env CANDOR_GRPC_TLS_KEY)')
   .option('--grpc-tls-client-ca <file>', 'CA for producer client certificates, mutual TLS (env CANDOR_GRPC_TLS_CLIENT_CA)')
+  .option('--http-tls-cert <file>', 'TLS certificate for HTTP (PEM; env CANDOR_HTTP_TLS_CERT)')
+  .option('--http-tls-key <file>', 'TLS private key for HTTP (PEM; env CANDOR_HTTP_TLS_KEY)')
+  .option('--http-tls-client-ca <file>', 'CA for producer client certificates over HTTP, mutual TLS (env CANDOR_HTTP_TLS_CLIENT_CA)')
+  .option('--admin <host:port>', 'admin listener: /metrics and admin routes (env CANDOR_ADMIN; off by default; keep it on loopback)')
   .action(async (o: Record<string, string | string[] | undefined>) => {
     let config: Config;
     try {
@@ -87,6 +91,10 @@ program
           grpcTlsCert: o.grpcTlsCert,
           grpcTlsKey: o.grpcTlsKey,
           grpcTlsClientCa: o.grpcTlsClientCa,
+          httpTlsCert: o.httpTlsCert,
+          httpTlsKey: o.httpTlsKey,
+          httpTlsClientCa: o.httpTlsClientCa,
+          admin: o.admin,
         },
       });
     } catch (err) {
@@ -106,7 +114,8 @@ program
         `  submit         curl --data-binary @FILE -H 'Content-Type: application/octet-stream' ${u}/add`,
         `  proofs         ${u}/proof/inclusion?index=I   ${u}/proof/consistency?from=M&to=N`,
         `  entries        ${u}/entries?start=S&end=E`,
-        `  health         ${u}/healthz   metrics ${u}/metrics`,
+        `  health         ${u}/healthz   metrics ${log.admin ? log.admin.url : u}/metrics`,
+        ...(log.admin ? [`  admin          ${log.admin.url}/v1/admin/producers`] : []),
         `  events         POST ${u}/v1/events${log.grpc ? `   gRPC candor.v1.LogService on ${log.grpc.address}` : ''}   (${log.producers.size} producers; "candor producer add")`,
         '',
       ].join('\n'),

@@ -11,7 +11,8 @@ export type ErrorCode =
   | 'unauthenticated'
   | 'permission_denied'
   | 'conflict'
-  | 'resource_exhausted' // retryable: queue full, rate limited
+  | 'resource_exhausted' // retryable: the log's queue is full
+  | 'rate_limited' // retryable: this producer's rate limit or daily quota is spent
   | 'unavailable' // retryable: storage failing, shutting down
   | 'verification_failed' // a signature or proof that does not verify
   | 'internal';

@@ -2,7 +2,8 @@
  * Event ingestion: the one implementation of "submit events" behind gRPC (src/grpc) and HTTP
  * (src/http/events.ts). For each request, in this order, and before anything is written:
  *
- *   1. authenticate the producer (src/producers/registry.ts);
+ *   1. authenticate the producer (src/producers/registry.ts), and take the request's events from
+ *      its rate limit and daily quota (src/producers/limits.ts);
  *   2. decode every event, check it is canonical and valid (encoding.ts, validate.ts), and that
  *      the producer may write its tenant and type;
  *   3. verify the producer's batch signature, once for the whole request (signature.ts);
@@ -25,6 +26,7 @@ import type { LogMetrics } from '../log/metrics.js';
 import type { Ack } from '../log/sequencer.js';
 import { MAX_ENTRIES_PAGE, type LogService } from '../log/service.js';
 import { ProducerRegistry, type AuthenticatedProducer, type Credentials } from '../producers/registry.js';
+import type { ProducerLimiter } from '../producers/limits.js';
 import { decodeEvent, encodeEvent, type Digest } from './encoding.js';
 import { idempotencyKey, type IdempotencyIndex } from './idempotency.js';
 import { MAX_SIGNED_BATCH, encodeEventLeaf, parseEventLeaf } from './leaf.js';
@@ -111,6 +113,8 @@ export interface EventIngestOptions {
   /** SHA-256 for event hashes; default node:crypto's. */
   digest?: Digest;
   metrics?: LogMetrics;
+  /** Per-producer rate limits and quotas; none when absent. */
+  limiter?: ProducerLimiter;
   /** The receive-time clock, in nanoseconds since the epoch. */
   now?: () => bigint;
 }
@@ -149,14 +153,22 @@ export class EventIngest {
   }
 
   /**
-   * Authenticates before a transport reads or decodes a request body, so that an unknown caller
-   * costs no parsing; a refusal is counted like any other.
+   * Authenticates, and checks that the producer may send anything now, before a transport reads
+   * or decodes a request body: an unknown or rate-limited caller costs no parsing. A refusal is
+   * counted like any other.
    */
   preflight(credentials: Credentials): void {
+    let auth: AuthenticatedProducer;
     try {
-      this.#o.registry.authenticate(credentials);
+      auth = this.#o.registry.authenticate(credentials);
     } catch (err) {
       this.#o.metrics?.eventsRejected.inc({ reason: (err as CandorError).code ?? 'internal', producer: '-' });
+      throw err;
+    }
+    try {
+      this.#o.limiter?.take(auth.producer.record, 0);
+    } catch (err) {
+      this.#o.metrics?.eventsRejected.inc({ reason: (err as CandorError).code, producer: auth.producer.id });
       throw err;
     }
   }
@@ -188,12 +200,19 @@ export class EventIngest {
       this.#o.metrics?.eventsRejected.inc({ reason: (err as CandorError).code ?? 'internal', producer: '-' }, Math.max(count, 1));
       throw err;
     }
+    let taken = false;
     try {
+      // Before any event is decoded: the count is known from the request's framing.
+      this.#o.limiter?.take(auth.producer.record, count);
+      taken = true;
       const checked = this.#check(auth, input);
       return await this.#log(auth, input, checked, sequenced);
     } catch (err) {
       const code = err instanceof CandorError ? err.code : 'internal';
       this.#o.metrics?.eventsRejected.inc({ reason: code, producer: auth.producer.id }, Math.max(count, 1));
+      // A refused request does not count against the quota (its rate-limit tokens stay spent:
+      // refusing it cost the log work too).
+      if (taken) this.#o.limiter?.refund(auth.producer.id, count);
       throw err;
     }
   }

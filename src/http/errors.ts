@@ -18,6 +18,8 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   resource_exhausted: 503,
+  // The caller's own limit, not the log's capacity: 429, as RFC 6585 §4 asks.
+  rate_limited: 429,
   unavailable: 503,
   internal: 500,
 };

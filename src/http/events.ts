@@ -11,22 +11,21 @@
  *          "actor":{"id":"gw-1","type":"ACTOR_TYPE_SYSTEM"},"outcome":"OUTCOME_SUCCESS","heartbeat":{}}]}' \
  *     http://127.0.0.1:8080/v1/events
  */
-import type { TLSSocket } from 'node:tls';
 import { fromBinary, fromJson, toBinary, toJson, create, type JsonValue } from '@bufbuild/protobuf';
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import { CandorError, invalid } from '../core/errors.js';
 import type { EventIngest } from '../events/ingest.js';
 import { SubmitBatchRequestSchema, SubmitBatchResponseSchema, type SubmitBatchRequest } from '../gen/candor/v1/log_service_pb.js';
 import { bearerCredentials } from '../producers/registry.js';
+import { verifiedPeerCertificate as peerCertificate } from './tls.js';
 
-/** A full request of maximum-size events, base64 in JSON. */
-const BODY_LIMIT = 96 * 1024 * 1024;
+/**
+ * A full request, base64 in JSON: gRPC's largest request message (64 MiB) grows by 4/3 in
+ * base64, plus the JSON around it. Over it, 413 before the body is buffered.
+ */
+export const EVENTS_BODY_LIMIT = 96 * 1024 * 1024;
+const BODY_LIMIT = EVENTS_BODY_LIMIT;
 const PROTOBUF = 'application/x-protobuf';
-
-function peerCertificate(req: FastifyRequest) {
-  const socket = req.raw.socket as Partial<TLSSocket>;
-  return socket.authorized && socket.getPeerCertificate ? socket.getPeerCertificate() : undefined;
-}
 
 export const eventRoutes: FastifyPluginAsync<{ events: EventIngest }> = async (app, { events }) => {
   app.addContentTypeParser(PROTOBUF, { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, (_req, body, done) => done(null, body));

@@ -1,15 +1,25 @@
 /** The HTTP surface: one fastify plugin per group of routes, one error mapping for all. */
+import type { Server as HttpsServer } from 'node:https';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { LogMetrics } from '../log/metrics.js';
 import type { LogService } from '../log/service.js';
 import { CandorError } from '../core/errors.js';
 import type { EventIngest } from '../events/ingest.js';
+import { mountAdminRoutes, type AdminRoutes } from './admin.js';
 import { errorHandler } from './errors.js';
 import { eventRoutes } from './events.js';
-import { opsRoutes } from './ops.js';
+import { healthRoute, metricsRoute } from './ops.js';
 import { proofRoutes } from './proofs.js';
 import { submitRoutes } from './submit.js';
 import { tileRoutes } from './tiles.js';
+import { httpsOptions, watchTls, type HttpTls } from './tls.js';
+
+/**
+ * Limits on every request, whatever its route: a body (routes that take one set their own, larger
+ * limit), and the request line with its headers (Node answers 431 over it, before any parsing).
+ */
+export const DEFAULT_BODY_LIMIT = 64 * 1024;
+export const MAX_HEADER_BYTES = 16 * 1024;
 
 export interface HttpOptions {
   service: LogService;
@@ -17,9 +27,16 @@ export interface HttpOptions {
   logLevel?: string;
   /** Event ingestion (POST /v1/events); absent, the route is not served. */
   events?: EventIngest;
+  /** HTTPS, with mutual TLS for producers when it has a client CA. */
+  tls?: HttpTls;
+  /** Admin route groups (src/http/admin.ts); which of them are served here depends on `adminListener`. */
+  admin?: readonly AdminRoutes[];
+  /** A separate admin listener exists: admin routes and /metrics are served there, not here. */
+  adminListener?: boolean;
 }
 
-export async function buildHttpServer(opts: HttpOptions): Promise<FastifyInstance> {
+/** A fastify server with Candor's limits, validation and error mapping, and no routes yet. */
+export function baseServer(opts: { metrics: LogMetrics; logLevel?: string; tls?: HttpTls }): FastifyInstance {
   const app = Fastify({
     logger: { level: opts.logLevel ?? 'info' },
     // A line per request would cost more than serving a tile; errors are logged by errorHandler.
@@ -27,15 +44,43 @@ export async function buildHttpServer(opts: HttpOptions): Promise<FastifyInstanc
     // Unknown query parameters are errors, not silently dropped: a typo like "sise=5" must not
     // quietly return a proof for another tree size.
     ajv: { customOptions: { coerceTypes: true, allErrors: false, removeAdditional: false } },
-  });
+    bodyLimit: DEFAULT_BODY_LIMIT,
+    http: { maxHeaderSize: MAX_HEADER_BYTES },
+    ...(opts.tls ? { https: { ...httpsOptions(opts.tls), maxHeaderSize: MAX_HEADER_BYTES } } : {}),
+  }) as unknown as FastifyInstance;
   app.setErrorHandler(errorHandler(opts.metrics));
   app.setNotFoundHandler((req, reply) =>
     errorHandler(opts.metrics)(new CandorError('not_found', `no route ${req.method} ${req.url.split('?')[0]}`), req, reply),
   );
+  if (opts.tls) {
+    const tls = opts.tls;
+    let stop = (): void => undefined;
+    app.addHook('onReady', async () => {
+      stop = watchTls(app.server as unknown as HttpsServer, tls, (err) => app.log.error({ err }, 'cannot reload the HTTP TLS certificate; the previous one stays in use'));
+    });
+    app.addHook('onClose', async () => stop());
+  }
+  return app;
+}
+
+export async function buildHttpServer(opts: HttpOptions): Promise<FastifyInstance> {
+  const app = baseServer(opts);
   await app.register(tileRoutes, { service: opts.service });
   await app.register(submitRoutes, { service: opts.service });
   await app.register(proofRoutes, { service: opts.service });
-  await app.register(opsRoutes, { service: opts.service, metrics: opts.metrics });
+  await app.register(healthRoute, { service: opts.service });
+  // Metrics name producers and count their refusals: with an admin listener, only there.
+  if (!opts.adminListener) await app.register(metricsRoute, { metrics: opts.metrics });
   if (opts.events) await app.register(eventRoutes, { events: opts.events });
+  await mountAdminRoutes(app, opts.admin ?? [], 'public', opts.adminListener ?? false);
+  return app;
+}
+
+/** The admin listener's server: /healthz, /metrics and every admin route group. */
+export async function buildAdminServer(opts: { service: LogService; metrics: LogMetrics; logLevel?: string; admin: readonly AdminRoutes[] }): Promise<FastifyInstance> {
+  const app = baseServer(opts);
+  await app.register(healthRoute, { service: opts.service });
+  await app.register(metricsRoute, { metrics: opts.metrics });
+  await mountAdminRoutes(app, opts.admin, 'admin', true);
   return app;
 }

@@ -3,7 +3,9 @@
  * Every command edits <data>/producers.json atomically; a running log picks the change up within
  * a second. Tokens are printed once and stored only as hashes.
  *
- *   producer add ID --tenant T --type P [--vkey K] [--mtls IDENTITY] [--no-token]
+ *   producer add ID --tenant T --type P [--vkey K] [--mtls IDENTITY] [--no-token] [LIMITS]
+ *   producer update ID [LIMITS] [--description TEXT]        LIMITS: --rate N --burst N --daily-quota N
+ *                                                           (or --default-limits)
  *   producer list [--json] | show ID | remove ID | disable ID | enable ID
  *   producer scopes ID [--tenant T]... [--type P]...      replace the tenants and/or types
  *   producer token add ID | token revoke ID TOKEN-ID
@@ -44,6 +46,49 @@ function out(s: string): void {
   write(s.endsWith('\n') ? s : `${s}\n`);
 }
 
+interface LimitOpts {
+  rate?: string;
+  burst?: string;
+  dailyQuota?: string;
+  defaultLimits?: boolean;
+}
+
+const limitOptions = (c: Command): Command =>
+  c
+    .option('--rate <events-per-second>', "this producer's rate limit, events per second (0: none), instead of the log's default")
+    .option('--burst <events>', 'events it may send at once above the rate (default: one second of events)')
+    .option('--daily-quota <events>', 'events it may send per UTC day (0: none), instead of the log\'s default');
+
+/** Applies --rate/--burst/--daily-quota (or --default-limits) to a record. */
+function applyLimits(rec: ProducerRecord, o: LimitOpts): void {
+  const num = (v: string, flag: string, int: boolean): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || n < 0 || (int && !Number.isSafeInteger(n))) {
+      throw new CandorError('invalid_argument', `${flag} must be ${int ? 'an integer' : 'a number'} ≥ 0, got ${JSON.stringify(v)}`);
+    }
+    return n;
+  };
+  if (o.defaultLimits) {
+    if (o.rate !== undefined || o.burst !== undefined || o.dailyQuota !== undefined) throw new CandorError('invalid_argument', '--default-limits replaces --rate, --burst and --daily-quota: give one or the other');
+    delete rec.rateLimit;
+    delete rec.dailyQuota;
+    return;
+  }
+  if (o.rate !== undefined || o.burst !== undefined) {
+    const rate = o.rate !== undefined ? num(o.rate, '--rate', false) : rec.rateLimit?.eventsPerSecond;
+    if (rate === undefined) throw new CandorError('invalid_argument', '--burst needs --rate (the producer has no rate limit of its own)');
+    const burst = o.burst !== undefined ? num(o.burst, '--burst', true) : Math.max(1, Math.ceil(rate));
+    rec.rateLimit = { eventsPerSecond: rate, burst };
+  }
+  if (o.dailyQuota !== undefined) rec.dailyQuota = num(o.dailyQuota, '--daily-quota', true);
+}
+
+function describeLimits(p: ProducerRecord): string {
+  const rate = p.rateLimit ? `${p.rateLimit.eventsPerSecond} events/s, burst ${p.rateLimit.burst}` : "the log's default";
+  const quota = p.dailyQuota === undefined ? "the log's default" : p.dailyQuota === 0 ? 'none' : `${p.dailyQuota} events/day`;
+  return `rate ${rate}; quota ${quota}`;
+}
+
 function describe(p: ProducerRecord): string {
   const keyIds = p.keys.map((k) => `${parseVerifierKey(k).keyId.toString(16).padStart(8, '0')}  ${k}`);
   return [
@@ -54,6 +99,7 @@ function describe(p: ProducerRecord): string {
     `tokens       ${p.tokens.length === 0 ? '-' : p.tokens.map((t) => `${t.id} (created ${t.created})`).join(', ')}`,
     `mTLS         ${p.mtls.length === 0 ? '-' : p.mtls.join(', ')}`,
     `keys         ${keyIds.length === 0 ? '- (events are not signed)' : keyIds.join('\n             ')}`,
+    `limits       ${describeLimits(p)}`,
     `created      ${p.created}`,
   ].join('\n');
 }
@@ -82,7 +128,7 @@ export function registerProducerCommands(program: Command, io: { out?: (s: strin
   if (io.out) write = io.out;
   const producer = program.command('producer').description('register and manage producers (gateways) that write audit events');
 
-  dataOption(producer.command('add'))
+  limitOptions(dataOption(producer.command('add')))
     .description('register a producer; prints its bearer token once')
     .argument('<id>', 'producer ID, recorded in every leaf it writes (e.g. hoop-gw-eu-1)')
     .option('--tenant <tenant>', 'a tenant it may write for, or "*"; repeatable', collect)
@@ -92,12 +138,12 @@ export function registerProducerCommands(program: Command, io: { out?: (s: strin
     .option('--no-token', 'do not create a bearer token (mTLS only)')
     .option('--description <text>', 'a note for operators')
     .action(
-      run((id: string, o: DataOpt & { tenant?: string[]; type?: string[]; vkey?: string[]; mtls?: string[]; token: boolean; description?: string }) => {
+      run((id: string, o: DataOpt & LimitOpts & { tenant?: string[]; type?: string[]; vkey?: string[]; mtls?: string[]; token: boolean; description?: string }) => {
         const t = o.token ? newToken() : undefined;
         if (!t && !o.mtls) throw new CandorError('invalid_argument', 'no credentials: keep the bearer token or give --mtls');
         updateRegistryFile(file(o), (doc) => {
           if (doc.producers.some((p) => p.id === id)) throw new CandorError('conflict', `producer ${JSON.stringify(id)} already exists`);
-          doc.producers.push({
+          const rec: ProducerRecord = {
             id,
             ...(o.description ? { description: o.description } : {}),
             tenants: o.tenant ?? [],
@@ -107,10 +153,32 @@ export function registerProducerCommands(program: Command, io: { out?: (s: strin
             keys: o.vkey ?? [],
             disabled: false,
             created: new Date().toISOString(),
-          });
+          };
+          applyLimits(rec, o);
+          doc.producers.push(rec);
         });
         out(`producer ${id} registered in ${file(o)}`);
         if (t) out(`bearer token (shown once; store it in the gateway's secret store):\n${t.token}`);
+      }),
+    );
+
+  limitOptions(dataOption(producer.command('update')))
+    .description("change a producer's rate limit, daily quota or description (a running log applies it within a second)")
+    .argument('<id>')
+    .option('--default-limits', "drop the producer's own limits: the log's defaults apply")
+    .option('--description <text>', 'a note for operators')
+    .action(
+      run((id: string, o: DataOpt & LimitOpts & { description?: string }) => {
+        if (o.rate === undefined && o.burst === undefined && o.dailyQuota === undefined && !o.defaultLimits && o.description === undefined) {
+          throw new CandorError('invalid_argument', 'nothing to change: give --rate, --burst, --daily-quota, --default-limits or --description');
+        }
+        const p = updateRegistryFile(file(o), (doc) => {
+          const rec = find(doc, id);
+          applyLimits(rec, o);
+          if (o.description !== undefined) rec.description = o.description;
+          return rec;
+        });
+        out(describe(p));
       }),
     );
 

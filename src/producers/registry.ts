@@ -14,7 +14,8 @@
  *    and a certificate identity needs both on each request;
  *  - scopes: the tenants and event types it may write ("*", exact names, or "review.*");
  *  - Ed25519 verifier keys (golang.org/x/mod note format, named after the producer). A producer
- *    with keys must sign its events; one without may not.
+ *    with keys must sign its events; one without may not;
+ *  - optionally its own rate limit and daily quota (limits.ts), instead of the log's defaults.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
@@ -49,6 +50,10 @@ export interface ProducerRecord {
   keys: string[];
   disabled: boolean;
   created: string;
+  /** Events per second and burst; absent: the log's default (config producerEventsPerSecond). */
+  rateLimit?: { eventsPerSecond: number; burst: number };
+  /** Events per UTC day; absent: the log's default (config producerDailyQuota); 0: none. */
+  dailyQuota?: number;
 }
 
 export interface RegistryDocument {
@@ -118,6 +123,13 @@ export function checkProducerRecord(p: ProducerRecord, where = `producer ${JSON.
   strings(p.mtls, 'mtls');
   strings(p.keys, 'keys');
   if (!Array.isArray(p.tokens)) bad('tokens must be a list');
+  if (p.rateLimit !== undefined) {
+    const r = p.rateLimit as Partial<ProducerRecord['rateLimit'] & object>;
+    if (typeof r !== 'object' || r === null) bad('rateLimit must be {eventsPerSecond, burst}');
+    if (typeof r.eventsPerSecond !== 'number' || !(r.eventsPerSecond >= 0) || !Number.isFinite(r.eventsPerSecond)) bad('rateLimit.eventsPerSecond must be a number ≥ 0 (0: no limit)');
+    if (!Number.isSafeInteger(r.burst) || r.burst! < 1) bad('rateLimit.burst must be an integer ≥ 1');
+  }
+  if (p.dailyQuota !== undefined && (!Number.isSafeInteger(p.dailyQuota) || p.dailyQuota < 0)) bad('dailyQuota must be an integer ≥ 0 (0: no quota)');
   // No credentials at all is allowed (the last token revoked in an emergency): nobody can then
   // authenticate as the producer.
   const verifiers = new Map<number, NoteVerifier>();

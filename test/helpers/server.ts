@@ -50,7 +50,7 @@ export async function spawnServing(args: string[], opts: { env?: NodeJS.ProcessE
       reject(new Error(`${what} did not start in 20 s:\n${out}`));
     }, 20_000);
     const check = () => {
-      const m = /serving on (http:\/\/[^\s/]+)/.exec(out);
+      const m = /serving on (https?:\/\/[^\s/]+)/.exec(out);
       if (m) {
         clearTimeout(timer);
         resolve(m[1]!);
