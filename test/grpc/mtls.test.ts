@@ -1,9 +1,6 @@
 // Producers authenticated by mutual TLS, alone or together with a bearer token, on a gRPC server
 // with TLS. Certificates are made for the test with openssl: a CA, a server certificate for
 // 127.0.0.1, client certificates (registered, unregistered, and one from an untrusted CA).
-import { execFileSync } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentials, status } from '@grpc/grpc-js';
 import { parseEventLeaf } from '../../src/events/leaf.js';
@@ -16,29 +13,14 @@ import {
   SubmitBatchRequestSchema,
   SubmitBatchResponseSchema,
 } from '../../src/gen/candor/v1/log_service_pb.js';
-import { tempDir } from '../helpers/server.js';
+import { Pki } from '../helpers/pki.js';
 import { RawClient, encoded, sampleEvent, startEventLog, type EventLog } from './helpers.js';
 
 let log: EventLog;
-let pki: string;
+let pki: Pki;
 const clients: RawClient[] = [];
 
-function openssl(...args: string[]) {
-  execFileSync('openssl', args, { cwd: pki, stdio: 'pipe' });
-}
-
-function issue(name: string, subject: string, ext: string, ca = 'ca') {
-  openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject);
-  writeFileSync(join(pki, `${name}.ext`), `${ext}\n`);
-  openssl('x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', '-extfile', `${name}.ext`);
-}
-
-function makeCa(name: string) {
-  openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.crt`, '-days', '2', '-subj', `/CN=${name}`,
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
-}
-
-const pem = (f: string) => readFileSync(join(pki, f));
+const pem = (f: string) => pki.pem(f);
 
 /** A client over TLS, with a client certificate when `cert` is given. */
 function client(cert?: string, token?: string): RawClient {
@@ -49,27 +31,27 @@ function client(cert?: string, token?: string): RawClient {
 }
 
 beforeAll(async () => {
-  pki = tempDir('candor-pki-');
-  makeCa('ca');
-  makeCa('rogue-ca');
-  issue('server', '/CN=localhost', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth');
-  issue('gw-mtls', '/CN=gw-mtls', 'subjectAltName=URI:spiffe://example.org/gw-mtls\nextendedKeyUsage=clientAuth');
-  issue('gw-both', '/CN=gw-both', 'extendedKeyUsage=clientAuth');
-  issue('stranger', '/CN=stranger', 'extendedKeyUsage=clientAuth');
-  issue('forged', '/CN=gw-mtls', 'subjectAltName=URI:spiffe://example.org/gw-mtls\nextendedKeyUsage=clientAuth', 'rogue-ca');
+  pki = new Pki()
+    .ca('ca')
+    .ca('rogue-ca')
+    .server()
+    .issue('gw-mtls', '/CN=gw-mtls', 'subjectAltName=URI:spiffe://example.org/gw-mtls\nextendedKeyUsage=clientAuth')
+    .issue('gw-both', '/CN=gw-both', 'extendedKeyUsage=clientAuth')
+    .issue('stranger', '/CN=stranger', 'extendedKeyUsage=clientAuth')
+    .issue('forged', '/CN=gw-mtls', 'subjectAltName=URI:spiffe://example.org/gw-mtls\nextendedKeyUsage=clientAuth', 'rogue-ca');
   log = await startEventLog(
     [
       { id: 'gw-mtls', mtls: ['URI:spiffe://example.org/gw-mtls'], token: false },
       { id: 'gw-both', mtls: ['CN=gw-both'] },
       { id: 'gw-token' },
     ],
-    { grpcTlsCert: join(pki, 'server.crt'), grpcTlsKey: join(pki, 'server.key'), grpcTlsClientCa: join(pki, 'ca.crt') },
+    { grpcTlsCert: pki.path('server.crt'), grpcTlsKey: pki.path('server.key'), grpcTlsClientCa: pki.path('ca.crt') },
   );
 }, 30_000);
 afterAll(async () => {
   for (const c of clients) c.close();
   await log?.cleanup();
-  if (pki) rmSync(pki, { recursive: true, force: true });
+  pki?.remove();
 });
 
 const submit = (c: RawClient) => c.call('SubmitBatch', SubmitBatchRequestSchema, SubmitBatchResponseSchema, { events: [encoded(sampleEvent())] });
