@@ -28,6 +28,8 @@ export interface ProducerSpec {
   signed?: boolean;
   mtls?: string[];
   token?: boolean;
+  rateLimit?: ProducerRecord['rateLimit'];
+  dailyQuota?: number;
 }
 
 /** Registers producers in a data dir's registry; returns their tokens and keys. */
@@ -46,6 +48,8 @@ export function registerProducers(dir: string, specs: readonly ProducerSpec[]): 
         keys: k ? [k.vkey] : [],
         disabled: false,
         created: new Date().toISOString(),
+        ...(s.rateLimit ? { rateLimit: s.rateLimit } : {}),
+        ...(s.dailyQuota !== undefined ? { dailyQuota: s.dailyQuota } : {}),
       };
       doc.producers.push(rec);
       out[s.id] = { id: s.id, token: t.token, ...(k ? { skey: k.skey, vkey: k.vkey } : {}) };
