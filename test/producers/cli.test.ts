@@ -99,6 +99,22 @@ describe('candor producer', () => {
     }
   }, 20_000);
 
+  it('sets rate limits and quotas with add and update', async () => {
+    await candor('add', 'gw-lim', '--tenant', 'o', '--type', '*', '--rate', '50', '--burst', '200', '--daily-quota', '1000000');
+    const rec = () => readRegistryFile(join(dir, REGISTRY_FILE)).producers.find((p) => p.id === 'gw-lim')!;
+    expect(rec()).toMatchObject({ rateLimit: { eventsPerSecond: 50, burst: 200 }, dailyQuota: 1_000_000 });
+    expect(await candor('update', 'gw-lim', '--rate', '0.5')).toMatch(/limits\s+rate 0.5 events\/s, burst 1; quota 1000000 events\/day/);
+    await candor('update', 'gw-lim', '--burst', '10', '--daily-quota', '0');
+    expect(rec()).toMatchObject({ rateLimit: { eventsPerSecond: 0.5, burst: 10 }, dailyQuota: 0 });
+    expect(await candor('update', 'gw-lim', '--default-limits')).toMatch(/limits\s+rate the log's default; quota the log's default/);
+    expect(rec().rateLimit).toBeUndefined();
+    await fails(['update', 'gw-lim', '--burst', '5'], /--burst needs --rate/);
+    await fails(['update', 'gw-lim', '--rate', 'fast'], /--rate must be a number ≥ 0, got "fast"/);
+    await fails(['update', 'gw-lim', '--daily-quota', '1.5'], /--daily-quota must be an integer ≥ 0/);
+    await fails(['update', 'gw-lim'], /nothing to change/);
+    await candor('remove', 'gw-lim');
+  });
+
   it('manages scopes, identities and keys', async () => {
     await candor('enable', 'gw-1');
     expect(await candor('scopes', 'gw-1', '--type', '*')).toMatch(/event types\s+\*/);

@@ -128,6 +128,9 @@ describe('the registry file', () => {
     bad({ eventTypes: ['session.exploded'] }, /not a known type/);
     bad({ keys: ['not a key'] }, /key "not a key"/);
     bad({ keys: [generateSignerKey('someone-else').vkey] }, /must be named after it/);
+    bad({ rateLimit: { eventsPerSecond: -1, burst: 5 } }, /rateLimit\.eventsPerSecond must be a number ≥ 0/);
+    bad({ rateLimit: { eventsPerSecond: 5, burst: 0 } }, /rateLimit\.burst must be an integer ≥ 1/);
+    bad({ dailyQuota: 2.5 }, /dailyQuota must be an integer ≥ 0/);
   });
 
   it('refuses two producers with one ID or one mTLS identity', () => {
