@@ -1,5 +1,7 @@
 /** The HTTP surface: one fastify plugin per group of routes, one error mapping for all. */
+import { STATUS_CODES } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
+import type { Duplex } from 'node:stream';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { LogMetrics } from '../log/metrics.js';
 import type { LogService } from '../log/service.js';
@@ -35,9 +37,32 @@ export interface HttpOptions {
   adminListener?: boolean;
 }
 
+/**
+ * Requests Node refuses before fastify sees them (headers too large, malformed, too slow), in the
+ * same {error: {code, message}} shape as every other refusal.
+ */
+function clientErrorHandler(metrics: LogMetrics) {
+  return (err: NodeJS.ErrnoException, socket: Duplex): void => {
+    if (err.code === 'ECONNRESET' || socket.destroyed) return;
+    const [status, message] =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, `the request line and headers are larger than ${MAX_HEADER_BYTES} bytes (is the URL or query string too long?)`]
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'the request was not received in time']
+          : [400, 'malformed HTTP request'];
+    metrics.rejected.inc({ reason: 'invalid_argument' });
+    const body = JSON.stringify({ error: { code: 'invalid_argument', message } });
+    if (socket.writable) {
+      socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`);
+    }
+    socket.destroy(err);
+  };
+}
+
 /** A fastify server with Candor's limits, validation and error mapping, and no routes yet. */
 export function baseServer(opts: { metrics: LogMetrics; logLevel?: string; tls?: HttpTls }): FastifyInstance {
   const app = Fastify({
+    clientErrorHandler: clientErrorHandler(opts.metrics),
     logger: { level: opts.logLevel ?? 'info' },
     // A line per request would cost more than serving a tile; errors are logged by errorHandler.
     logController: new LogController({ disableRequestLogging: true }),
@@ -49,6 +74,12 @@ export function baseServer(opts: { metrics: LogMetrics; logLevel?: string; tls?:
     ...(opts.tls ? { https: { ...httpsOptions(opts.tls), maxHeaderSize: MAX_HEADER_BYTES } } : {}),
   }) as unknown as FastifyInstance;
   app.setErrorHandler(errorHandler(opts.metrics));
+  // fastify reads no body for GET and HEAD; one announced over the limit is refused, not drained.
+  app.addHook('onRequest', async (req) => {
+    if ((req.method === 'GET' || req.method === 'HEAD') && Number(req.headers['content-length'] ?? 0) > DEFAULT_BODY_LIMIT) {
+      throw new CandorError('payload_too_large', `${req.method} takes no body; this one is ${req.headers['content-length']} bytes`);
+    }
+  });
   app.setNotFoundHandler((req, reply) =>
     errorHandler(opts.metrics)(new CandorError('not_found', `no route ${req.method} ${req.url.split('?')[0]}`), req, reply),
   );
