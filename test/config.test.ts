@@ -31,6 +31,15 @@ describe('configuration', () => {
     expect(() => loadConfig({ file: '/nonexistent/c.yaml', env: {} })).toThrow(/cannot read config file/);
   });
 
+  it('takes the security keys: HTTP TLS, the admin listener, default producer limits', () => {
+    const c = loadConfig({ env: { CANDOR_HTTP_TLS_CERT: 'c.pem', CANDOR_HTTP_TLS_KEY: 'k.pem', CANDOR_ADMIN: '127.0.0.1:8090', CANDOR_PRODUCER_EVENTS_PER_SECOND: '200' }, flags: { producerDailyQuota: '1000000' } });
+    expect(c).toMatchObject({ httpTlsCert: 'c.pem', httpTlsKey: 'k.pem', admin: '127.0.0.1:8090', producerEventsPerSecond: 200, producerBurst: 0, producerDailyQuota: 1_000_000 });
+    expect(() => loadConfig({ env: { CANDOR_HTTP_TLS_CERT: 'c.pem' } })).toThrow(/httpTlsCert .* and httpTlsKey must be given together/);
+    expect(() => loadConfig({ env: { CANDOR_HTTP_TLS_CLIENT_CA: 'ca.pem' } })).toThrow(/httpTlsClientCa .* needs httpTlsCert and httpTlsKey/);
+    expect(() => loadConfig({ env: { CANDOR_ADMIN: 'localhost' } })).toThrow(/config admin .* must be HOST:PORT/);
+    expect(() => loadConfig({ env: { CANDOR_PRODUCER_BURST: '-5' } })).toThrow(/producerBurst \(from environment\) must be a non-negative integer/);
+  });
+
   it('parses listen addresses', () => {
     expect(parseHostPort('127.0.0.1:8080')).toEqual({ host: '127.0.0.1', port: 8080 });
     expect(parseHostPort('[::1]:0')).toEqual({ host: '::1', port: 0 });
