@@ -21,6 +21,9 @@ import { IdempotencyIndex } from './events/idempotency.js';
 import { EventIngest } from './events/ingest.js';
 import { startGrpcServer, type GrpcServer } from './grpc/server.js';
 import { ProducerRegistry, REGISTRY_FILE } from './producers/registry.js';
+import { OpeningsStore } from './privacy/store.js';
+import { PrivacyService } from './privacy/service.js';
+import type { Authorize, SystemEventSink } from './query/access.js';
 
 export interface RunningLog {
   url: string;
@@ -36,13 +39,29 @@ export interface RunningLog {
   producers: ProducerRegistry;
   /** The gRPC server, when config.grpc is set. */
   grpc?: GrpcServer;
+  /** Openings: deposit, disclosure and erasure (docs/privacy.md). */
+  privacy: PrivacyService;
   /** Stops accepting, commits and answers everything queued, closes the store. */
   close(): Promise<void>;
 }
 
-export async function startLog(config: Config): Promise<RunningLog> {
+/** What the log is started with besides its configuration. */
+export interface StartOptions {
+  /** Readers and their permissions (disclosure and erasure need it). */
+  authorize?: Authorize;
+  /** Builds the sink for the log's own events, given the service it appends through. */
+  systemEvents?: (service: LogService) => SystemEventSink;
+}
+
+export async function startLog(config: Config, opts: StartOptions = {}): Promise<RunningLog> {
   mkdirSync(config.data, { recursive: true });
   const keys = loadLogKeys({ dataDir: config.data, origin: config.origin, keyFiles: config.keys });
+  // Before anything holds a resource: a missing configured master key stops the start here.
+  const openings = OpeningsStore.open({
+    dir: join(config.data, 'openings'),
+    masterKeyFile: config.privacyKeyFile ?? join(config.data, 'privacy.key'),
+    createKey: config.privacyKeyFile === undefined,
+  });
   const store = await LevelStore.open(join(config.data, 'db'));
   const metrics = createMetrics();
   const hasher = nodeHasher;
@@ -86,7 +105,14 @@ export async function startLog(config: Config): Promise<RunningLog> {
     throw err;
   });
   const events = new EventIngest({ service, registry: producers, index, metrics });
-  const http = await buildHttpServer({ service, metrics, logLevel: config.logLevel, events });
+  const privacy = new PrivacyService({
+    store: openings,
+    service,
+    registry: producers,
+    ...(opts.authorize ? { authorize: opts.authorize } : {}),
+    ...(opts.systemEvents ? { systemEvents: opts.systemEvents(service) } : {}),
+  });
+  const http = await buildHttpServer({ service, metrics, logLevel: config.logLevel, events, privacy });
   logger = http.log;
   sequencer.on('commitError', (err) => http.log.error({ err }, 'commit failed; the batch was rejected and the state will be reloaded'));
   await witnessing?.start({ source: sequencer, prover: service, logger: http.log });
@@ -127,6 +153,7 @@ export async function startLog(config: Config): Promise<RunningLog> {
     events,
     producers,
     ...(grpc ? { grpc } : {}),
+    privacy,
     close() {
       closing ??= (async () => {
         // Stop accepting connections, but let requests in flight finish: their entries are

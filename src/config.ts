@@ -33,6 +33,11 @@ export interface Config {
   grpcTlsCert?: string;
   grpcTlsKey?: string;
   grpcTlsClientCa?: string;
+  /**
+   * The privacy master key file, which wraps the openings store's data keys (docs/privacy.md);
+   * default <data>/privacy.key, created (mode 0600) on first start. A configured file must exist.
+   */
+  privacyKeyFile?: string;
 }
 
 export const CONFIG_DEFAULTS: Config = {
@@ -64,6 +69,7 @@ const FIELDS: Record<keyof Config, { env: string; type: 'string' | 'int' | 'list
   grpcTlsCert: { env: 'CANDOR_GRPC_TLS_CERT', type: 'string' },
   grpcTlsKey: { env: 'CANDOR_GRPC_TLS_KEY', type: 'string' },
   grpcTlsClientCa: { env: 'CANDOR_GRPC_TLS_CLIENT_CA', type: 'string' },
+  privacyKeyFile: { env: 'CANDOR_PRIVACY_KEY_FILE', type: 'string' },
 };
 
 function bad(key: string, source: string, why: string): never {

@@ -7,6 +7,8 @@ import type { EventIngest } from '../events/ingest.js';
 import { errorHandler } from './errors.js';
 import { eventRoutes } from './events.js';
 import { opsRoutes } from './ops.js';
+import type { PrivacyService } from '../privacy/service.js';
+import { privacyRoutes } from './privacy.js';
 import { proofRoutes } from './proofs.js';
 import { submitRoutes } from './submit.js';
 import { tileRoutes } from './tiles.js';
@@ -17,6 +19,8 @@ export interface HttpOptions {
   logLevel?: string;
   /** Event ingestion (POST /v1/events); absent, the route is not served. */
   events?: EventIngest;
+  /** Openings: deposit, disclosure, erasure (docs/privacy.md); absent, the routes are not served. */
+  privacy?: PrivacyService;
 }
 
 export async function buildHttpServer(opts: HttpOptions): Promise<FastifyInstance> {
@@ -37,5 +41,6 @@ export async function buildHttpServer(opts: HttpOptions): Promise<FastifyInstanc
   await app.register(proofRoutes, { service: opts.service });
   await app.register(opsRoutes, { service: opts.service, metrics: opts.metrics });
   if (opts.events) await app.register(eventRoutes, { events: opts.events });
+  if (opts.privacy) await app.register(privacyRoutes, { privacy: opts.privacy });
   return app;
 }
