@@ -171,7 +171,14 @@ export class PrivacyService {
     const reader = this.#reader(credentials, 'disclose', meta.tenant);
     const known = new Set([...meta.fields, ...(meta.payloadDigest ? ['payload'] : [])]);
     for (const f of q.fields ?? []) if (!known.has(f)) throw new CandorError('not_found', `field ${JSON.stringify(f)}: no opening of it is stored for event ${eventId} (stored: ${[...known].join(', ')})`);
-    const opened = this.store.read(meta, q.fields);
+    let opened: ReturnType<OpeningsStore['read']>;
+    try {
+      opened = this.store.read(meta, q.fields);
+    } catch (err) {
+      // A record that does not authenticate was altered on disk: the log's fault, not the reader's.
+      if (err instanceof CandorError && err.code === 'verification_failed') throw new CandorError('internal', err.message, { cause: err });
+      throw err;
+    }
     const fields = [...opened.openings.map((o) => o.field), ...(opened.payload ? ['payload'] : [])];
     const { index } = await this.#o.systemEvents!.append(
       this.#systemEvent('audit.opening.disclosed', meta.tenant, reader, {
