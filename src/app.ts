@@ -23,6 +23,9 @@ import { EventIngest } from './events/ingest.js';
 import { startGrpcServer, type GrpcServer } from './grpc/server.js';
 import { ProducerRegistry, REGISTRY_FILE } from './producers/registry.js';
 import { ProducerLimiter } from './producers/limits.js';
+import { OpeningsStore } from './privacy/store.js';
+import { PrivacyService } from './privacy/service.js';
+import type { Authorize, SystemEventSink } from './query/access.js';
 
 export interface RunningLog {
   url: string;
@@ -40,13 +43,29 @@ export interface RunningLog {
   grpc?: GrpcServer;
   /** The admin listener (docs/security.md), when config.admin is set. */
   admin?: { url: string; http: FastifyInstance };
+  /** Openings: deposit, disclosure and erasure (docs/privacy.md). */
+  privacy: PrivacyService;
   /** Stops accepting, commits and answers everything queued, closes the store. */
   close(): Promise<void>;
 }
 
-export async function startLog(config: Config): Promise<RunningLog> {
+/** What the log is started with besides its configuration. */
+export interface StartOptions {
+  /** Readers and their permissions (disclosure and erasure need it). */
+  authorize?: Authorize;
+  /** Builds the sink for the log's own events, given the service it appends through. */
+  systemEvents?: (service: LogService) => SystemEventSink;
+}
+
+export async function startLog(config: Config, opts: StartOptions = {}): Promise<RunningLog> {
   mkdirSync(config.data, { recursive: true });
   const keys = loadLogKeys({ dataDir: config.data, origin: config.origin, keyFiles: config.keys });
+  // Before anything holds a resource: a missing configured master key stops the start here.
+  const openings = OpeningsStore.open({
+    dir: join(config.data, 'openings'),
+    masterKeyFile: config.privacyKeyFile ?? join(config.data, 'privacy.key'),
+    createKey: config.privacyKeyFile === undefined,
+  });
   const store = await LevelStore.open(join(config.data, 'db'));
   const metrics = createMetrics();
   const hasher = nodeHasher;
@@ -95,9 +114,16 @@ export async function startLog(config: Config): Promise<RunningLog> {
     dailyQuota: config.producerDailyQuota ?? 0,
   });
   const events = new EventIngest({ service, registry: producers, index, metrics, limiter });
+  const privacy = new PrivacyService({
+    store: openings,
+    service,
+    registry: producers,
+    ...(opts.authorize ? { authorize: opts.authorize } : {}),
+    ...(opts.systemEvents ? { systemEvents: opts.systemEvents(service) } : {}),
+  });
   const adminRoutes: AdminRoutes[] = [producerAdminRoutes(producers, limiter)];
   const httpTls = config.httpTlsCert && config.httpTlsKey ? { certFile: config.httpTlsCert, keyFile: config.httpTlsKey, ...(config.httpTlsClientCa ? { clientCaFile: config.httpTlsClientCa } : {}) } : undefined;
-  const http = await buildHttpServer({ service, metrics, logLevel: config.logLevel, events, admin: adminRoutes, adminListener: config.admin !== undefined, ...(httpTls ? { tls: httpTls } : {}) }).catch(async (err: unknown) => {
+  const http = await buildHttpServer({ service, metrics, logLevel: config.logLevel, events, privacy, admin: adminRoutes, adminListener: config.admin !== undefined, ...(httpTls ? { tls: httpTls } : {}) }).catch(async (err: unknown) => {
     producers.close();
     await index.close();
     await sequencer.close();
@@ -162,6 +188,7 @@ export async function startLog(config: Config): Promise<RunningLog> {
     producers,
     ...(grpc ? { grpc } : {}),
     ...(admin ? { admin } : {}),
+    privacy,
     close() {
       closing ??= (async () => {
         // Stop accepting connections, but let requests in flight finish: their entries are

@@ -43,6 +43,11 @@ export interface Config {
   producerEventsPerSecond?: number;
   producerBurst?: number;
   producerDailyQuota?: number;
+  /**
+   * The privacy master key file, which wraps the openings store's data keys (docs/privacy.md);
+   * default <data>/privacy.key, created (mode 0600) on first start. A configured file must exist.
+   */
+  privacyKeyFile?: string;
 }
 
 export const CONFIG_DEFAULTS: Config = {
@@ -84,6 +89,7 @@ const FIELDS: Record<keyof Config, { env: string; type: 'string' | 'int' | 'list
   producerEventsPerSecond: { env: 'CANDOR_PRODUCER_EVENTS_PER_SECOND', type: 'int' },
   producerBurst: { env: 'CANDOR_PRODUCER_BURST', type: 'int' },
   producerDailyQuota: { env: 'CANDOR_PRODUCER_DAILY_QUOTA', type: 'int' },
+  privacyKeyFile: { env: 'CANDOR_PRIVACY_KEY_FILE', type: 'string' },
 };
 
 function bad(key: string, source: string, why: string): never {

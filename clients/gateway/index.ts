@@ -5,3 +5,4 @@ export { GrpcTransport, fromServiceError, type TransportOptions } from './transp
 export * as build from './events.js';
 export { ActorType, CaptureMethod, ColumnOperation, Outcome, ReviewKind, ReviewState, SessionVerb, ValueClass, VoteDecision } from './events.js';
 export { commit, verifyOpening, commitmentDigest, statementFingerprint, type Opening } from '../../src/events/commitment.js';
+export { depositOpenings, type OpeningsTarget, type DepositResult, type Deposit } from './openings.js';

@@ -11,6 +11,8 @@ import { mountAdminRoutes, type AdminRoutes } from './admin.js';
 import { errorHandler } from './errors.js';
 import { eventRoutes } from './events.js';
 import { healthRoute, metricsRoute } from './ops.js';
+import type { PrivacyService } from '../privacy/service.js';
+import { privacyRoutes } from './privacy.js';
 import { proofRoutes } from './proofs.js';
 import { submitRoutes } from './submit.js';
 import { tileRoutes } from './tiles.js';
@@ -35,6 +37,8 @@ export interface HttpOptions {
   admin?: readonly AdminRoutes[];
   /** A separate admin listener exists: admin routes and /metrics are served there, not here. */
   adminListener?: boolean;
+  /** Openings: deposit, disclosure, erasure (docs/privacy.md); absent, the routes are not served. */
+  privacy?: PrivacyService;
 }
 
 /**
@@ -103,6 +107,7 @@ export async function buildHttpServer(opts: HttpOptions): Promise<FastifyInstanc
   // Metrics name producers and count their refusals: with an admin listener, only there.
   if (!opts.adminListener) await app.register(metricsRoute, { metrics: opts.metrics });
   if (opts.events) await app.register(eventRoutes, { events: opts.events });
+  if (opts.privacy) await app.register(privacyRoutes, { privacy: opts.privacy });
   await mountAdminRoutes(app, opts.admin ?? [], 'public', opts.adminListener ?? false);
   return app;
 }
