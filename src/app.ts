@@ -15,6 +15,7 @@ import { TreeReader } from './log/reader.js';
 import { Sequencer } from './log/sequencer.js';
 import { LogService } from './log/service.js';
 import { LevelStore } from './storage/level.js';
+import type { LogStore } from './storage/store.js';
 import { createWitnessingMetrics } from './witnessing/metrics.js';
 import { LogWitnessing } from './witnessing/witnessing.js';
 import { IdempotencyIndex } from './events/idempotency.js';
@@ -40,10 +41,16 @@ export interface RunningLog {
   close(): Promise<void>;
 }
 
-export async function startLog(config: Config): Promise<RunningLog> {
+export interface StartOptions {
+  /** Wraps the store before the log uses it (fault tests wrap it in storage/faulty.ts). */
+  wrapStore?: (store: LogStore) => LogStore;
+}
+
+export async function startLog(config: Config, opts: StartOptions = {}): Promise<RunningLog> {
   mkdirSync(config.data, { recursive: true });
   const keys = loadLogKeys({ dataDir: config.data, origin: config.origin, keyFiles: config.keys });
-  const store = await LevelStore.open(join(config.data, 'db'));
+  const level = await LevelStore.open(join(config.data, 'db'));
+  const store = opts.wrapStore ? opts.wrapStore(level) : level;
   const metrics = createMetrics();
   const hasher = nodeHasher;
   let sequencer: Sequencer;
