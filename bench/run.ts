@@ -17,6 +17,9 @@ const SECTIONS: [json: string, title: string, load: () => Promise<(d: never) => 
   ['scale', 'Scale', async () => (await import('./scale.js')).scaleSection],
   ['defaults', 'Batch defaults', async () => (await import('./defaults.js')).defaultsSection],
   ['profile', 'Profiles', async () => (await import('./profile.js')).profileSection],
+  ['soak', 'Crash soak', async () => (await import('./soak.js')).soakSection],
+  ['recovery', 'Crash recovery', async () => (await import('./recovery.js')).recoverySection],
+  ['faults', 'Corruption and fuzzing', async () => (await import('./faults.js')).faultsSection],
 ];
 
 const SCENARIOS: Record<string, () => Promise<{ main(): Promise<void> }>> = {
@@ -30,6 +33,10 @@ const SCENARIOS: Record<string, () => Promise<{ main(): Promise<void> }>> = {
   defaults: () => import('./defaults.js'),
   witness: () => import('./witness.js'),
   profile: () => import('./profile.js'),
+  // Fault tests' long versions (docs/faults.md); opt-in, not part of the default run.
+  soak: () => import('./soak.js'),
+  recovery: () => import('./recovery.js'),
+  faults: () => import('./faults.js'),
   summary: () => import('./summary.js'),
   // Rewrites every section (and its plots) from the JSON, measuring nothing; then the summary.
   render: async () => ({

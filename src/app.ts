@@ -16,6 +16,7 @@ import { TreeReader } from './log/reader.js';
 import { Sequencer } from './log/sequencer.js';
 import { LogService } from './log/service.js';
 import { LevelStore } from './storage/level.js';
+import type { LogStore } from './storage/store.js';
 import { createWitnessingMetrics } from './witnessing/metrics.js';
 import { LogWitnessing } from './witnessing/witnessing.js';
 import { IdempotencyIndex } from './events/idempotency.js';
@@ -55,6 +56,8 @@ export interface StartOptions {
   authorize?: Authorize;
   /** Builds the sink for the log's own events, given the service it appends through. */
   systemEvents?: (service: LogService) => SystemEventSink;
+  /** Wraps the store before the log uses it (fault tests wrap it in storage/faulty.ts). */
+  wrapStore?: (store: LogStore) => LogStore;
 }
 
 export async function startLog(config: Config, opts: StartOptions = {}): Promise<RunningLog> {
@@ -66,7 +69,8 @@ export async function startLog(config: Config, opts: StartOptions = {}): Promise
     masterKeyFile: config.privacyKeyFile ?? join(config.data, 'privacy.key'),
     createKey: config.privacyKeyFile === undefined,
   });
-  const store = await LevelStore.open(join(config.data, 'db'));
+  const level = await LevelStore.open(join(config.data, 'db'));
+  const store = opts.wrapStore ? opts.wrapStore(level) : level;
   const metrics = createMetrics();
   const hasher = nodeHasher;
   let sequencer: Sequencer;

@@ -3,11 +3,15 @@
  * `candor`: keygen, serve, add, verify. Each command is a thin layer over the library: flags in,
  * a call, a readable answer out, and a non-zero exit code with a one-line reason on failure.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { fromBase64, toBase64, utf8 } from '../core/bytes.js';
 import { CandorError } from '../core/errors.js';
-import { generateSignerKey } from '../core/note.js';
+import { generateSignerKey, parseVerifierKey } from '../core/note.js';
+import { nodeEd25519, nodeHasher } from '../crypto/node.js';
+import { fsck } from '../storage/fsck.js';
+import { LevelStore } from '../storage/level.js';
 import { startLog } from '../app.js';
 import { loadConfig, type Config } from '../config.js';
 import { LogClient } from '../../clients/log/client.js';
@@ -164,6 +168,30 @@ program
           2,
         )}\n`,
       );
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+program
+  .command('fsck')
+  .description('check a stopped log store offline: every bundle, tile, interior and the checkpoint; names each bad tile')
+  .option('--data <dir>', 'data directory (env CANDOR_DATA; default ./data)')
+  .option('--vkey-file <file>', 'verifier keys, one per line (default <data>/log.vkey)')
+  .action(async (o: { data?: string; vkeyFile?: string }) => {
+    try {
+      const data = o.data ?? process.env.CANDOR_DATA ?? './data';
+      if (!existsSync(join(data, 'db'))) throw new CandorError('invalid_argument', `no log store at ${join(data, 'db')}`);
+      const verifiers = readVkeys({ vkeyFile: o.vkeyFile ?? join(data, 'log.vkey') }).map((k) => parseVerifierKey(k, nodeEd25519));
+      const store = await LevelStore.open(join(data, 'db'));
+      const report = await fsck({ store, hasher: nodeHasher, verifiers }).finally(() => store.close());
+      for (const p of report.problems) process.stdout.write(`BAD ${p.path}: ${p.message}\n`);
+      const summary = `size ${report.size}: ${report.bundles} entry bundles, ${report.tiles} hash tiles checked`;
+      if (report.problems.length > 0) {
+        process.stderr.write(`candor fsck: ${report.problems.length} problem(s) in the store at ${data} (${summary})\n`);
+        process.exit(3);
+      }
+      process.stdout.write(`fsck OK: ${summary}\n`);
     } catch (err) {
       fail(err);
     }
