@@ -14,6 +14,7 @@ import { LogClient } from '../../clients/log/client.js';
 import { registerWitnessCommands } from '../../clients/witness/cli.js';
 import { registerProducerCommands } from '../producers/cli.js';
 import { registerAuditorCommands } from '../../clients/auditor/cli.js';
+import { registerConfigCommands } from './config.js';
 
 const DEFAULT_URL = process.env.CANDOR_URL ?? 'http://127.0.0.1:8080';
 
@@ -216,5 +217,6 @@ common(verify.command('consistency').description('prove that the latest checkpoi
 registerWitnessCommands(program);
 registerProducerCommands(program);
 registerAuditorCommands(program);
+registerConfigCommands(program);
 
 await program.parseAsync(process.argv);

@@ -4,6 +4,7 @@ import type { LogMetrics } from '../log/metrics.js';
 import type { LogService } from '../log/service.js';
 import { CandorError } from '../core/errors.js';
 import type { EventIngest } from '../events/ingest.js';
+import { REQUEST_ID_HEADER, requestId } from '../observability/request-id.js';
 import { errorHandler } from './errors.js';
 import { eventRoutes } from './events.js';
 import { opsRoutes } from './ops.js';
@@ -21,12 +22,19 @@ export interface HttpOptions {
 
 export async function buildHttpServer(opts: HttpOptions): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: { level: opts.logLevel ?? 'info' },
+    // Authorization headers carry producer tokens: never logged, even by a custom serializer.
+    logger: { level: opts.logLevel ?? 'info', redact: { paths: ['req.headers.authorization', 'headers.authorization', 'authorization', 'token'], censor: '[redacted]' } },
+    requestIdHeader: false,
+    genReqId: (req) => requestId(req.headers[REQUEST_ID_HEADER]),
     // A line per request would cost more than serving a tile; errors are logged by errorHandler.
     logController: new LogController({ disableRequestLogging: true }),
     // Unknown query parameters are errors, not silently dropped: a typo like "sise=5" must not
     // quietly return a proof for another tree size.
     ajv: { customOptions: { coerceTypes: true, allErrors: false, removeAdditional: false } },
+  });
+  app.addHook('onRequest', (req, reply, done) => {
+    reply.header(REQUEST_ID_HEADER, req.id);
+    done();
   });
   app.setErrorHandler(errorHandler(opts.metrics));
   app.setNotFoundHandler((req, reply) =>
