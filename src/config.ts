@@ -154,6 +154,7 @@ function merge(into: Partial<Config>, values: Record<string, unknown>, source: s
  */
 export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; flags?: Partial<Record<keyof Config, unknown>>; sources?: Map<string, string> }): Config {
   const cfg: Partial<Config> = { ...CONFIG_DEFAULTS };
+  const sources = opts.sources ?? new Map<string, string>();
   const env = opts.env ?? process.env;
   const file = opts.file ?? env.CANDOR_CONFIG;
   if (file) {
@@ -166,17 +167,17 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; flags
     if (parsed !== null && (typeof parsed !== 'object' || Array.isArray(parsed))) {
       throw new CandorError('invalid_argument', `config file ${file} must hold a mapping of keys to values`);
     }
-    merge(cfg, (parsed ?? {}) as Record<string, unknown>, file, opts.sources);
+    merge(cfg, (parsed ?? {}) as Record<string, unknown>, file, sources);
   }
   const fromEnv: Record<string, unknown> = {};
   for (const [k, f] of Object.entries(FIELDS)) if (env[f.env] !== undefined) fromEnv[k] = env[f.env];
-  merge(cfg, fromEnv, 'environment', opts.sources);
-  merge(cfg, (opts.flags ?? {}) as Record<string, unknown>, 'flags', opts.sources);
+  merge(cfg, fromEnv, 'environment', sources);
+  merge(cfg, (opts.flags ?? {}) as Record<string, unknown>, 'flags', sources);
   const c = cfg as Config;
   parseHostPort(c.http);
   if (c.batchMaxEntries < 1) bad('batchMaxEntries', 'config', 'must be at least 1');
   if (c.queueMaxEntries < 1) bad('queueMaxEntries', 'config', 'must be at least 1');
-  if (!LOG_LEVELS.includes(c.logLevel)) bad('logLevel', opts.sources?.get('logLevel') ?? 'config', `must be one of ${LOG_LEVELS.join(', ')}`);
+  if (!LOG_LEVELS.includes(c.logLevel)) bad('logLevel', sources.get('logLevel') ?? 'config', `must be one of ${LOG_LEVELS.join(', ')}`);
   if (c.grpc !== undefined && !/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):[0-9]{1,5}$/.test(c.grpc)) bad('grpc', 'config', `must be HOST:PORT (for example 127.0.0.1:8081), got "${c.grpc}"`);
   if ((c.grpcTlsCert === undefined) !== (c.grpcTlsKey === undefined)) bad('grpcTlsCert', 'config', 'and grpcTlsKey must be given together');
   if (c.grpcTlsClientCa !== undefined && c.grpcTlsCert === undefined) bad('grpcTlsClientCa', 'config', 'needs grpcTlsCert and grpcTlsKey (mutual TLS runs over TLS)');

@@ -54,7 +54,7 @@ export function describeConfig(c: Config, sources: ReadonlyMap<string, string>):
 export function configTable(): string {
   const cell = (s: string) => s.replace(/\|/g, '\\|');
   const rows = (Object.entries(FIELDS) as Array<[keyof Config, (typeof FIELDS)[keyof Config]]>).map(([key, f]) => {
-    const dflt = f.default ?? (CONFIG_DEFAULTS[key] === undefined ? '' : JSON.stringify(CONFIG_DEFAULTS[key]));
+    const dflt = f.default ?? (CONFIG_DEFAULTS[key] === undefined ? '' : `\`${String(CONFIG_DEFAULTS[key])}\``);
     const secret = f.secret ? ' **Secret: a file path; the file is never logged.**' : '';
     return `| \`${key}\` | \`${f.env}\` | ${f.flag ? `\`${f.flag}\`` : ''} | ${cell(dflt)} | ${cell(f.doc ?? '')}${secret} |`;
   });

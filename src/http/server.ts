@@ -36,6 +36,13 @@ export async function buildHttpServer(opts: HttpOptions): Promise<FastifyInstanc
     reply.header(REQUEST_ID_HEADER, req.id);
     done();
   });
+  // At debug and trace, a line per request (with its reqId); at info and above, no per-request cost.
+  if (opts.logLevel === 'debug' || opts.logLevel === 'trace') {
+    app.addHook('onResponse', (req, reply, done) => {
+      req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
+      done();
+    });
+  }
   app.setErrorHandler(errorHandler(opts.metrics));
   app.setNotFoundHandler((req, reply) =>
     errorHandler(opts.metrics)(new CandorError('not_found', `no route ${req.method} ${req.url.split('?')[0]}`), req, reply),
