@@ -19,6 +19,8 @@ import { registerWitnessCommands } from '../../clients/witness/cli.js';
 import { registerProducerCommands } from '../producers/cli.js';
 import { registerAuditorCommands } from '../../clients/auditor/cli.js';
 import { registerPrivacyCommands } from '../privacy/cli.js';
+import { registerConfigCommands } from './config.js';
+import { registerClusterCommands } from '../cluster/cli.js';
 
 const DEFAULT_URL = process.env.CANDOR_URL ?? 'http://127.0.0.1:8080';
 
@@ -255,5 +257,7 @@ registerWitnessCommands(program);
 registerProducerCommands(program);
 registerAuditorCommands(program);
 registerPrivacyCommands(program, fail);
+registerConfigCommands(program);
+registerClusterCommands(program);
 
 await program.parseAsync(process.argv);

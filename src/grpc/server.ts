@@ -7,6 +7,7 @@
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import {
+  Metadata,
   Server,
   ServerCredentials,
   experimental,
@@ -43,6 +44,7 @@ import type { LogService } from '../log/service.js';
 import { bearerCredentials, type Credentials } from '../producers/registry.js';
 import { logServiceDefinition } from './definition.js';
 import { toGrpcStatus } from './errors.js';
+import { REQUEST_ID_HEADER, requestId } from '../observability/request-id.js';
 
 /** GetEntries answers at most this many entries per call; the client asks again for more. */
 export const MAX_ENTRIES_PER_CALL = 10_000;
@@ -66,7 +68,7 @@ export interface GrpcServerOptions {
   address: string;
   tls?: GrpcTls;
   metrics?: LogMetrics;
-  logger?: { error(obj: object, msg: string): void };
+  logger?: { error(obj: object, msg: string): void; debug?(obj: object, msg: string): void };
 }
 
 export interface GrpcServer {
@@ -125,8 +127,10 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<GrpcServer>
   const watches = new Set<() => void>();
   let closing = false;
 
-  const fail = (err: unknown) => {
-    const s = toGrpcStatus(err, (e) => o.logger?.error({ err: e }, 'grpc: internal error'));
+  /** Each call's request ID (from x-request-id metadata, or fresh), for its log lines. */
+  const ids = new WeakMap<object, string>();
+  const fail = (err: unknown, call?: object) => {
+    const s = toGrpcStatus(err, (e) => o.logger?.error({ err: e, reqId: call && ids.get(call) }, 'grpc: internal error'));
     metrics?.rejected.inc({ reason: err instanceof CandorError ? err.code : 'internal' });
     return s;
   };
@@ -142,7 +146,7 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<GrpcServer>
         })
         .then(
           (res) => callback(null, res),
-          (err: unknown) => callback(fail(err)),
+          (err: unknown) => callback(fail(err, call)),
         );
     };
 
@@ -167,7 +171,7 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<GrpcServer>
       try {
         events.preflight(creds);
       } catch (err) {
-        call.emit('error', fail(err));
+        call.emit('error', fail(err, call));
         return;
       }
       let stopped = false;
@@ -178,7 +182,7 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<GrpcServer>
       const stop = (err: unknown) => {
         if (stopped) return;
         stopped = true;
-        call.emit('error', fail(err));
+        call.emit('error', fail(err, call));
       };
       call.on('data', (bytes: Uint8Array) => {
         if (stopped) return;
@@ -241,7 +245,7 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<GrpcServer>
       try {
         after = int(decode(WatchCheckpointsRequestSchema, call.request).afterSize, 'after_size');
       } catch (err) {
-        call.emit('error', fail(err));
+        call.emit('error', fail(err, call));
         return;
       }
       let last = '';
@@ -324,10 +328,22 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<GrpcServer>
           at = page[page.length - 1]!.index + 1;
         }
         call.end();
-      })().catch((err: unknown) => call.emit('error', fail(err)));
+      })().catch((err: unknown) => call.emit('error', fail(err, call)));
     },
   };
 
+  // Every call gets a request ID, echoed in the response metadata and carried by its log lines.
+  for (const [method, handler] of Object.entries(handlers)) {
+    handlers[method] = ((call: { metadata: Metadata; sendMetadata(m: Metadata): void }, callback?: unknown) => {
+      const id = requestId(call.metadata.get(REQUEST_ID_HEADER)[0]);
+      ids.set(call, id);
+      const md = new Metadata();
+      md.set(REQUEST_ID_HEADER, id);
+      call.sendMetadata(md);
+      o.logger?.debug?.({ reqId: id, method }, 'grpc call');
+      (handler as (c: unknown, cb?: unknown) => void)(call, callback);
+    }) as typeof handler;
+  }
   server.addService(logServiceDefinition, handlers);
   const tls = o.tls ? await tlsCredentials(o.tls) : undefined;
   const creds = tls ? tls.credentials : ServerCredentials.createInsecure();

@@ -8,6 +8,7 @@ import type { LogService } from '../log/service.js';
 import { CandorError } from '../core/errors.js';
 import type { EventIngest } from '../events/ingest.js';
 import { mountAdminRoutes, type AdminRoutes } from './admin.js';
+import { REQUEST_ID_HEADER, requestId } from '../observability/request-id.js';
 import { errorHandler } from './errors.js';
 import { eventRoutes } from './events.js';
 import { healthRoute, metricsRoute } from './ops.js';
@@ -67,7 +68,10 @@ function clientErrorHandler(metrics: LogMetrics) {
 export function baseServer(opts: { metrics: LogMetrics; logLevel?: string; tls?: HttpTls }): FastifyInstance {
   const app = Fastify({
     clientErrorHandler: clientErrorHandler(opts.metrics),
-    logger: { level: opts.logLevel ?? 'info' },
+    // Authorization headers carry producer tokens: never logged, even by a custom serializer.
+    logger: { level: opts.logLevel ?? 'info', redact: { paths: ['req.headers.authorization', 'headers.authorization', 'authorization', 'token'], censor: '[redacted]' } },
+    requestIdHeader: false,
+    genReqId: (req) => requestId(req.headers[REQUEST_ID_HEADER]),
     // A line per request would cost more than serving a tile; errors are logged by errorHandler.
     logController: new LogController({ disableRequestLogging: true }),
     // Unknown query parameters are errors, not silently dropped: a typo like "sise=5" must not
@@ -77,6 +81,17 @@ export function baseServer(opts: { metrics: LogMetrics; logLevel?: string; tls?:
     http: { maxHeaderSize: MAX_HEADER_BYTES },
     ...(opts.tls ? { https: { ...httpsOptions(opts.tls), maxHeaderSize: MAX_HEADER_BYTES } } : {}),
   }) as unknown as FastifyInstance;
+  app.addHook('onRequest', (req, reply, done) => {
+    reply.header(REQUEST_ID_HEADER, req.id);
+    done();
+  });
+  // At debug and trace, a line per request (with its reqId); at info and above, no per-request cost.
+  if (opts.logLevel === 'debug' || opts.logLevel === 'trace') {
+    app.addHook('onResponse', (req, reply, done) => {
+      req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
+      done();
+    });
+  }
   app.setErrorHandler(errorHandler(opts.metrics));
   // fastify reads no body for GET and HEAD; one announced over the limit is refused, not drained.
   app.addHook('onRequest', async (req) => {

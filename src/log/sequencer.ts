@@ -213,7 +213,9 @@ export class Sequencer extends EventEmitter {
       const commit = this.#tail.then(() => {
         if (generation !== this.#generation) throw new Error('an earlier batch failed to commit');
         // A batch of duplicates only changes nothing: it just waits for the batches before it.
-        return p.commit.entries.length > 0 ? this.#o.store.commit(p.commit) : undefined;
+        if (p.commit.entries.length === 0) return undefined;
+        const timer = this.#o.metrics?.commitSeconds.startTimer();
+        return this.#o.store.commit(p.commit).finally(() => timer?.());
       });
       this.#tail = commit.catch(() => undefined);
       this.#preparing = false;
@@ -287,7 +289,9 @@ export class Sequencer extends EventEmitter {
 
     const appended = this.#tree.append(freshHashes);
     const text = formatCheckpoint({ origin: this.#o.origin, size: appended.newSize, root: this.#tree.root(), extensions: [] });
+    const timer = this.#o.metrics?.signSeconds.startTimer();
     const checkpoint = signNote(text, this.#o.signers);
+    timer?.();
     return {
       batch,
       commit: {
