@@ -21,6 +21,9 @@ import { IdempotencyIndex } from './events/idempotency.js';
 import { EventIngest } from './events/ingest.js';
 import { startGrpcServer, type GrpcServer } from './grpc/server.js';
 import { ProducerRegistry, REGISTRY_FILE } from './producers/registry.js';
+import { CandorError } from './core/errors.js';
+import type { Authorize } from './query/access.js';
+import { SearchService } from './query/search.js';
 
 export interface RunningLog {
   url: string;
@@ -36,11 +39,22 @@ export interface RunningLog {
   producers: ProducerRegistry;
   /** The gRPC server, when config.grpc is set. */
   grpc?: GrpcServer;
+  /** Search and live tail, when config.indexes is on. */
+  search?: SearchService;
   /** Stops accepting, commits and answers everything queued, closes the store. */
   close(): Promise<void>;
 }
 
-export async function startLog(config: Config): Promise<RunningLog> {
+export interface StartOptions {
+  /** Who may search (the auditor registry); without it, every search is refused. */
+  authorize?: Authorize;
+}
+
+const noReaders: Authorize = () => {
+  throw new CandorError('unauthenticated', 'this log has no readers configured: search and tail are refused');
+};
+
+export async function startLog(config: Config, opts: StartOptions = {}): Promise<RunningLog> {
   mkdirSync(config.data, { recursive: true });
   const keys = loadLogKeys({ dataDir: config.data, origin: config.origin, keyFiles: config.keys });
   const store = await LevelStore.open(join(config.data, 'db'));
@@ -85,8 +99,9 @@ export async function startLog(config: Config): Promise<RunningLog> {
     await store.close();
     throw err;
   });
-  const events = new EventIngest({ service, registry: producers, index, metrics });
-  const http = await buildHttpServer({ service, metrics, logLevel: config.logLevel, events });
+  const events = new EventIngest({ service, registry: producers, index, metrics, indexes: config.indexes });
+  const search = config.indexes ? new SearchService({ service, store, index: store, commits: sequencer, authorize: opts.authorize ?? noReaders }) : undefined;
+  const http = await buildHttpServer({ service, metrics, logLevel: config.logLevel, events, ...(search ? { search } : {}) });
   logger = http.log;
   sequencer.on('commitError', (err) => http.log.error({ err }, 'commit failed; the batch was rejected and the state will be reloaded'));
   await witnessing?.start({ source: sequencer, prover: service, logger: http.log });
@@ -105,7 +120,7 @@ export async function startLog(config: Config): Promise<RunningLog> {
   let grpc: GrpcServer | undefined;
   if (config.grpc) {
     const tls = config.grpcTlsCert && config.grpcTlsKey ? { certFile: config.grpcTlsCert, keyFile: config.grpcTlsKey, ...(config.grpcTlsClientCa ? { clientCaFile: config.grpcTlsClientCa } : {}) } : undefined;
-    grpc = await startGrpcServer({ service, events, checkpoints: sequencer, address: config.grpc, metrics, logger: http.log, ...(tls ? { tls } : {}) }).catch(async (err: unknown) => {
+    grpc = await startGrpcServer({ service, events, checkpoints: sequencer, address: config.grpc, metrics, logger: http.log, ...(tls ? { tls } : {}), ...(search ? { search } : {}) }).catch(async (err: unknown) => {
       await http.close();
       await sequencer.close();
       await witnessing?.stop();
@@ -127,6 +142,7 @@ export async function startLog(config: Config): Promise<RunningLog> {
     events,
     producers,
     ...(grpc ? { grpc } : {}),
+    ...(search ? { search } : {}),
     close() {
       closing ??= (async () => {
         // Stop accepting connections, but let requests in flight finish: their entries are

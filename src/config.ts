@@ -33,6 +33,11 @@ export interface Config {
   grpcTlsCert?: string;
   grpcTlsKey?: string;
   grpcTlsClientCa?: string;
+  /**
+   * Search indexes, written in the same batch as the tree (docs/search.md); default on. Turning
+   * them on for a log that ran without them needs `candor index rebuild`.
+   */
+  indexes: boolean;
 }
 
 export const CONFIG_DEFAULTS: Config = {
@@ -45,10 +50,11 @@ export const CONFIG_DEFAULTS: Config = {
   queueMaxBytes: DEFAULTS.maxQueueBytes,
   cacheBytes: 64 * 1024 * 1024,
   logLevel: 'info',
+  indexes: true,
 };
 
 /** Config keys, their environment variable, and their type. */
-const FIELDS: Record<keyof Config, { env: string; type: 'string' | 'int' | 'list' | 'witnessing' }> = {
+const FIELDS: Record<keyof Config, { env: string; type: 'string' | 'int' | 'bool' | 'list' | 'witnessing' }> = {
   data: { env: 'CANDOR_DATA', type: 'string' },
   http: { env: 'CANDOR_HTTP', type: 'string' },
   origin: { env: 'CANDOR_ORIGIN', type: 'string' },
@@ -64,6 +70,7 @@ const FIELDS: Record<keyof Config, { env: string; type: 'string' | 'int' | 'list
   grpcTlsCert: { env: 'CANDOR_GRPC_TLS_CERT', type: 'string' },
   grpcTlsKey: { env: 'CANDOR_GRPC_TLS_KEY', type: 'string' },
   grpcTlsClientCa: { env: 'CANDOR_GRPC_TLS_CLIENT_CA', type: 'string' },
+  indexes: { env: 'CANDOR_INDEXES', type: 'bool' },
 };
 
 function bad(key: string, source: string, why: string): never {
@@ -76,6 +83,12 @@ function coerce(key: keyof Config, value: unknown, source: string): unknown {
     const n = typeof value === 'string' && /^[0-9]+$/.test(value) ? Number(value) : value;
     if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) bad(key, source, 'must be a non-negative integer');
     return n;
+  }
+  if (type === 'bool') {
+    if (typeof value === 'boolean') return value;
+    if (value === 'true' || value === '1' || value === 'on') return true;
+    if (value === 'false' || value === '0' || value === 'off') return false;
+    bad(key, source, 'must be true or false');
   }
   if (type === 'witnessing') return parseWitnessingConfig(value, `config ${key}`, source);
   if (type === 'list') {

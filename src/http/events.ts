@@ -23,7 +23,8 @@ import { bearerCredentials } from '../producers/registry.js';
 const BODY_LIMIT = 96 * 1024 * 1024;
 const PROTOBUF = 'application/x-protobuf';
 
-function peerCertificate(req: FastifyRequest) {
+/** The client certificate the TLS layer verified, if any. */
+export function peerCertificate(req: FastifyRequest) {
   const socket = req.raw.socket as Partial<TLSSocket>;
   return socket.authorized && socket.getPeerCertificate ? socket.getPeerCertificate() : undefined;
 }

@@ -8,6 +8,8 @@ import { errorHandler } from './errors.js';
 import { eventRoutes } from './events.js';
 import { opsRoutes } from './ops.js';
 import { proofRoutes } from './proofs.js';
+import type { SearchService } from '../query/search.js';
+import { searchRoutes } from './search.js';
 import { submitRoutes } from './submit.js';
 import { tileRoutes } from './tiles.js';
 
@@ -17,6 +19,8 @@ export interface HttpOptions {
   logLevel?: string;
   /** Event ingestion (POST /v1/events); absent, the route is not served. */
   events?: EventIngest;
+  /** Search and live tail (GET /v1/search, GET /v1/tail); absent (indexes off), not served. */
+  search?: SearchService;
 }
 
 export async function buildHttpServer(opts: HttpOptions): Promise<FastifyInstance> {
@@ -37,5 +41,6 @@ export async function buildHttpServer(opts: HttpOptions): Promise<FastifyInstanc
   await app.register(proofRoutes, { service: opts.service });
   await app.register(opsRoutes, { service: opts.service, metrics: opts.metrics });
   if (opts.events) await app.register(eventRoutes, { events: opts.events });
+  if (opts.search) await app.register(searchRoutes, { search: opts.search });
   return app;
 }
