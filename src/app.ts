@@ -30,6 +30,7 @@ export interface RunningLog {
   keys: LogKeys;
   service: LogService;
   sequencer: Sequencer;
+  store: LevelStore;
   metrics: LogMetrics;
   http: FastifyInstance;
   /** Log-side witnessing, when the config has a witness policy. */
@@ -136,6 +137,7 @@ export async function startLog(config: Config, opts: StartOptions = {}): Promise
     keys,
     service,
     sequencer,
+    store,
     metrics,
     http,
     ...(witnessing ? { witnessing } : {}),

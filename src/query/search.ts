@@ -88,6 +88,8 @@ export interface SearchServiceOptions {
   index: SearchIndex;
   commits: CommitSource;
   authorize: Authorize;
+  /** How far a tail may fall behind before it is dropped; default TAIL_MAX_LAG. */
+  tailMaxLag?: number;
 }
 
 /** The checked form of a request's filters. */
@@ -250,9 +252,10 @@ export class SearchService {
       // Commits that arrived while this pump ran are picked up now.
       if (!closed && position < this.#o.service.size) void pump();
     };
+    const maxLag = this.#o.tailMaxLag ?? TAIL_MAX_LAG;
     function onCommit(_note: string, size: number) {
-      if (waiting && size - position > TAIL_MAX_LAG) {
-        stop(new CandorError('resource_exhausted', `the tail fell more than ${TAIL_MAX_LAG} entries behind the log (a slow consumer); resume from the last index received`, { retryAfterMs: 1000 }));
+      if (waiting && size - position > maxLag) {
+        stop(new CandorError('resource_exhausted', `the tail fell more than ${maxLag} entries behind the log (a slow consumer); resume from the last index received`, { retryAfterMs: 1000 }));
         return;
       }
       void pump();
