@@ -10,7 +10,8 @@
  * narrows it, and a proof size caps it. occurred_at, which producers set and which need not
  * follow log order, filters the decoded events. Every page examines at most SCAN_BUDGET
  * candidates, so a page costs the same however selective the filters are; a page can then hold
- * fewer results than asked, with a cursor to go on.
+ * fewer results than asked, with a cursor to go on. An intersection with term filters is driven
+ * by its sparsest list instead (#probe), checking chunks of it against the others in batches.
  */
 import { parseCheckpoint } from '../core/checkpoint.js';
 import { CandorError, invalid } from '../core/errors.js';
@@ -31,6 +32,10 @@ export const SCAN_BUDGET = 10_000;
 export const MAX_VALUE_LENGTH = 1024;
 /** How far (in entries) a live tail may fall behind the log before it is dropped. */
 export const TAIL_MAX_LAG = 100_000;
+/** Postings read at a time from the list that drives an intersection. */
+const PROBE_CHUNK = 256;
+/** Postings of the driving list one page may probe. */
+const PROBE_BUDGET = 100_000;
 
 export type Order = 'newest' | 'oldest';
 
@@ -130,6 +135,15 @@ class Union implements PostingCursor {
     return this.reverse ? Math.max(...found) : Math.min(...found);
   }
 
+  async next(): Promise<number[]> {
+    throw new Error('bad plan: a union never drives a search');
+  }
+
+  async has(indexes: readonly number[]): Promise<boolean[]> {
+    const parts = await Promise.all(this.parts.map((p) => p.has(indexes)));
+    return indexes.map((_, i) => parts.some((p) => p[i]));
+  }
+
   async close(): Promise<void> {
     await Promise.all(this.parts.map((p) => p.close()));
   }
@@ -145,6 +159,14 @@ class Every implements PostingCursor {
 
   async seek(target: number): Promise<number | undefined> {
     return target >= this.lo && target < this.hi ? target : undefined;
+  }
+
+  async next(): Promise<number[]> {
+    throw new Error('bad plan: the window never drives a search');
+  }
+
+  async has(indexes: readonly number[]): Promise<boolean[]> {
+    return indexes.map((i) => i >= this.lo && i < this.hi);
   }
 
   async close(): Promise<void> {}
@@ -329,6 +351,7 @@ export class SearchService {
       lists.push(new Union(plan.tenants.map((t) => index.postings(FIELD.tenant, t, lo, hi, reverse)), reverse));
     }
     if (lists.length === 0) lists.push(new Every(lo, hi, reverse));
+    if (plan.terms.length > 0 && lists.length > 1) return this.#probe(plan, lists, plan.terms.length, lo, hi, reverse, limit);
     const step = reverse ? -1 : 1;
     let candidate = reverse ? hi - 1 : lo;
     let examined = 0;
@@ -355,6 +378,60 @@ export class SearchService {
       await Promise.all(lists.map((l) => l.close()));
     }
     const position = candidate - step;
+    return { hits, position, more: !exhausted && (reverse ? position > lo : position < hi - 1) };
+  }
+
+  /**
+   * An intersection driven by its sparsest term list: that list is read a chunk at a time, and
+   * each chunk is checked against every other list with one batched lookup per list. Costs one
+   * round trip per chunk and list, where the leapfrog costs one per seek; the sparsest list is the
+   * one whose first chunk reaches furthest.
+   */
+  async #probe(plan: Plan, lists: PostingCursor[], termLists: number, lo: number, hi: number, reverse: boolean, limit: number): Promise<{ hits: SearchHit[]; position: number; more: boolean }> {
+    const hits: SearchHit[] = [];
+    let examined = 0;
+    let position = reverse ? hi : lo - 1;
+    let exhausted = false;
+    let probed = 0;
+    try {
+      const firsts = await Promise.all(lists.slice(0, termLists).map((l) => l.next(PROBE_CHUNK)));
+      let d = 0;
+      for (let k = 1; k < firsts.length; k++) {
+        const reach = (c: number[]) => (c.length < PROBE_CHUNK ? Infinity : reverse ? -c[c.length - 1]! : c[c.length - 1]!);
+        if (reach(firsts[k]!) > reach(firsts[d]!)) d = k;
+      }
+      const driver = lists[d]!;
+      const others = lists.filter((_, k) => k !== d);
+      let chunk = firsts[d]!;
+      while (hits.length < limit && examined < SCAN_BUDGET && probed < PROBE_BUDGET) {
+        probed += chunk.length;
+        if (chunk.length === 0) {
+          exhausted = true;
+          break;
+        }
+        const present = await Promise.all(others.map((l) => l.has(chunk)));
+        const matched = chunk.filter((_, i) => present.every((p) => p[i]));
+        // Read no more matches than the page still needs: the rest of the chunk is examined again.
+        const need = limit - hits.length;
+        let take = matched;
+        if (matched.length > need) {
+          take = matched.slice(0, need);
+          position = take[take.length - 1]!;
+        } else {
+          position = chunk[chunk.length - 1]!;
+        }
+        examined += take.length;
+        for (const e of await this.#read(take)) if (postFilter(plan, e)) hits.push(e);
+        if (matched.length > need) break;
+        if (chunk.length < PROBE_CHUNK) {
+          exhausted = true;
+          break;
+        }
+        chunk = await driver.next(PROBE_CHUNK);
+      }
+    } finally {
+      await Promise.all(lists.map((l) => l.close()));
+    }
     return { hits, position, more: !exhausted && (reverse ? position > lo : position < hi - 1) };
   }
 

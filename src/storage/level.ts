@@ -111,12 +111,14 @@ export function postingKeys(index: number, t: EntryTerms): Bytes[] {
  */
 class LevelPostings implements PostingCursor {
   readonly #it;
+  readonly #db: ClassicLevel<Bytes, Bytes>;
   readonly #prefix: Bytes;
   readonly #reverse: boolean;
   /** The posting the iterator stands on (undefined: none read yet), or null at the end. */
   #at: number | null | undefined;
 
   constructor(db: ClassicLevel<Bytes, Bytes>, prefix: Bytes, lo: number, hi: number, reverse: boolean) {
+    this.#db = db;
     this.#prefix = prefix;
     this.#reverse = reverse;
     this.#it = db.keys({ gte: postingKey(prefix, lo), lt: postingKey(prefix, hi), reverse });
@@ -140,6 +142,17 @@ class LevelPostings implements PostingCursor {
         return i;
       }
     }
+  }
+
+  async next(n: number): Promise<number[]> {
+    const keys = await this.#it.nextv(n);
+    return keys.map((k) => readIndex(k, this.#prefix.length));
+  }
+
+  async has(indexes: readonly number[]): Promise<boolean[]> {
+    if (indexes.length === 0) return [];
+    const values = await this.#db.getMany(indexes.map((i) => postingKey(this.#prefix, i)));
+    return values.map((v) => v !== undefined);
   }
 
   async close(): Promise<void> {

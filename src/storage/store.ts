@@ -63,6 +63,10 @@ export interface LogStore {
 export interface PostingCursor {
   /** Forward: the smallest posting >= target; reverse: the largest <= target; undefined past the end. */
   seek(target: number): Promise<number | undefined>;
+  /** The next `n` postings in order (fewer at the end); not to be mixed with seek. */
+  next(n: number): Promise<number[]>;
+  /** Whether each of `indexes` is in the list (one lookup for all). */
+  has(indexes: readonly number[]): Promise<boolean[]>;
   close(): Promise<void>;
 }
 

@@ -135,6 +135,14 @@ describe('GET /v1/search', () => {
   it('restricts a reader to its tenants', async () => {
     expect((await allPages(log.url, { limit: 1000 }, 'tok-org2')).indexes).toEqual(naive(events, { tenant: 'org-2' }));
     expect((await allPages(log.url, { actor: 'usr_a', limit: 1000 }, 'tok-org13')).indexes).toEqual(naive(events, { actor: 'usr_a', tenants: ['org-1', 'org-3'] }));
+    // A term list longer than one probe chunk (256) driving the intersection with the tenants.
+    for (const order of ['newest', 'oldest'] as const) {
+      for (const limit of [7, 300, 1000]) {
+        const want = naive(events, { type: 'session.started', tenants: ['org-1', 'org-3'] }, order);
+        expect(want.length).toBeGreaterThan(256);
+        expect((await allPages(log.url, { type: 'session.started', order, limit }, 'tok-org13')).indexes).toEqual(want);
+      }
+    }
     const denied = await httpSearch(log.url, { tenant: 'org-1' }, 'tok-org2');
     expect(denied.status).toBe(403);
     expect(denied.body.error!.message).toMatch(/tenant org-1/);
