@@ -121,6 +121,7 @@ const ORDER = [
   'Latency',
   'gRPC ingest',
   'Scale',
+  'Search',
   'Batch defaults',
   'Profiles',
 ];

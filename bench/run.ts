@@ -20,6 +20,7 @@ const SECTIONS: [json: string, title: string, load: () => Promise<(d: never) => 
   ['soak', 'Crash soak', async () => (await import('./soak.js')).soakSection],
   ['recovery', 'Crash recovery', async () => (await import('./recovery.js')).recoverySection],
   ['faults', 'Corruption and fuzzing', async () => (await import('./faults.js')).faultsSection],
+  ['search', 'Search', async () => (await import('./search.js')).searchSection],
 ];
 
 const SCENARIOS: Record<string, () => Promise<{ main(): Promise<void> }>> = {
@@ -37,6 +38,7 @@ const SCENARIOS: Record<string, () => Promise<{ main(): Promise<void> }>> = {
   soak: () => import('./soak.js'),
   recovery: () => import('./recovery.js'),
   faults: () => import('./faults.js'),
+  search: () => import('./search.js'),
   summary: () => import('./summary.js'),
   // Rewrites every section (and its plots) from the JSON, measuring nothing; then the summary.
   render: async () => ({
@@ -62,7 +64,7 @@ const SCENARIOS: Record<string, () => Promise<{ main(): Promise<void> }>> = {
 };
 
 /** What `npm run bench` runs with no names: everything that measures, then the summary. */
-const ALL = ['integration', 'durability', 'go', 'http', 'latency', 'grpc', 'scale', 'defaults', 'profile', 'summary'];
+const ALL = ['integration', 'durability', 'go', 'http', 'latency', 'grpc', 'scale', 'search', 'defaults', 'profile', 'summary'];
 
 const wanted = process.argv.slice(2);
 const started = performance.now();

@@ -27,12 +27,15 @@ import { ProducerLimiter } from './producers/limits.js';
 import { OpeningsStore } from './privacy/store.js';
 import { PrivacyService } from './privacy/service.js';
 import type { Authorize, SystemEventSink } from './query/access.js';
+import { CandorError } from './core/errors.js';
+import { SearchService } from './query/search.js';
 
 export interface RunningLog {
   url: string;
   keys: LogKeys;
   service: LogService;
   sequencer: Sequencer;
+  store: LevelStore;
   metrics: LogMetrics;
   http: FastifyInstance;
   /** Log-side witnessing, when the config has a witness policy. */
@@ -46,6 +49,8 @@ export interface RunningLog {
   admin?: { url: string; http: FastifyInstance };
   /** Openings: deposit, disclosure and erasure (docs/privacy.md). */
   privacy: PrivacyService;
+  /** Search and live tail, when config.indexes is on. */
+  search?: SearchService;
   /** Stops accepting, commits and answers everything queued, closes the store. */
   close(): Promise<void>;
 }
@@ -59,6 +64,10 @@ export interface StartOptions {
   /** Wraps the store before the log uses it (fault tests wrap it in storage/faulty.ts). */
   wrapStore?: (store: LogStore) => LogStore;
 }
+
+const noReaders: Authorize = () => {
+  throw new CandorError('unauthenticated', 'this log has no readers configured: search and tail are refused');
+};
 
 export async function startLog(config: Config, opts: StartOptions = {}): Promise<RunningLog> {
   mkdirSync(config.data, { recursive: true });
@@ -117,7 +126,8 @@ export async function startLog(config: Config, opts: StartOptions = {}): Promise
     burst: config.producerBurst ?? 0,
     dailyQuota: config.producerDailyQuota ?? 0,
   });
-  const events = new EventIngest({ service, registry: producers, index, metrics, limiter });
+  const events = new EventIngest({ service, registry: producers, index, metrics, limiter, indexes: config.indexes });
+  const search = config.indexes ? new SearchService({ service, store, index: level, commits: sequencer, authorize: opts.authorize ?? noReaders }) : undefined;
   const privacy = new PrivacyService({
     store: openings,
     service,
@@ -127,7 +137,7 @@ export async function startLog(config: Config, opts: StartOptions = {}): Promise
   });
   const adminRoutes: AdminRoutes[] = [producerAdminRoutes(producers, limiter)];
   const httpTls = config.httpTlsCert && config.httpTlsKey ? { certFile: config.httpTlsCert, keyFile: config.httpTlsKey, ...(config.httpTlsClientCa ? { clientCaFile: config.httpTlsClientCa } : {}) } : undefined;
-  const http = await buildHttpServer({ service, metrics, logLevel: config.logLevel, events, privacy, admin: adminRoutes, adminListener: config.admin !== undefined, ...(httpTls ? { tls: httpTls } : {}) }).catch(async (err: unknown) => {
+  const http = await buildHttpServer({ service, metrics, logLevel: config.logLevel, events, privacy, ...(search ? { search } : {}), admin: adminRoutes, adminListener: config.admin !== undefined, ...(httpTls ? { tls: httpTls } : {}) }).catch(async (err: unknown) => {
     producers.close();
     await index.close();
     await sequencer.close();
@@ -152,7 +162,7 @@ export async function startLog(config: Config, opts: StartOptions = {}): Promise
   let grpc: GrpcServer | undefined;
   if (config.grpc) {
     const tls = config.grpcTlsCert && config.grpcTlsKey ? { certFile: config.grpcTlsCert, keyFile: config.grpcTlsKey, ...(config.grpcTlsClientCa ? { clientCaFile: config.grpcTlsClientCa } : {}) } : undefined;
-    grpc = await startGrpcServer({ service, events, checkpoints: sequencer, address: config.grpc, metrics, logger: http.log, ...(tls ? { tls } : {}) }).catch(async (err: unknown) => {
+    grpc = await startGrpcServer({ service, events, checkpoints: sequencer, address: config.grpc, metrics, logger: http.log, ...(tls ? { tls } : {}), ...(search ? { search } : {}) }).catch(async (err: unknown) => {
       await http.close();
       await sequencer.close();
       await witnessing?.stop();
@@ -185,6 +195,7 @@ export async function startLog(config: Config, opts: StartOptions = {}): Promise
     keys,
     service,
     sequencer,
+    store: level,
     metrics,
     http,
     ...(witnessing ? { witnessing } : {}),
@@ -193,6 +204,7 @@ export async function startLog(config: Config, opts: StartOptions = {}): Promise
     ...(grpc ? { grpc } : {}),
     ...(admin ? { admin } : {}),
     privacy,
+    ...(search ? { search } : {}),
     close() {
       closing ??= (async () => {
         // Stop accepting connections, but let requests in flight finish: their entries are

@@ -48,6 +48,11 @@ export interface Config {
    * default <data>/privacy.key, created (mode 0600) on first start. A configured file must exist.
    */
   privacyKeyFile?: string;
+  /**
+   * Search indexes, written in the same batch as the tree (docs/search.md); default on. Turning
+   * them on for a log that ran without them needs `candor index rebuild`.
+   */
+  indexes: boolean;
 }
 
 export const CONFIG_DEFAULTS: Config = {
@@ -63,6 +68,7 @@ export const CONFIG_DEFAULTS: Config = {
   producerEventsPerSecond: 0,
   producerBurst: 0,
   producerDailyQuota: 0,
+  indexes: true,
 };
 
 /**
@@ -73,7 +79,7 @@ export const CONFIG_DEFAULTS: Config = {
  */
 export interface ConfigField {
   env: string;
-  type: 'string' | 'int' | 'list' | 'witnessing';
+  type: 'string' | 'int' | 'bool' | 'list' | 'witnessing';
   flag?: string;
   secret?: true;
   doc?: string;
@@ -105,6 +111,7 @@ export const FIELDS: Record<keyof Config, ConfigField> = {
   producerBurst: { env: 'CANDOR_PRODUCER_BURST', type: 'int', doc: 'Default burst per producer, in events; 0: one second of the rate.' },
   producerDailyQuota: { env: 'CANDOR_PRODUCER_DAILY_QUOTA', type: 'int', doc: 'Default events per producer per UTC day; 0: no quota.' },
   privacyKeyFile: { env: 'CANDOR_PRIVACY_KEY_FILE', type: 'string', secret: true, doc: 'Master key file wrapping the openings store\'s data keys (docs/privacy.md).', default: '<data>/privacy.key, created' },
+  indexes: { env: 'CANDOR_INDEXES', type: 'bool', doc: 'Search indexes, written in the same batch as the tree (docs/search.md). Turning them on for a log that ran without them needs `candor index rebuild`.' },
 };
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -119,6 +126,12 @@ function coerce(key: keyof Config, value: unknown, source: string): unknown {
     const n = typeof value === 'string' && /^[0-9]+$/.test(value) ? Number(value) : value;
     if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) bad(key, source, 'must be a non-negative integer');
     return n;
+  }
+  if (type === 'bool') {
+    if (typeof value === 'boolean') return value;
+    if (value === 'true' || value === '1' || value === 'on') return true;
+    if (value === 'false' || value === '0' || value === 'off') return false;
+    bad(key, source, 'must be true or false');
   }
   if (type === 'witnessing') return parseWitnessingConfig(value, `config ${key}`, source);
   if (type === 'list') {

@@ -253,6 +253,32 @@ common(verify.command('consistency').description('prove that the latest checkpoi
     }
   });
 
+program
+  .command('index')
+  .description('search indexes (docs/search.md)')
+  .command('rebuild')
+  .description('drop and rebuild every search index from the log (stop the server first)')
+  .option('--data <dir>', 'data directory (default ./data)', './data')
+  .action(async (o: { data: string }) => {
+    try {
+      const { join } = await import('node:path');
+      const { SingleBar, Presets } = await import('cli-progress');
+      const { LevelStore } = await import('../storage/level.js');
+      const { rebuildIndexes } = await import('../query/rebuild.js');
+      const store = await LevelStore.open(join(o.data, 'db'));
+      const bar = new SingleBar({ format: 'rebuilding indexes [{bar}] {value}/{total} entries, {eta}s left', stream: process.stderr }, Presets.shades_classic);
+      try {
+        const size = await rebuildIndexes(store, (done, total) => (done === 0 ? bar.start(total, 0) : bar.update(done)));
+        bar.stop();
+        process.stdout.write(`indexes rebuilt for ${size} entries\n`);
+      } finally {
+        await store.close();
+      }
+    } catch (err) {
+      fail(err);
+    }
+  });
+
 registerWitnessCommands(program);
 registerProducerCommands(program);
 registerAuditorCommands(program);

@@ -9,7 +9,12 @@
  *   3. verify the producer's batch signature, once for the whole request (signature.ts);
  *   4. split off resubmissions by (tenant, producer, producer_event_id) (idempotency.ts);
  *   5. build the leaves (leaf.ts: the event bytes plus the receive time and the producer) and
- *      append the new ones in one submission to the sequencer.
+ *      append the new ones in one submission to the sequencer, with their search index terms
+ *      (src/query/terms.ts), computed here from the events already decoded in step 2.
+ *
+ * The receive time (a leaf's integrated_at) never decreases in log order: it is taken inside the
+ * lock that hands requests to the sequencer in order, as the later of the clock and the last one
+ * given (docs/search.md).
  *
  * A request is all or nothing: any rejected event rejects the request, and the error names it
  * ("events[3].actor.id is required"). Every acknowledgement of a response is proved against the
@@ -29,8 +34,10 @@ import { ProducerRegistry, type AuthenticatedProducer, type Credentials } from '
 import type { ProducerLimiter } from '../producers/limits.js';
 import { decodeEvent, encodeEvent, type Digest } from './encoding.js';
 import { idempotencyKey, type IdempotencyIndex } from './idempotency.js';
-import { MAX_SIGNED_BATCH, encodeEventLeaf, parseEventLeaf } from './leaf.js';
+import { MAX_SIGNED_BATCH, encodeEventLeaf, isEventLeaf, parseEventLeaf } from './leaf.js';
 import { EventTree, batchStatement } from './signature.js';
+import { eventTerms } from '../query/terms.js';
+import type { EntryTerms } from '../storage/store.js';
 import { equal } from '../core/bytes.js';
 import { nodeHasher } from '../crypto/node.js';
 
@@ -117,11 +124,15 @@ export interface EventIngestOptions {
   limiter?: ProducerLimiter;
   /** The receive-time clock, in nanoseconds since the epoch. */
   now?: () => bigint;
+  /** Compute search index terms for the store (config `indexes`); default true. */
+  indexes?: boolean;
 }
 
 /** Each event of a request, once checked. */
 interface Checked {
   encoded: Uint8Array;
+  /** The decoded event (for its index terms). */
+  event: Event;
   eventHash: Uint8Array;
   key: string;
   /** For an event whose key appeared earlier in the same request: that event's position. */
@@ -142,6 +153,8 @@ export class EventIngest {
   readonly #pending = new Map<string, Pending>();
   /** Serialises the idempotency check and the hand-off to the sequencer (see #sequence). */
   #lock: Promise<void> = Promise.resolve();
+  /** The last receive time handed out (undefined until read from the log, in #sequence). */
+  #lastReceivedAt: bigint | undefined;
 
   constructor(opts: EventIngestOptions) {
     this.#o = { ...opts, hasher: opts.hasher ?? nodeHasher, digest: opts.digest ?? nodeDigest };
@@ -235,7 +248,7 @@ export class EventIngest {
         throw new CandorError('permission_denied', `${path}.producer.id is ${JSON.stringify(ev.producer.id)}, but the request is authenticated as ${producer.id}`);
       }
       ProducerRegistry.authorize(producer, ev.tenantId, ev.type, path);
-      const c: Checked = { encoded, eventHash: this.#o.digest(encoded), key: idempotencyKey(ev.tenantId, producer.id, ev.producerEventId) };
+      const c: Checked = { encoded, event: ev, eventHash: this.#o.digest(encoded), key: idempotencyKey(ev.tenantId, producer.id, ev.producerEventId) };
       const first = firstByKey.get(c.key);
       if (first !== undefined) {
         if (!equal(out[first]!.eventHash, c.eventHash)) {
@@ -276,10 +289,9 @@ export class EventIngest {
   async #log(auth: AuthenticatedProducer, input: SubmitEventsInput, request: CheckedRequest, sequenced: Deferred<void>): Promise<SubmitEventsResult> {
     const { service, metrics } = this.#o;
     const producer = auth.producer.id;
-    const receivedAt = this.#now();
     const { events: checked, tree } = request;
     const sig = tree ? input.signature! : undefined;
-    const leafOf = (i: number): Uint8Array =>
+    const leafOf = (i: number, receivedAt: bigint): Uint8Array =>
       encodeEventLeaf({
         receivedAt,
         authMethod: auth.method,
@@ -290,7 +302,7 @@ export class EventIngest {
           : {}),
       });
 
-    const { fresh, earlier, submitted, token } = await this.#sequence(request, leafOf);
+    const { fresh, earlier, submitted, token, receivedAt } = await this.#sequence(request, leafOf);
     sequenced.resolve();
     let acks: Ack[];
     try {
@@ -406,8 +418,9 @@ export class EventIngest {
    */
   async #sequence(
     request: CheckedRequest,
-    leafOf: (i: number) => Uint8Array,
+    leafOf: (i: number, receivedAt: bigint) => Uint8Array,
   ): Promise<{
+    receivedAt: bigint;
     fresh: Map<number, { d: Deferred<Logged>; leaf: Uint8Array }>;
     earlier: Map<number, { kind: 'pending'; logged: Promise<Logged> } | { kind: 'logged'; index: number }>;
     submitted: Promise<Ack[]>;
@@ -445,15 +458,18 @@ export class EventIngest {
           earlier.set(i, { kind: 'logged', index: f.index });
         }
       }
+      const receivedAt = await this.#receiveTime();
       const leaves: Uint8Array[] = [];
+      const terms: EntryTerms[] | undefined = this.#o.indexes === false ? undefined : [];
       for (const [i, f] of fresh) {
-        f.leaf = leafOf(i);
+        f.leaf = leafOf(i, receivedAt);
         leaves.push(f.leaf);
+        terms?.push(eventTerms(checked[i]!.event, receivedAt));
       }
       for (const [i, f] of fresh) this.#pending.set(checked[i]!.key, { eventHash: checked[i]!.eventHash, logged: f.d.promise });
       const token = this.#o.index.begin(this.#o.service.size);
-      const submitted = leaves.length > 0 ? this.#o.service.addMany(leaves) : Promise.resolve([]);
-      return { fresh, earlier, submitted, token };
+      const submitted = leaves.length > 0 ? this.#o.service.addMany(leaves, terms) : Promise.resolve([]);
+      return { fresh, earlier, submitted, token, receivedAt };
     } finally {
       release();
     }
@@ -465,6 +481,27 @@ export class EventIngest {
       );
     }
   }
+
+  /**
+   * The receive time of the next request: the clock, or the last time given when the clock is
+   * behind it (stepped back, or a restart on a slower clock), so that integrated_at never
+   * decreases in log order. Called under the lock; the first call reads the last event leaf.
+   */
+  async #receiveTime(): Promise<bigint> {
+    this.#lastReceivedAt ??= await lastReceivedAt(this.#o.service);
+    const now = this.#now();
+    if (now > this.#lastReceivedAt) this.#lastReceivedAt = now;
+    return this.#lastReceivedAt;
+  }
+}
+
+/** The receive time of the log's last event leaf (0 if it has none), reading back a page at a time. */
+async function lastReceivedAt(service: LogService): Promise<bigint> {
+  for (let end = service.size; end > 0; end -= MAX_ENTRIES_PAGE) {
+    const page = await service.entries({ start: Math.max(0, end - MAX_ENTRIES_PAGE), end });
+    for (let k = page.length - 1; k >= 0; k--) if (isEventLeaf(page[k]!.data)) return parseEventLeaf(page[k]!.data).receivedAt;
+  }
+  return 0n;
 }
 
 /** The leaves at `indexes`, read in runs of consecutive indexes (at most a page per read). */

@@ -6,7 +6,9 @@
  * INTERNAL). The gateway SDK uses the same definition on the client side.
  */
 import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
+import type { DescService } from '@bufbuild/protobuf';
 import { LogService } from '../gen/candor/v1/log_service_pb.js';
+import { QueryService } from '../gen/candor/v1/query_service_pb.js';
 
 export type BytesMethod = MethodDefinition<Uint8Array, Uint8Array>;
 
@@ -15,18 +17,25 @@ const asBytes = (b: Buffer): Uint8Array => b;
 
 export const LOG_SERVICE_NAME = LogService.typeName;
 
-export const logServiceDefinition: ServiceDefinition & Record<string, BytesMethod> = Object.fromEntries(
-  LogService.methods.map((m) => [
-    m.name,
-    {
-      path: `/${LogService.typeName}/${m.name}`,
-      requestStream: m.methodKind === 'client_streaming' || m.methodKind === 'bidi_streaming',
-      responseStream: m.methodKind === 'server_streaming' || m.methodKind === 'bidi_streaming',
-      requestSerialize: toBuffer,
-      requestDeserialize: asBytes,
-      responseSerialize: toBuffer,
-      responseDeserialize: asBytes,
-      originalName: m.localName,
-    } satisfies BytesMethod,
-  ]),
-);
+/** The grpc-js definition of a generated service, messages as bytes. */
+function bytesDefinition(service: DescService): ServiceDefinition & Record<string, BytesMethod> {
+  return Object.fromEntries(
+    service.methods.map((m) => [
+      m.name,
+      {
+        path: `/${service.typeName}/${m.name}`,
+        requestStream: m.methodKind === 'client_streaming' || m.methodKind === 'bidi_streaming',
+        responseStream: m.methodKind === 'server_streaming' || m.methodKind === 'bidi_streaming',
+        requestSerialize: toBuffer,
+        requestDeserialize: asBytes,
+        responseSerialize: toBuffer,
+        responseDeserialize: asBytes,
+        originalName: m.localName,
+      } satisfies BytesMethod,
+    ]),
+  );
+}
+
+export const logServiceDefinition = bytesDefinition(LogService);
+/** candor.v1.QueryService: search and live tail (src/grpc/query.ts). */
+export const queryServiceDefinition = bytesDefinition(QueryService);

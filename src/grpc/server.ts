@@ -42,9 +42,11 @@ import {
 import type { LogMetrics } from '../log/metrics.js';
 import type { LogService } from '../log/service.js';
 import { bearerCredentials, type Credentials } from '../producers/registry.js';
-import { logServiceDefinition } from './definition.js';
+import type { SearchService } from '../query/search.js';
+import { logServiceDefinition, queryServiceDefinition } from './definition.js';
 import { toGrpcStatus } from './errors.js';
 import { REQUEST_ID_HEADER, requestId } from '../observability/request-id.js';
+import { queryHandlers } from './query.js';
 
 /** GetEntries answers at most this many entries per call; the client asks again for more. */
 export const MAX_ENTRIES_PER_CALL = 10_000;
@@ -69,6 +71,8 @@ export interface GrpcServerOptions {
   tls?: GrpcTls;
   metrics?: LogMetrics;
   logger?: { error(obj: object, msg: string): void; debug?(obj: object, msg: string): void };
+  /** Search and live tail: served as candor.v1.QueryService (src/grpc/query.ts) when given. */
+  search?: SearchService;
 }
 
 export interface GrpcServer {
@@ -345,6 +349,7 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<GrpcServer>
     }) as typeof handler;
   }
   server.addService(logServiceDefinition, handlers);
+  if (o.search) server.addService(queryServiceDefinition, queryHandlers(o.search, { decode, credentials, fail }));
   const tls = o.tls ? await tlsCredentials(o.tls) : undefined;
   const creds = tls ? tls.credentials : ServerCredentials.createInsecure();
   const port = await new Promise<number>((resolve, reject) =>

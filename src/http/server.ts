@@ -15,6 +15,8 @@ import { healthRoute, metricsRoute } from './ops.js';
 import type { PrivacyService } from '../privacy/service.js';
 import { privacyRoutes } from './privacy.js';
 import { proofRoutes } from './proofs.js';
+import type { SearchService } from '../query/search.js';
+import { searchRoutes } from './search.js';
 import { submitRoutes } from './submit.js';
 import { tileRoutes } from './tiles.js';
 import { httpsOptions, watchTls, type HttpTls } from './tls.js';
@@ -40,6 +42,8 @@ export interface HttpOptions {
   adminListener?: boolean;
   /** Openings: deposit, disclosure, erasure (docs/privacy.md); absent, the routes are not served. */
   privacy?: PrivacyService;
+  /** Search and live tail (GET /v1/search, GET /v1/tail); absent (indexes off), not served. */
+  search?: SearchService;
 }
 
 /**
@@ -123,6 +127,7 @@ export async function buildHttpServer(opts: HttpOptions): Promise<FastifyInstanc
   if (!opts.adminListener) await app.register(metricsRoute, { metrics: opts.metrics });
   if (opts.events) await app.register(eventRoutes, { events: opts.events });
   if (opts.privacy) await app.register(privacyRoutes, { privacy: opts.privacy });
+  if (opts.search) await app.register(searchRoutes, { search: opts.search });
   await mountAdminRoutes(app, opts.admin ?? [], 'public', opts.adminListener ?? false);
   return app;
 }

@@ -18,7 +18,7 @@ import { inclusionProof, inclusionProofRanges, proofHashes, proofNodes } from '.
 import { openNote, signNote, type NoteSigner, type NoteVerifier } from '../core/note.js';
 import { HASH_SIZE } from '../core/hash.js';
 import { MAX_ENTRY_SIZE, TILE_WIDTH } from '../core/tile.js';
-import type { CommitBatch, LogStore } from '../storage/store.js';
+import type { CommitBatch, EntryTerms, LogStore } from '../storage/store.js';
 import type { LogMetrics } from './metrics.js';
 import { TreeReader } from './reader.js';
 import { TreeState } from './tree.js';
@@ -54,6 +54,8 @@ export interface SequencerOptions {
 /** One submission: one entry (submit) or several (submitMany), answered together. */
 interface Pending {
   entries: readonly Uint8Array[];
+  /** Search index terms per entry, committed with them (CommitBatch.terms). */
+  terms: readonly (EntryTerms | undefined)[] | undefined;
   bytes: number;
   resolve(acks: Ack[]): void;
   reject(err: unknown): void;
@@ -136,9 +138,10 @@ export class Sequencer extends EventEmitter {
 
   /**
    * Queues several entries at once (a producer's batch); they are integrated in order, in one or
-   * more batches, and answered together once all are committed.
+   * more batches, and answered together once all are committed. `terms` (aligned with entries)
+   * are the entries' search index terms, committed in the same batch.
    */
-  submitMany(entries: readonly Uint8Array[]): Promise<Ack[]> {
+  submitMany(entries: readonly Uint8Array[], terms?: readonly (EntryTerms | undefined)[]): Promise<Ack[]> {
     const o = this.#o;
     if (this.#closed) return Promise.reject(new CandorError('unavailable', 'the log is shutting down', { retryAfterMs: 1000 }));
     if (entries.length === 0) return Promise.resolve([]);
@@ -157,7 +160,7 @@ export class Sequencer extends EventEmitter {
       return Promise.reject(new CandorError('resource_exhausted', 'the submission queue is full; retry later', { retryAfterMs: 1000 }));
     }
     return new Promise<Ack[]>((resolve, reject) => {
-      this.#queue.push({ entries, bytes, resolve, reject });
+      this.#queue.push({ entries, terms, bytes, resolve, reject });
       this.#queuedEntries += entries.length;
       this.#queuedBytes += bytes;
       o.metrics?.queueDepth.set(this.#queuedEntries);
@@ -253,8 +256,12 @@ export class Sequencer extends EventEmitter {
   async #prepare(batch: Pending[], count: number): Promise<Prepared> {
     const { hasher, store } = this.#o;
     const entries: Uint8Array[] = new Array(count);
+    const terms: (EntryTerms | undefined)[] | undefined = batch.some((p) => p.terms) ? new Array(count) : undefined;
     let i = 0;
-    for (const p of batch) for (const e of p.entries) entries[i++] = e;
+    for (const p of batch) {
+      if (terms && p.terms) for (let k = 0; k < p.entries.length; k++) terms[i + k] = p.terms[k];
+      for (const e of p.entries) entries[i++] = e;
+    }
     const leafHashes = entries.map((e) => hasher.leaf(e));
     const known = await store.lookupLeafHashes(leafHashes);
 
@@ -264,6 +271,7 @@ export class Sequencer extends EventEmitter {
     const fresh = new Uint8Array(count);
     const freshHashes: Uint8Array[] = [];
     const freshEntries: Uint8Array[] = [];
+    const freshTerms: (EntryTerms | undefined)[] = [];
     const seen = new Map<string, number>();
     for (let j = 0; j < count; j++) {
       const k = known[j];
@@ -284,6 +292,7 @@ export class Sequencer extends EventEmitter {
       fresh[j] = 1;
       freshHashes.push(leafHashes[j]!);
       freshEntries.push(entries[j]!);
+      if (terms) freshTerms.push(terms[j]);
     }
     this.#inflightSeen.add(seen);
 
@@ -300,6 +309,7 @@ export class Sequencer extends EventEmitter {
         tiles: appended.tiles,
         leafIndex: freshHashes.map((hash, j) => ({ hash, index: start + j })),
         checkpoint,
+        ...(terms ? { terms: freshTerms } : {}),
       },
       newSize: appended.newSize,
       edge: this.#tree.edge(),

@@ -9,7 +9,7 @@ import type { Hasher } from '../core/hash.js';
 import { HASH_SIZE } from '../core/hash.js';
 import { consistencyProofRanges, inclusionProofRanges, proofHashes, proofNodes } from '../core/merkle.js';
 import { ENTRIES, TILE_WIDTH, encodeBundle, rowWidth, type TileRef } from '../core/tile.js';
-import type { LogStore } from '../storage/store.js';
+import type { EntryTerms, LogStore } from '../storage/store.js';
 import { isEventLeaf } from '../events/leaf.js';
 import type { LogMetrics } from './metrics.js';
 import type { Ack, Sequencer } from './sequencer.js';
@@ -66,10 +66,11 @@ export class LogService {
 
   /**
    * Appends entries in order, as one submission: all are committed together and answered with
-   * one checkpoint (event ingestion, src/events/ingest.ts, builds the leaves).
+   * one checkpoint (event ingestion, src/events/ingest.ts, builds the leaves). `terms` are the
+   * entries' search index terms (src/query/terms.ts), committed in the same batch.
    */
-  addMany(entries: readonly Uint8Array[]): Promise<Ack[]> {
-    return this.#seq.submitMany(entries);
+  addMany(entries: readonly Uint8Array[], terms?: readonly (EntryTerms | undefined)[]): Promise<Ack[]> {
+    return this.#seq.submitMany(entries, terms);
   }
 
   /** The published checkpoint: with a witness policy, the one witnessing publishes, cosignatures included. */

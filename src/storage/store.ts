@@ -21,6 +21,20 @@ export interface CommitBatch {
   leafIndex: readonly { hash: Uint8Array; index: number }[];
   /** The signed checkpoint for the tree after this batch. */
   checkpoint: string;
+  /**
+   * Search index terms per entry (aligned with `entries`; undefined for an opaque entry), written
+   * in the same atomic batch so the index never disagrees with the tree. A store without
+   * indexes ignores them.
+   */
+  terms?: readonly (EntryTerms | undefined)[];
+}
+
+/** What an entry is indexed by (src/query/terms.ts computes it; the store only lays it out). */
+export interface EntryTerms {
+  /** Exact-match terms: a field byte and a value (UTF-8, no NUL). */
+  values: readonly { field: number; value: string }[];
+  /** Times: a field byte and nanoseconds since the epoch. */
+  times: readonly { field: number; ns: bigint }[];
 }
 
 export interface StoredTile {
@@ -43,4 +57,28 @@ export interface LogStore {
   /** Writes a batch atomically and durably (synced) before resolving. */
   commit(batch: CommitBatch): Promise<void>;
   close(): Promise<void>;
+}
+
+/** A posting list in index order (or reverse), seekable: what search intersects. */
+export interface PostingCursor {
+  /** Forward: the smallest posting >= target; reverse: the largest <= target; undefined past the end. */
+  seek(target: number): Promise<number | undefined>;
+  /** The next `n` postings in order (fewer at the end); not to be mixed with seek. */
+  next(n: number): Promise<number[]>;
+  /** Whether each of `indexes` is in the list (one lookup for all). */
+  has(indexes: readonly number[]): Promise<boolean[]>;
+  close(): Promise<void>;
+}
+
+/**
+ * The search indexes a store keeps from CommitBatch.terms (src/query/search.ts reads them). A
+ * separate interface: a LogStore need not have indexes.
+ */
+export interface SearchIndex {
+  /** The entries with term (field, value), in the index window [lo, hi). */
+  postings(field: number, value: string, lo: number, hi: number, reverse: boolean): PostingCursor;
+  /** The first index whose time in `field` is >= ns (for a time that never decreases in log order). */
+  firstAtOrAfter(field: number, ns: bigint): Promise<number | undefined>;
+  /** The largest time stored in `field`. */
+  lastTime(field: number): Promise<bigint | undefined>;
 }

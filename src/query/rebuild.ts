@@ -1,0 +1,36 @@
+/**
+ * Rebuilds the search indexes from the leaves (`candor index rebuild`): drops every posting, then
+ * recomputes each event leaf's terms with the same function ingestion uses (terms.ts), so the
+ * result is byte for byte what ingestion would have written. The log must not be serving (the
+ * store is opened exclusively).
+ */
+import { parseCheckpoint } from '../core/checkpoint.js';
+import { isEventLeaf } from '../events/leaf.js';
+import type { LevelStore } from '../storage/level.js';
+import type { EntryTerms } from '../storage/store.js';
+import { eventTerms } from './terms.js';
+import { decodeLoggedEvent } from './types.js';
+
+const PAGE = 4096;
+
+/** The search terms of a leaf; undefined for an opaque entry. */
+export function leafTerms(index: number, leaf: Uint8Array): EntryTerms | undefined {
+  if (!isEventLeaf(leaf)) return undefined;
+  const e = decodeLoggedEvent(index, leaf);
+  return eventTerms(e.event, e.receivedAt);
+}
+
+/** Rebuilds every index of the log in `store`; `progress` sees (entries done, tree size). Returns the tree size. */
+export async function rebuildIndexes(store: LevelStore, progress?: (done: number, size: number) => void): Promise<number> {
+  const note = await store.readCheckpoint();
+  const size = note === undefined ? 0 : parseCheckpoint(note.slice(0, note.indexOf('\n\n') + 1)).size;
+  await store.clearIndexes();
+  progress?.(0, size);
+  for (let start = 0; start < size; start += PAGE) {
+    const end = Math.min(size, start + PAGE);
+    const leaves = await store.readEntries(start, end);
+    await store.writeIndexes(start, leaves.map((l, i) => leafTerms(start + i, l)), end === size);
+    progress?.(end, size);
+  }
+  return size;
+}

@@ -1,0 +1,482 @@
+/**
+ * Search and live tail: the one implementation behind GET /v1/search, GET /v1/tail
+ * (src/http/search.ts) and gRPC QueryService (src/grpc/query.ts). docs/search.md describes the
+ * index layout, the ordering and the guarantees.
+ *
+ * A search is a leapfrog intersection of posting lists that are all in log-index order: each
+ * list seeks to the current candidate index; when one lands further on, that becomes the new
+ * candidate; when all agree, the candidate matches. Bounded to an index window: the
+ * integrated_at range maps to one (integrated_at never decreases in log order), a cursor
+ * narrows it, and a proof size caps it. occurred_at, which producers set and which need not
+ * follow log order, filters the decoded events. Every page examines at most SCAN_BUDGET
+ * candidates, so a page costs the same however selective the filters are; a page can then hold
+ * fewer results than asked, with a cursor to go on. An intersection with term filters is driven
+ * by its sparsest list instead (#probe), checking chunks of it against the others in batches.
+ */
+import { parseCheckpoint } from '../core/checkpoint.js';
+import { CandorError, invalid } from '../core/errors.js';
+import { HASH_SIZE } from '../core/hash.js';
+import { isEventLeaf } from '../events/leaf.js';
+import type { LogService } from '../log/service.js';
+import type { Credentials } from '../producers/registry.js';
+import type { LogStore, PostingCursor, SearchIndex } from '../storage/store.js';
+import type { Authorize, Reader } from './access.js';
+import { FIELD, TIME, timestampNs, type TermField } from './terms.js';
+import { decodeLoggedEvent, type EventProof, type LoggedEvent } from './types.js';
+
+export const DEFAULT_LIMIT = 100;
+export const MAX_LIMIT = 1000;
+/** Candidates one page may examine (matches of the index filters, read and post-filtered). */
+export const SCAN_BUDGET = 10_000;
+/** The longest filter value, in characters. */
+export const MAX_VALUE_LENGTH = 1024;
+/** How far (in entries) a live tail may fall behind the log before it is dropped. */
+export const TAIL_MAX_LAG = 100_000;
+/** Postings read at a time from the list that drives an intersection. */
+const PROBE_CHUNK = 256;
+/** Postings of the driving list one page may probe. */
+const PROBE_BUDGET = 100_000;
+
+export type Order = 'newest' | 'oldest';
+
+/** A search, as the transports hand it over (values not yet checked). */
+export interface SearchRequest {
+  terms: Partial<Record<TermField, string>>;
+  leafHash?: Uint8Array;
+  /** Half-open ranges [from, to), nanoseconds since the epoch. */
+  occurredFrom?: bigint;
+  occurredTo?: bigint;
+  integratedFrom?: bigint;
+  integratedTo?: bigint;
+  order?: Order;
+  limit?: number;
+  cursor?: string;
+  /** Prove each result against the tree of this size (results are limited to it), or the latest. */
+  proof?: number | 'latest';
+}
+
+export interface SearchHit extends LoggedEvent {
+  proof?: EventProof;
+}
+
+export interface SearchPage {
+  results: SearchHit[];
+  /** Set when there may be more results. */
+  nextCursor?: string;
+  /** The checkpoint proofs are against, when `proof: 'latest'`. */
+  checkpoint?: string;
+}
+
+/** A running live tail; close() stops it. */
+export interface Tail {
+  close(): void;
+}
+
+/** Where a tail delivers: send returns false when the consumer's buffer is full. */
+export interface TailSink {
+  send(hit: LoggedEvent): boolean;
+  /** Resolves when the consumer's buffer has room again. */
+  drained(): Promise<void>;
+  /** The tail ended with an error (fell too far behind, or the log failed). */
+  error(err: CandorError): void;
+}
+
+/** Commit notifications: the sequencer emits ('checkpoint', note, size) after each commit. */
+export interface CommitSource {
+  on(e: 'checkpoint', fn: (note: string, size: number) => void): unknown;
+  off(e: 'checkpoint', fn: (note: string, size: number) => void): unknown;
+}
+
+export interface SearchServiceOptions {
+  service: LogService;
+  store: LogStore;
+  index: SearchIndex;
+  commits: CommitSource;
+  authorize: Authorize;
+  /** How far a tail may fall behind before it is dropped; default TAIL_MAX_LAG. */
+  tailMaxLag?: number;
+}
+
+/** The checked form of a request's filters. */
+interface Plan {
+  terms: { field: number; value: string; name: string }[];
+  /** Tenants the reader may see (undefined: all), when no tenant filter was given. */
+  tenants: readonly string[] | undefined;
+  leafHash?: Uint8Array;
+  occurredFrom?: bigint;
+  occurredTo?: bigint;
+  integratedFrom?: bigint;
+  integratedTo?: bigint;
+}
+
+const CURSOR_RE = /^(n|o)([0-9]{1,16})$/;
+
+function encodeCursor(order: Order, position: number): string {
+  return Buffer.from(`${order === 'newest' ? 'n' : 'o'}${position}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string, order: Order): number {
+  const m = CURSOR_RE.exec(Buffer.from(cursor, 'base64url').toString('latin1'));
+  if (!m) throw invalid('cursor is not a cursor this log returned: pass next_cursor unchanged');
+  if ((m[1] === 'n') !== (order === 'newest')) throw invalid(`cursor was returned for order=${m[1] === 'n' ? 'newest' : 'oldest'}, not order=${order}`);
+  return Number(m[2]);
+}
+
+/** The union of posting lists (a reader's tenants): the nearest posting of any. */
+class Union implements PostingCursor {
+  constructor(
+    readonly parts: PostingCursor[],
+    readonly reverse: boolean,
+  ) {}
+
+  async seek(target: number): Promise<number | undefined> {
+    const found = (await Promise.all(this.parts.map((p) => p.seek(target)))).filter((x): x is number => x !== undefined);
+    if (found.length === 0) return undefined;
+    return this.reverse ? Math.max(...found) : Math.min(...found);
+  }
+
+  async next(): Promise<number[]> {
+    throw new Error('bad plan: a union never drives a search');
+  }
+
+  async has(indexes: readonly number[]): Promise<boolean[]> {
+    const parts = await Promise.all(this.parts.map((p) => p.has(indexes)));
+    return indexes.map((_, i) => parts.some((p) => p[i]));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.parts.map((p) => p.close()));
+  }
+}
+
+/** Every index of the window: the list when there is no index filter. */
+class Every implements PostingCursor {
+  constructor(
+    readonly lo: number,
+    readonly hi: number,
+    readonly reverse: boolean,
+  ) {}
+
+  async seek(target: number): Promise<number | undefined> {
+    return target >= this.lo && target < this.hi ? target : undefined;
+  }
+
+  async next(): Promise<number[]> {
+    throw new Error('bad plan: the window never drives a search');
+  }
+
+  async has(indexes: readonly number[]): Promise<boolean[]> {
+    return indexes.map((i) => i >= this.lo && i < this.hi);
+  }
+
+  async close(): Promise<void> {}
+}
+
+export class SearchService {
+  readonly #o: SearchServiceOptions;
+
+  constructor(opts: SearchServiceOptions) {
+    this.#o = opts;
+  }
+
+  /** A page of events that match; `credentials` must authenticate a reader with 'search'. */
+  async search(credentials: Credentials, req: SearchRequest): Promise<SearchPage> {
+    const order = req.order ?? 'newest';
+    if (order !== 'newest' && order !== 'oldest') throw invalid('order must be "newest" or "oldest"');
+    const limit = req.limit ?? DEFAULT_LIMIT;
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw invalid(`limit must be 1 to ${MAX_LIMIT}`);
+    const reader = this.#o.authorize(credentials, 'search', req.terms.tenant);
+    const plan = this.#plan(req, reader);
+    const service = this.#o.service;
+    let size = service.size;
+    let checkpoint: string | undefined;
+    if (req.proof === 'latest') {
+      checkpoint = service.latestCheckpoint();
+      size = parseCheckpoint(checkpoint.slice(0, checkpoint.indexOf('\n\n') + 1)).size;
+    } else if (req.proof !== undefined) {
+      if (!Number.isSafeInteger(req.proof) || req.proof < 1) throw invalid('proof must be a tree size (a positive integer) or "latest"');
+      if (req.proof > size) throw new CandorError('out_of_range', `proof ${req.proof} is beyond the tree size ${size}`);
+      size = req.proof;
+    }
+    let [lo, hi] = await this.#window(plan, size);
+    if (req.cursor !== undefined && req.cursor !== '') {
+      const at = decodeCursor(req.cursor, order);
+      if (order === 'oldest') lo = Math.max(lo, at + 1);
+      else hi = Math.min(hi, at);
+    }
+    const page = await this.#run(plan, lo, hi, order === 'newest', limit);
+    const results: SearchHit[] = page.hits;
+    if (req.proof !== undefined) {
+      await Promise.all(
+        results.map(async (h) => {
+          const p = await service.inclusionProof({ index: h.index, size });
+          h.proof = { size, leafHash: p.leafHash, proof: p.proof };
+        }),
+      );
+    }
+    return {
+      results,
+      ...(page.more ? { nextCursor: encodeCursor(order, page.position) } : {}),
+      ...(checkpoint !== undefined ? { checkpoint } : {}),
+    };
+  }
+
+  /**
+   * Follows the log: every event integrated after `afterIndex` (default: from now on) that
+   * matches, in log order. A consumer that stops reading is dropped once the log is more than
+   * TAIL_MAX_LAG entries ahead of it; the log never waits for it.
+   */
+  tail(credentials: Credentials, req: Pick<SearchRequest, 'terms' | 'leafHash' | 'occurredFrom' | 'occurredTo' | 'integratedFrom' | 'integratedTo'>, afterIndex: number | undefined, sink: TailSink): Tail {
+    const reader = this.#o.authorize(credentials, 'search', req.terms.tenant);
+    const plan = this.#plan(req, reader);
+    if (afterIndex !== undefined && (!Number.isSafeInteger(afterIndex) || afterIndex < -1)) throw invalid('the index to resume after must be a non-negative integer');
+    let position = afterIndex === undefined ? this.#o.service.size : afterIndex + 1;
+    let closed = false;
+    let running = false;
+    let waiting = false;
+    const commits = this.#o.commits;
+    const stop = (err?: CandorError) => {
+      if (closed) return;
+      closed = true;
+      commits.off('checkpoint', onCommit);
+      if (err) sink.error(err);
+    };
+    const pump = async () => {
+      if (running || closed) return;
+      running = true;
+      try {
+        for (;;) {
+          const size = this.#o.service.size;
+          if (closed || position >= size) break;
+          let [lo, hi] = await this.#window(plan, size);
+          lo = Math.max(lo, position);
+          if (lo >= hi) {
+            position = size;
+            break;
+          }
+          const page = await this.#run(plan, lo, hi, false, MAX_LIMIT);
+          for (const h of page.hits) {
+            if (closed) return;
+            position = h.index + 1;
+            if (!sink.send(h)) {
+              waiting = true;
+              await sink.drained();
+              waiting = false;
+            }
+          }
+          position = page.more ? page.position + 1 : hi;
+        }
+      } catch (err) {
+        stop(err instanceof CandorError ? err : new CandorError('unavailable', 'the tail failed to read the log; resume from the last index received', { cause: err }));
+      } finally {
+        running = false;
+      }
+      // Commits that arrived while this pump ran are picked up now.
+      if (!closed && position < this.#o.service.size) void pump();
+    };
+    const maxLag = this.#o.tailMaxLag ?? TAIL_MAX_LAG;
+    function onCommit(_note: string, size: number) {
+      if (waiting && size - position > maxLag) {
+        stop(new CandorError('resource_exhausted', `the tail fell more than ${maxLag} entries behind the log (a slow consumer); resume from the last index received`, { retryAfterMs: 1000 }));
+        return;
+      }
+      void pump();
+    }
+    commits.on('checkpoint', onCommit);
+    void pump();
+    return { close: () => stop() };
+  }
+
+  /** Checks the filters; a reader limited to some tenants searches only those. */
+  #plan(req: Pick<SearchRequest, 'terms' | 'leafHash' | 'occurredFrom' | 'occurredTo' | 'integratedFrom' | 'integratedTo'>, reader: Reader): Plan {
+    const terms: Plan['terms'] = [];
+    for (const [name, value] of Object.entries(req.terms)) {
+      if (value === undefined) continue;
+      if (!(name in FIELD)) throw invalid(`${name} is not a search filter (known: ${Object.keys(FIELD).join(', ')}, leaf_hash, occurred_from, occurred_to, integrated_from, integrated_to)`);
+      if (typeof value !== 'string' || value === '') throw invalid(`${name} must not be empty`);
+      if (value.length > MAX_VALUE_LENGTH) throw invalid(`${name} is longer than ${MAX_VALUE_LENGTH} characters`);
+      if (/[\u0000-\u001f]/.test(value)) throw invalid(`${name} must not contain control characters`);
+      terms.push({ field: FIELD[name as TermField], value, name });
+    }
+    if (req.leafHash !== undefined && req.leafHash.length !== HASH_SIZE) throw invalid('leaf_hash must be a 32-byte leaf hash');
+    for (const [from, to, name] of [
+      [req.occurredFrom, req.occurredTo, 'occurred'],
+      [req.integratedFrom, req.integratedTo, 'integrated'],
+    ] as const) {
+      for (const [v, n] of [
+        [from, `${name}_from`],
+        [to, `${name}_to`],
+      ] as const) {
+        if (v !== undefined && v < 0n) throw invalid(`${n} must not be before 1970`);
+      }
+      if (from !== undefined && to !== undefined && to < from) throw invalid(`${name}_to is before ${name}_from`);
+    }
+    const all = reader.tenants.includes('*');
+    const plan: Plan = { terms, tenants: req.terms.tenant !== undefined || all ? undefined : reader.tenants };
+    if (req.leafHash) plan.leafHash = req.leafHash;
+    if (req.occurredFrom !== undefined) plan.occurredFrom = req.occurredFrom;
+    if (req.occurredTo !== undefined) plan.occurredTo = req.occurredTo;
+    if (req.integratedFrom !== undefined) plan.integratedFrom = req.integratedFrom;
+    if (req.integratedTo !== undefined) plan.integratedTo = req.integratedTo;
+    return plan;
+  }
+
+  /** The index window [lo, hi) of the integrated_at range and the leaf hash, in a tree of `size`. */
+  async #window(plan: Plan, size: number): Promise<[number, number]> {
+    const { index, store } = this.#o;
+    let lo = 0;
+    let hi = size;
+    if (plan.integratedFrom !== undefined) lo = (await index.firstAtOrAfter(TIME.integrated_at, plan.integratedFrom)) ?? size;
+    if (plan.integratedTo !== undefined) hi = Math.min(hi, (await index.firstAtOrAfter(TIME.integrated_at, plan.integratedTo)) ?? size);
+    if (plan.leafHash) {
+      const [at] = await store.lookupLeafHashes([plan.leafHash]);
+      if (at === undefined) return [0, 0];
+      lo = Math.max(lo, at);
+      hi = Math.min(hi, at + 1);
+    }
+    return [Math.min(lo, size), hi];
+  }
+
+  /**
+   * Up to `limit` matching events in [lo, hi), in order; `position` is the last index examined
+   * and `more` whether the window may hold more.
+   */
+  async #run(plan: Plan, lo: number, hi: number, reverse: boolean, limit: number): Promise<{ hits: SearchHit[]; position: number; more: boolean }> {
+    const hits: SearchHit[] = [];
+    if (lo >= hi) return { hits, position: reverse ? lo : hi - 1, more: false };
+    const { index } = this.#o;
+    const lists: PostingCursor[] = plan.terms.map((t) => index.postings(t.field, t.value, lo, hi, reverse));
+    if (plan.tenants) {
+      if (plan.tenants.length === 0) return { hits, position: reverse ? lo : hi - 1, more: false };
+      lists.push(new Union(plan.tenants.map((t) => index.postings(FIELD.tenant, t, lo, hi, reverse)), reverse));
+    }
+    if (lists.length === 0) lists.push(new Every(lo, hi, reverse));
+    if (plan.terms.length > 0 && lists.length > 1) return this.#probe(plan, lists, plan.terms.length, lo, hi, reverse, limit);
+    const step = reverse ? -1 : 1;
+    let candidate = reverse ? hi - 1 : lo;
+    let examined = 0;
+    let exhausted = false;
+    try {
+      while (hits.length < limit && examined < SCAN_BUDGET) {
+        // Collect matches of the index filters, then read and post-filter them together.
+        const want = Math.min(limit - hits.length, SCAN_BUDGET - examined);
+        const matched: number[] = [];
+        while (matched.length < want) {
+          const m = await leapfrog(lists, candidate);
+          if (m === undefined) {
+            exhausted = true;
+            break;
+          }
+          matched.push(m);
+          candidate = m + step;
+        }
+        examined += matched.length;
+        for (const e of await this.#read(matched)) if (postFilter(plan, e)) hits.push(e);
+        if (exhausted) break;
+      }
+    } finally {
+      await Promise.all(lists.map((l) => l.close()));
+    }
+    const position = candidate - step;
+    return { hits, position, more: !exhausted && (reverse ? position > lo : position < hi - 1) };
+  }
+
+  /**
+   * An intersection driven by its sparsest term list: that list is read a chunk at a time, and
+   * each chunk is checked against every other list with one batched lookup per list. Costs one
+   * round trip per chunk and list, where the leapfrog costs one per seek; the sparsest list is the
+   * one whose first chunk reaches furthest.
+   */
+  async #probe(plan: Plan, lists: PostingCursor[], termLists: number, lo: number, hi: number, reverse: boolean, limit: number): Promise<{ hits: SearchHit[]; position: number; more: boolean }> {
+    const hits: SearchHit[] = [];
+    let examined = 0;
+    let position = reverse ? hi : lo - 1;
+    let exhausted = false;
+    let probed = 0;
+    try {
+      const firsts = await Promise.all(lists.slice(0, termLists).map((l) => l.next(PROBE_CHUNK)));
+      let d = 0;
+      for (let k = 1; k < firsts.length; k++) {
+        const reach = (c: number[]) => (c.length < PROBE_CHUNK ? Infinity : reverse ? -c[c.length - 1]! : c[c.length - 1]!);
+        if (reach(firsts[k]!) > reach(firsts[d]!)) d = k;
+      }
+      const driver = lists[d]!;
+      const others = lists.filter((_, k) => k !== d);
+      let chunk = firsts[d]!;
+      while (hits.length < limit && examined < SCAN_BUDGET && probed < PROBE_BUDGET) {
+        probed += chunk.length;
+        if (chunk.length === 0) {
+          exhausted = true;
+          break;
+        }
+        const present = await Promise.all(others.map((l) => l.has(chunk)));
+        const matched = chunk.filter((_, i) => present.every((p) => p[i]));
+        // Read no more matches than the page still needs: the rest of the chunk is examined again.
+        const need = limit - hits.length;
+        let take = matched;
+        if (matched.length > need) {
+          take = matched.slice(0, need);
+          position = take[take.length - 1]!;
+        } else {
+          position = chunk[chunk.length - 1]!;
+        }
+        examined += take.length;
+        for (const e of await this.#read(take)) if (postFilter(plan, e)) hits.push(e);
+        if (matched.length > need) break;
+        if (chunk.length < PROBE_CHUNK) {
+          exhausted = true;
+          break;
+        }
+        chunk = await driver.next(PROBE_CHUNK);
+      }
+    } finally {
+      await Promise.all(lists.map((l) => l.close()));
+    }
+    return { hits, position, more: !exhausted && (reverse ? position > lo : position < hi - 1) };
+  }
+
+  /** The event leaves at `indexes` (opaque entries dropped), read in runs of consecutive indexes. */
+  async #read(indexes: readonly number[]): Promise<LoggedEvent[]> {
+    const runs: [number, number][] = [];
+    const sorted = [...indexes].sort((a, b) => a - b);
+    for (const i of sorted) {
+      const last = runs[runs.length - 1];
+      if (last && last[1] === i) last[1] = i + 1;
+      else runs.push([i, i + 1]);
+    }
+    const byIndex = new Map<number, Uint8Array>();
+    await Promise.all(
+      runs.map(async ([start, end]) => {
+        for (const e of await this.#o.service.entries({ start, end })) byIndex.set(e.index, e.data);
+      }),
+    );
+    const out: LoggedEvent[] = [];
+    for (const i of indexes) {
+      const leaf = byIndex.get(i)!;
+      if (isEventLeaf(leaf)) out.push(decodeLoggedEvent(i, leaf));
+    }
+    return out;
+  }
+}
+
+/** The first index from `candidate` on (or back, for reverse lists) that every list holds. */
+async function leapfrog(lists: readonly PostingCursor[], candidate: number): Promise<number | undefined> {
+  let agreed = 0;
+  for (let k = 0; agreed < lists.length; k = (k + 1) % lists.length) {
+    const at = await lists[k]!.seek(candidate);
+    if (at === undefined) return undefined;
+    if (at === candidate) agreed++;
+    else {
+      candidate = at;
+      agreed = 1;
+    }
+  }
+  return candidate;
+}
+
+/** The filter the index did not apply: occurred_at. */
+function postFilter(plan: Plan, e: LoggedEvent): boolean {
+  if (plan.occurredFrom === undefined && plan.occurredTo === undefined) return true;
+  const at = timestampNs(e.event.occurredAt);
+  return (plan.occurredFrom === undefined || at >= plan.occurredFrom) && (plan.occurredTo === undefined || at < plan.occurredTo);
+}

@@ -1,0 +1,93 @@
+/**
+ * Index terms: what search can find an event by. One function computes them, once per event, from
+ * the decoded event and its leaf; ingestion hands them to the sequencer beside the leaves, the
+ * store writes them in the same batch as the tree (src/storage/level.ts), the rebuild recomputes
+ * them from the leaves, and the live tail matches new events with them. Portable: no Node
+ * built-ins.
+ *
+ * A term is (field, value): exact match, case-sensitive. The object term is the dotted path
+ * database.schema.table, plus one database.schema.table.column per column, so that a search can
+ * ask for a table or for one of its columns.
+ */
+import type { Event } from '../gen/candor/v1/event_pb.js';
+import type { EntryTerms } from '../storage/store.js';
+
+/** Term fields: the byte that names each in the store's keys. Never renumber (stored on disk). */
+export const FIELD = {
+  event_id: 1,
+  producer_event_id: 2,
+  tenant: 3,
+  actor: 4,
+  resource: 5,
+  type: 6,
+  review: 7,
+  session: 8,
+  object: 9,
+} as const;
+
+export type TermField = keyof typeof FIELD;
+
+/** Time fields: nanoseconds since the epoch, in the store's time indexes. */
+export const TIME = {
+  occurred_at: 0x20,
+  integrated_at: 0x21,
+} as const;
+
+/** The review an event belongs to: its correlation, or the review_id of its body. */
+function reviewId(ev: Event): string {
+  if (ev.correlation?.reviewId) return ev.correlation.reviewId;
+  const body = ev.body.value as { reviewId?: unknown } | undefined;
+  return typeof body?.reviewId === 'string' ? body.reviewId : '';
+}
+
+/** The session an event belongs to: its own, or the session_id of its body (review.execution.*). */
+function sessionId(ev: Event): string {
+  if (ev.sessionId) return ev.sessionId;
+  const body = ev.body.value as { sessionId?: unknown } | undefined;
+  return typeof body?.sessionId === 'string' ? body.sessionId : '';
+}
+
+/** database.schema.table and database.schema.table.column for each column, when there is a table. */
+function objectPaths(ev: Event): string[] {
+  const o = ev.object;
+  if (!o?.name) return [];
+  const table = [o.database, o.schema, o.name].filter(Boolean).join('.');
+  return [table, ...o.columns.filter(Boolean).map((c) => `${table}.${c}`)];
+}
+
+/** A protobuf Timestamp as nanoseconds since the epoch (0 when unset). */
+export function timestampNs(t: { seconds: bigint; nanos: number } | undefined): bigint {
+  return t ? t.seconds * 1_000_000_000n + BigInt(t.nanos) : 0n;
+}
+
+/**
+ * The index terms of an event, received at `receivedAt` (ns since the epoch): its terms and its
+ * two times. Empty values are not indexed.
+ */
+export function eventTerms(ev: Event, receivedAt: bigint): EntryTerms {
+  const values: { field: number; value: string }[] = [];
+  const add = (field: TermField, value: string) => {
+    if (value !== '' && !value.includes('\u0000')) values.push({ field: FIELD[field], value });
+  };
+  add('event_id', ev.eventId);
+  add('producer_event_id', ev.producerEventId);
+  add('tenant', ev.tenantId);
+  add('actor', ev.actor?.id ?? '');
+  add('resource', ev.resource?.id || ev.resource?.name || '');
+  add('type', ev.type);
+  add('review', reviewId(ev));
+  add('session', sessionId(ev));
+  for (const p of objectPaths(ev)) add('object', p);
+  return {
+    values,
+    times: [
+      { field: TIME.occurred_at, ns: timestampNs(ev.occurredAt) },
+      { field: TIME.integrated_at, ns: receivedAt },
+    ],
+  };
+}
+
+/** Whether an event's terms hold every (field, value) of `want`. */
+export function termsMatch(terms: EntryTerms, want: readonly { field: number; value: string }[]): boolean {
+  return want.every((w) => terms.values.some((t) => t.field === w.field && t.value === w.value));
+}
