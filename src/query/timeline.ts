@@ -88,8 +88,10 @@ function check(name: CheckName, failures: { index: number; why: string }[], pass
   return { name, ok: false, detail: failures.map((f) => `#${f.index}: ${f.why}`).join('; '), eventIndexes: [...new Set(failures.map((f) => f.index))] };
 }
 
-function body<C extends NonNullable<Event['body']['case']>>(ev: Event, c: C): Extract<Event['body'], { case: C }>['value'] | undefined {
-  return ev.body.case === c ? (ev.body.value as Extract<Event['body'], { case: C }>['value']) : undefined;
+type Body<C> = Extract<Event['body'], { case: C }> extends { value: infer V } ? V : never;
+
+function body<C extends NonNullable<Event['body']['case']>>(ev: Event, c: C): Body<C> | undefined {
+  return ev.body.case === c ? (ev.body.value as Body<C>) : undefined;
 }
 
 /**
@@ -113,7 +115,7 @@ export function reviewTimeline(reviewId: string, events: readonly LoggedEvent[])
     const before = state;
     let invalid = false;
     if (moves) {
-      const next = moves[state];
+      const next: ReviewState | undefined = moves[state];
       if (TERMINAL_STATES.has(state)) {
         invalid = true;
         afterTerminal.push({ index: e.index, why: `${type} after the review reached ${state}` });
