@@ -21,6 +21,11 @@ import { IdempotencyIndex } from './events/idempotency.js';
 import { EventIngest } from './events/ingest.js';
 import { startGrpcServer, type GrpcServer } from './grpc/server.js';
 import { ProducerRegistry, REGISTRY_FILE } from './producers/registry.js';
+import { AUDITORS_FILE, AuditorRegistry } from './auditors/registry.js';
+import { LogSystemEvents } from './events/system.js';
+import { ReadAudit } from './query/audit.js';
+import { Exporter } from './query/export.js';
+import { scanEvents } from './query/scan.js';
 
 export interface RunningLog {
   url: string;
@@ -36,6 +41,9 @@ export interface RunningLog {
   producers: ProducerRegistry;
   /** The gRPC server, when config.grpc is set. */
   grpc?: GrpcServer;
+  /** Auditors (readers) and the events the log writes itself (audit-of-audit). */
+  auditors: AuditorRegistry;
+  systemEvents: LogSystemEvents;
   /** Stops accepting, commits and answers everything queued, closes the store. */
   close(): Promise<void>;
 }
@@ -86,7 +94,18 @@ export async function startLog(config: Config): Promise<RunningLog> {
     throw err;
   });
   const events = new EventIngest({ service, registry: producers, index, metrics });
-  const http = await buildHttpServer({ service, metrics, logLevel: config.logLevel, events });
+  // Reads by auditors (timelines, export), each logged as an audit-of-audit event unless auditReads is off.
+  const auditors = AuditorRegistry.open(join(config.data, AUDITORS_FILE), {
+    onReloadError: (err) => logger?.error({ err }, 'auditors.json is invalid; the previous auditor registry stays in force'),
+  });
+  const systemEvents = new LogSystemEvents(service);
+  const reads = {
+    authorize: auditors.authorize,
+    audit: new ReadAudit(config.auditReads ? systemEvents : undefined),
+    events: (filter: Parameters<typeof scanEvents>[1]) => scanEvents(service, filter),
+    exporter: new Exporter({ service, signers: keys.signers }),
+  };
+  const http = await buildHttpServer({ service, metrics, logLevel: config.logLevel, events, reads });
   logger = http.log;
   sequencer.on('commitError', (err) => http.log.error({ err }, 'commit failed; the batch was rejected and the state will be reloaded'));
   await witnessing?.start({ source: sequencer, prover: service, logger: http.log });
@@ -94,6 +113,7 @@ export async function startLog(config: Config): Promise<RunningLog> {
   await http.listen({ host, port }).catch(async (err: unknown) => {
     await witnessing?.stop();
     producers.close();
+    auditors.close();
     await index.close();
     await sequencer.close();
     await store.close();
@@ -110,6 +130,7 @@ export async function startLog(config: Config): Promise<RunningLog> {
       await sequencer.close();
       await witnessing?.stop();
       producers.close();
+      auditors.close();
       await index.close();
       await store.close();
       throw err;
@@ -127,6 +148,8 @@ export async function startLog(config: Config): Promise<RunningLog> {
     events,
     producers,
     ...(grpc ? { grpc } : {}),
+    auditors,
+    systemEvents,
     close() {
       closing ??= (async () => {
         // Stop accepting connections, but let requests in flight finish: their entries are
@@ -145,6 +168,7 @@ export async function startLog(config: Config): Promise<RunningLog> {
         await httpClosed;
         await grpcClosed;
         producers.close();
+        auditors.close();
         await index.close();
         await store.close();
       })();

@@ -33,6 +33,8 @@ export interface Config {
   grpcTlsCert?: string;
   grpcTlsKey?: string;
   grpcTlsClientCa?: string;
+  /** Log searches, exports and timeline reads as audit-of-audit events (docs/export.md); on by default. */
+  auditReads: boolean;
 }
 
 export const CONFIG_DEFAULTS: Config = {
@@ -45,10 +47,11 @@ export const CONFIG_DEFAULTS: Config = {
   queueMaxBytes: DEFAULTS.maxQueueBytes,
   cacheBytes: 64 * 1024 * 1024,
   logLevel: 'info',
+  auditReads: true,
 };
 
 /** Config keys, their environment variable, and their type. */
-const FIELDS: Record<keyof Config, { env: string; type: 'string' | 'int' | 'list' | 'witnessing' }> = {
+const FIELDS: Record<keyof Config, { env: string; type: 'string' | 'int' | 'list' | 'witnessing' | 'bool' }> = {
   data: { env: 'CANDOR_DATA', type: 'string' },
   http: { env: 'CANDOR_HTTP', type: 'string' },
   origin: { env: 'CANDOR_ORIGIN', type: 'string' },
@@ -64,6 +67,7 @@ const FIELDS: Record<keyof Config, { env: string; type: 'string' | 'int' | 'list
   grpcTlsCert: { env: 'CANDOR_GRPC_TLS_CERT', type: 'string' },
   grpcTlsKey: { env: 'CANDOR_GRPC_TLS_KEY', type: 'string' },
   grpcTlsClientCa: { env: 'CANDOR_GRPC_TLS_CLIENT_CA', type: 'string' },
+  auditReads: { env: 'CANDOR_AUDIT_READS', type: 'bool' },
 };
 
 function bad(key: string, source: string, why: string): never {
@@ -76,6 +80,11 @@ function coerce(key: keyof Config, value: unknown, source: string): unknown {
     const n = typeof value === 'string' && /^[0-9]+$/.test(value) ? Number(value) : value;
     if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) bad(key, source, 'must be a non-negative integer');
     return n;
+  }
+  if (type === 'bool') {
+    if (value === true || value === 'true') return true;
+    if (value === false || value === 'false') return false;
+    bad(key, source, 'must be true or false');
   }
   if (type === 'witnessing') return parseWitnessingConfig(value, `config ${key}`, source);
   if (type === 'list') {

@@ -14,6 +14,8 @@ import { LogClient } from '../../clients/log/client.js';
 import { registerWitnessCommands } from '../../clients/witness/cli.js';
 import { registerProducerCommands } from '../producers/cli.js';
 import { registerAuditorCommands } from '../../clients/auditor/cli.js';
+import { registerAuditorRegistryCommands } from '../auditors/cli.js';
+import { registerExportCommands } from '../../clients/auditor/export.js';
 
 const DEFAULT_URL = process.env.CANDOR_URL ?? 'http://127.0.0.1:8080';
 
@@ -216,5 +218,7 @@ common(verify.command('consistency').description('prove that the latest checkpoi
 registerWitnessCommands(program);
 registerProducerCommands(program);
 registerAuditorCommands(program);
+registerAuditorRegistryCommands(program);
+registerExportCommands(program);
 
 await program.parseAsync(process.argv);

@@ -10,6 +10,9 @@ import { opsRoutes } from './ops.js';
 import { proofRoutes } from './proofs.js';
 import { submitRoutes } from './submit.js';
 import { tileRoutes } from './tiles.js';
+import { reviewRoutes, type ReadRoutesOptions } from './reviews.js';
+import { exportRoutes } from './export.js';
+import type { Exporter } from '../query/export.js';
 
 export interface HttpOptions {
   service: LogService;
@@ -17,6 +20,8 @@ export interface HttpOptions {
   logLevel?: string;
   /** Event ingestion (POST /v1/events); absent, the route is not served. */
   events?: EventIngest;
+  /** Reads by auditors: review timelines and export (docs/export.md); absent, not served. */
+  reads?: ReadRoutesOptions & { exporter: Exporter };
 }
 
 export async function buildHttpServer(opts: HttpOptions): Promise<FastifyInstance> {
@@ -37,5 +42,9 @@ export async function buildHttpServer(opts: HttpOptions): Promise<FastifyInstanc
   await app.register(proofRoutes, { service: opts.service });
   await app.register(opsRoutes, { service: opts.service, metrics: opts.metrics });
   if (opts.events) await app.register(eventRoutes, { events: opts.events });
+  if (opts.reads) {
+    await app.register(reviewRoutes, opts.reads);
+    await app.register(exportRoutes, opts.reads);
+  }
   return app;
 }

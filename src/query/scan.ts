@@ -23,6 +23,11 @@ export interface EventSource {
   readonly start: number;
   readonly end: number;
   readonly progress: ScanProgress;
+  /**
+   * The matching events in batches, in log order; progress is up to date after each batch, and a
+   * batch may be empty (a stretch of the log with no match), so a reader can report progress.
+   */
+  batches(): AsyncIterable<LoggedEvent[]>;
   [Symbol.asyncIterator](): AsyncIterator<LoggedEvent>;
 }
 
@@ -38,20 +43,26 @@ export function scanEvents(service: LogService, filter: EventFilter, opts: { siz
   const page = Math.min(opts.pageSize ?? MAX_ENTRIES_PAGE, MAX_ENTRIES_PAGE);
   const matches = compileFilter(filter);
   const progress: ScanProgress = { start, end, scanned: 0 };
+  async function* batches(): AsyncGenerator<LoggedEvent[]> {
+    for (let at = start; at < end; at += page) {
+      const entries = await service.entries({ start: at, end: Math.min(end, at + page) });
+      const out: LoggedEvent[] = [];
+      for (const { index, data } of entries) {
+        if (!isEventLeaf(data)) continue;
+        const e = decodeLoggedEvent(index, data);
+        if (matches(e)) out.push(e);
+      }
+      progress.scanned = Math.min(end, at + page) - start;
+      yield out;
+    }
+  }
   return {
     start,
     end,
     progress,
+    batches,
     async *[Symbol.asyncIterator]() {
-      for (let at = start; at < end; at += page) {
-        const entries = await service.entries({ start: at, end: Math.min(end, at + page) });
-        for (const { index, data } of entries) {
-          if (!isEventLeaf(data)) continue;
-          const e = decodeLoggedEvent(index, data);
-          if (matches(e)) yield e;
-        }
-        progress.scanned = Math.min(end, at + page) - start;
-      }
+      for await (const b of batches()) yield* b;
     },
   };
 }
