@@ -17,6 +17,7 @@ const SECTIONS: [json: string, title: string, load: () => Promise<(d: never) => 
   ['scale', 'Scale', async () => (await import('./scale.js')).scaleSection],
   ['defaults', 'Batch defaults', async () => (await import('./defaults.js')).defaultsSection],
   ['profile', 'Profiles', async () => (await import('./profile.js')).profileSection],
+  ['export', 'Export', async () => (await import('./export.js')).exportSection],
 ];
 
 const SCENARIOS: Record<string, () => Promise<{ main(): Promise<void> }>> = {
@@ -30,6 +31,7 @@ const SCENARIOS: Record<string, () => Promise<{ main(): Promise<void> }>> = {
   defaults: () => import('./defaults.js'),
   witness: () => import('./witness.js'),
   profile: () => import('./profile.js'),
+  export: () => import('./export.js'),
   summary: () => import('./summary.js'),
   // Rewrites every section (and its plots) from the JSON, measuring nothing; then the summary.
   render: async () => ({
@@ -55,7 +57,7 @@ const SCENARIOS: Record<string, () => Promise<{ main(): Promise<void> }>> = {
 };
 
 /** What `npm run bench` runs with no names: everything that measures, then the summary. */
-const ALL = ['integration', 'durability', 'go', 'http', 'latency', 'grpc', 'scale', 'defaults', 'profile', 'summary'];
+const ALL = ['integration', 'durability', 'go', 'http', 'latency', 'grpc', 'scale', 'defaults', 'profile', 'export', 'summary'];
 
 const wanted = process.argv.slice(2);
 const started = performance.now();

@@ -16,6 +16,7 @@
 import { invalid } from '../core/errors.js';
 import type { Event } from '../gen/candor/v1/event_pb.js';
 import { typeMatches } from '../events/types.js';
+import { fieldsOf } from './fields.js';
 import type { LoggedEvent } from './types.js';
 
 export interface EventFilter {
@@ -118,7 +119,11 @@ export function filterJson(f: EventFilter): string {
   return JSON.stringify(o);
 }
 
-/** The predicate of a filter over decoded events (the index range is the source's to apply, and checked here too). */
+/**
+ * The predicate of a filter over logged events (the index range is the source's to apply, and is
+ * checked here too). It reads the envelope fields from the event bytes (fields.ts), so events
+ * that do not match are never decoded.
+ */
 export function compileFilter(f: EventFilter): (e: LoggedEvent) => boolean {
   const from = f.from === undefined ? undefined : parseTime(f.from, 'from');
   const to = f.to === undefined ? undefined : parseTime(f.to, 'to');
@@ -127,16 +132,15 @@ export function compileFilter(f: EventFilter): (e: LoggedEvent) => boolean {
   return (e) => {
     if (f.start !== undefined && e.index < f.start) return false;
     if (f.end !== undefined && e.index >= f.end) return false;
-    const ev = e.event;
+    if (f.producer !== undefined && e.producer !== f.producer) return false;
+    const ev = fieldsOf(e);
     if (tenants && !tenants.has(ev.tenantId)) return false;
     if (types && !types.some((p) => typeMatches(p, ev.type))) return false;
-    if (f.producer !== undefined && e.producer !== f.producer) return false;
-    if (f.actor !== undefined && ev.actor?.id !== f.actor) return false;
-    if (f.session !== undefined && ev.sessionId !== f.session && !(ev.body.case === 'reviewExecution' && ev.body.value.sessionId === f.session)) return false;
-    if (f.review !== undefined && reviewIdOf(ev) !== f.review) return false;
+    if (f.actor !== undefined && ev.actorId !== f.actor) return false;
+    if (f.session !== undefined && ev.sessionId !== f.session && ev.executionSessionId !== f.session) return false;
+    if (f.review !== undefined && ev.reviewId !== f.review) return false;
     if (from !== undefined || to !== undefined) {
-      const ts = ev.occurredAt;
-      const ms = ts ? Number(ts.seconds) * 1000 + Math.floor(ts.nanos / 1e6) : 0;
+      const ms = ev.seconds * 1000 + Math.floor(ev.nanos / 1e6);
       if (from !== undefined && ms < from) return false;
       if (to !== undefined && ms >= to) return false;
     }

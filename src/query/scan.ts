@@ -7,7 +7,8 @@
 import { MAX_ENTRIES_PAGE, type LogService } from '../log/service.js';
 import { isEventLeaf } from '../events/leaf.js';
 import { compileFilter, type EventFilter } from './filter.js';
-import { decodeLoggedEvent, type LoggedEvent } from './types.js';
+import { lazyLoggedEvent } from './fields.js';
+import type { LoggedEvent } from './types.js';
 
 /** Where a read is: the leaf index range it covers, and how far it got (for progress). */
 export interface ScanProgress {
@@ -49,7 +50,7 @@ export function scanEvents(service: LogService, filter: EventFilter, opts: { siz
       const out: LoggedEvent[] = [];
       for (const { index, data } of entries) {
         if (!isEventLeaf(data)) continue;
-        const e = decodeLoggedEvent(index, data);
+        const e = lazyLoggedEvent(index, data);
         if (matches(e)) out.push(e);
       }
       progress.scanned = Math.min(end, at + page) - start;
