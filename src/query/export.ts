@@ -13,8 +13,6 @@
  * checkpoint's size), so the events of an export never change while it runs.
  */
 import { createHash } from 'node:crypto';
-import { toJson } from '@bufbuild/protobuf';
-import { toBase64 } from '../core/bytes.js';
 import { parseCheckpoint } from '../core/checkpoint.js';
 import { CandorError } from '../core/errors.js';
 import { parseNote, signNote, type NoteSigner } from '../core/note.js';
@@ -26,6 +24,8 @@ import { EXPORT_FORMAT, EventsDigest, formatManifest } from './bundle.js';
 import { fieldsOf } from './fields.js';
 import { filterJson, type EventFilter } from './filter.js';
 import { scanEvents, type EventSource } from './scan.js';
+import { jsonWriter } from './json.js';
+import { nsTime, rfc3339 } from './time.js';
 import type { LoggedEvent } from './types.js';
 
 export type ExportFormat = 'ndjson' | 'csv' | 'bundle';
@@ -37,32 +37,32 @@ export const CONTENT_TYPES: Record<ExportFormat, string> = {
   bundle: 'application/x-ndjson; charset=utf-8',
 };
 
+/** Standard base64 by node:crypto's Buffer: several times faster than the portable encoder on this hot path. */
+function toBase64(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
+}
+
 /** The bundle carries a progress line after every this many entries read. */
 export const PROGRESS_EVERY = 65_536;
 /** Output is written in chunks of about this many bytes. */
 const CHUNK_BYTES = 64 * 1024;
 
-/** Nanoseconds since the epoch as RFC 3339 with 0, 3, 6 or 9 fractional digits (as protobuf JSON writes Timestamps). */
-export function rfc3339(seconds: bigint, nanos: number): string {
-  const base = new Date(Number(seconds) * 1000).toISOString().slice(0, 19);
-  if (nanos === 0) return `${base}Z`;
-  const n = String(nanos).padStart(9, '0');
-  return `${base}.${nanos % 1_000_000 === 0 ? n.slice(0, 3) : nanos % 1000 === 0 ? n.slice(0, 6) : n}Z`;
-}
+const eventJson = jsonWriter(EventSchema, toBase64);
 
-const nsTime = (ns: bigint) => rfc3339(ns / 1_000_000_000n, Number(ns % 1_000_000_000n));
-
-/** One NDJSON line (without its newline) for an event. */
+/**
+ * One NDJSON line (without its newline) for an event: where it is in the log, and the event in the
+ * protobuf JSON mapping, written straight from its canonical bytes (json.ts).
+ */
 export function ndjsonLine(e: LoggedEvent, leafHash: Uint8Array = nodeHasher.leaf(e.leaf)): string {
-  return JSON.stringify({
+  const head = JSON.stringify({
     index: e.index,
     leafHash: toBase64(leafHash),
     receivedAt: nsTime(e.receivedAt),
     producer: e.producer,
     authMethod: `AUTH_METHOD_${AuthMethod[e.authMethod]}`,
     signed: e.signed,
-    event: toJson(EventSchema, e.event),
   });
+  return `${head.slice(0, -1)},"event":${eventJson(e.eventBytes, 0, e.eventBytes.length)}}`;
 }
 
 /**
@@ -200,6 +200,13 @@ export class Exporter {
       let last: number | undefined;
       let complete = false;
       let reported = 0;
+      // Proofs of neighbouring events share most of their hashes, as the same arrays (inclusionProofs): encode each once.
+      const encoded = new WeakMap<Uint8Array, string>();
+      const b64 = (h: Uint8Array) => {
+        let s = encoded.get(h);
+        if (s === undefined) encoded.set(h, (s = toBase64(h)));
+        return s;
+      };
       const push = (s: string) => {
         parts.push(s);
         pending += s.length;
@@ -223,7 +230,7 @@ export class Exporter {
             if (format === 'ndjson') push(`${ndjsonLine(e, leafHash)}\n`);
             else if (format === 'csv') push(csvRow(e, leafHash));
             else {
-              push(`{"index":${e.index},"leaf":"${toBase64(e.leaf)}","proof":[${proofs![i]!.proof.map((h) => `"${toBase64(h)}"`).join(',')}]}\n`);
+              push(`{"index":${e.index},"leaf":"${toBase64(e.leaf)}","proof":[${proofs![i]!.proof.map((h) => `"${b64(h)}"`).join(',')}]}\n`);
               digest.add(e.index, leafHash);
             }
             count++;

@@ -44,9 +44,14 @@ export function scanEvents(service: LogService, filter: EventFilter, opts: { siz
   const page = Math.min(opts.pageSize ?? MAX_ENTRIES_PAGE, MAX_ENTRIES_PAGE);
   const matches = compileFilter(filter);
   const progress: ScanProgress = { start, end, scanned: 0 };
+  const read = (at: number) => (at < end ? service.entries({ start: at, end: Math.min(end, at + page) }) : undefined);
   async function* batches(): AsyncGenerator<LoggedEvent[]> {
+    // The next page is read while this one is decoded, filtered and consumed.
+    let next = read(start);
     for (let at = start; at < end; at += page) {
-      const entries = await service.entries({ start: at, end: Math.min(end, at + page) });
+      const entries = await next!;
+      next = read(at + page);
+      next?.catch(() => undefined); // awaited (and its error thrown) on the next round, if there is one
       const out: LoggedEvent[] = [];
       for (const { index, data } of entries) {
         if (!isEventLeaf(data)) continue;
