@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { review, ReviewKind, VoteDecision } from '../../clients/gateway/events.js';
 import { fromBase64 } from '../../src/core/bytes.js';
+import { loadConfig } from '../../src/config.js';
 import { AUDITORS_FILE, newAuditorToken, updateAuditorsFile } from '../../src/auditors/registry.js';
 import { verifyOpening } from '../../src/events/commitment.js';
 import type { Event } from '../../src/gen/candor/v1/event_pb.js';
@@ -163,5 +164,14 @@ describe('auditReads: false', () => {
     // Give an export's audit event the time it would take, then check that none came.
     await new Promise((r) => setTimeout(r, 200));
     expect(log.service.size).toBe(size);
+  });
+});
+
+describe('config auditReads', () => {
+  it('is on by default, set by file, environment or flag, and anything but true or false is refused naming the key', () => {
+    expect(loadConfig({ env: {} }).auditReads).toBe(true);
+    expect(loadConfig({ env: { CANDOR_AUDIT_READS: 'false' } }).auditReads).toBe(false);
+    expect(loadConfig({ env: {}, flags: { auditReads: false } }).auditReads).toBe(false);
+    expect(() => loadConfig({ env: { CANDOR_AUDIT_READS: 'off' } })).toThrow(/config auditReads \(from environment\) must be true or false/);
   });
 });
