@@ -29,10 +29,10 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { equal, fromBase64, putU64be, toBase64 } from '../core/bytes.js';
-import { parseCheckpoint, type Checkpoint } from '../core/checkpoint.js';
+import type { Checkpoint } from '../core/checkpoint.js';
 import { CandorError } from '../core/errors.js';
 import { HASH_SIZE, portableHasher, type Hasher } from '../core/hash.js';
-import { MAX_PROOF_HASHES, type CosignaturePolicy } from '../core/proofbundle.js';
+import { MAX_PROOF_HASHES, openWitnessedCheckpoint, type CosignaturePolicy } from '../core/proofbundle.js';
 import { verifyInclusion } from '../core/merkle.js';
 import { openNote, type NoteVerifier } from '../core/note.js';
 import { compileFilter, filterJson, parseFilter, type EventFilter } from './filter.js';
@@ -197,22 +197,11 @@ export class ExportVerifier {
   #header(o: Record<string, unknown>, at: string): void {
     if (o.format !== EXPORT_FORMAT) fail(`${at}: the bundle must start with {"format":"${EXPORT_FORMAT}",...}`);
     if (typeof o.checkpoint !== 'string') fail(`${at}: the header has no checkpoint`);
-    const witnesses = this.#o.policy?.verifiers ?? [];
-    // One note.Open over log and witness keys: a bad signature by any known key rejects it.
-    let opened;
+    let cp: Checkpoint;
     try {
-      opened = openNote(o.checkpoint, [...this.#o.logVerifiers, ...witnesses]);
+      ({ checkpoint: cp, cosigners: this.#cosigners } = openWitnessedCheckpoint(o.checkpoint, this.#o));
     } catch (err) {
       return fail(`checkpoint (${at}): ${(err as Error).message}`);
-    }
-    const signedBy = (v: NoteVerifier) => opened.verified.some((s) => s.name === v.name && s.keyId === v.keyId);
-    if (!this.#o.logVerifiers.some(signedBy)) fail(`checkpoint (${at}): no valid signature by the log key`);
-    const cp = parseCheckpoint(opened.text);
-    const origin = this.#o.origin ?? this.#o.logVerifiers[0]!.name;
-    if (cp.origin !== origin) fail(`checkpoint (${at}): origin ${JSON.stringify(cp.origin)} is not ${JSON.stringify(origin)}`);
-    this.#cosigners = witnesses.filter(signedBy);
-    if (this.#o.policy && !this.#o.policy.satisfied(this.#cosigners)) {
-      fail(`checkpoint (${at}): cosigned by ${this.#cosigners.length} trusted witness(es) (${this.#cosigners.map((c) => c.name).join(', ') || 'none'}); the policy needs ${this.#o.policy.description}`);
     }
     try {
       this.#filter = parseFilter((o.filter ?? {}) as Record<string, unknown>, 'header filter');
