@@ -186,33 +186,52 @@ export function eventFields(b: Uint8Array): EventFields {
   return f;
 }
 
+/**
+ * A LoggedEvent whose `event` is decoded on first use (filters and the CSV and bundle writers never
+ * need it), and which keeps its envelope fields once read. A class, so that the lazy accessors live
+ * on the prototype and each event is a small fixed-shape object.
+ */
+class LazyLoggedEvent implements LoggedEvent {
+  readonly receivedAt: bigint;
+  readonly producer: string;
+  readonly authMethod: LoggedEvent['authMethod'];
+  readonly eventBytes: Uint8Array;
+  readonly signed: boolean;
+  #event: Event | undefined;
+  #fields: EventFields | undefined;
+
+  constructor(
+    readonly index: number,
+    readonly leaf: Uint8Array,
+  ) {
+    const l = parseEventLeaf(leaf);
+    this.receivedAt = l.receivedAt;
+    this.producer = l.producer;
+    this.authMethod = l.authMethod;
+    this.eventBytes = l.event;
+    this.signed = l.signature !== undefined;
+  }
+
+  get event(): Event {
+    return (this.#event ??= fromBinary(EventSchema, this.eventBytes));
+  }
+
+  get fields(): EventFields {
+    return (this.#fields ??= eventFields(this.eventBytes));
+  }
+}
+
 const fieldsCache = new WeakMap<LoggedEvent, EventFields>();
 
 /** The envelope fields of a logged event, read once. */
 export function fieldsOf(e: LoggedEvent): EventFields {
+  if (e instanceof LazyLoggedEvent) return e.fields;
   let f = fieldsCache.get(e);
   if (!f) fieldsCache.set(e, (f = eventFields(e.eventBytes)));
   return f;
 }
 
-/**
- * A LoggedEvent whose `event` is decoded on first use: filters and the CSV and bundle writers
- * never need it. Throws CandorError('invalid_argument') for a malformed leaf, like
- * decodeLoggedEvent.
- */
+/** A LoggedEvent decoded lazily (see LazyLoggedEvent); throws CandorError('invalid_argument') for a malformed leaf, like decodeLoggedEvent. */
 export function lazyLoggedEvent(index: number, leaf: Uint8Array): LoggedEvent {
-  const l = parseEventLeaf(leaf);
-  let event: Event | undefined;
-  return {
-    index,
-    leaf,
-    receivedAt: l.receivedAt,
-    producer: l.producer,
-    authMethod: l.authMethod,
-    eventBytes: l.event,
-    get event(): Event {
-      return (event ??= fromBinary(EventSchema, l.event));
-    },
-    signed: l.signature !== undefined,
-  };
+  return new LazyLoggedEvent(index, leaf);
 }
