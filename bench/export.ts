@@ -150,6 +150,6 @@ export function exportSection(d: ExportData): string {
     '',
     `Output size for the whole log: NDJSON ${mib(d.bytes.ndjson)} MiB, CSV ${mib(d.bytes.csv)} MiB, bundle ${mib(d.bytes.bundle)} MiB. Over HTTP the client reading the body shares the 2 cores with the server.`,
     '',
-    'Every format first pays for the scan row: parsing each leaf and reading the envelope fields the filter needs (`src/query/fields.ts`), which is where the stop-gap scan stands until the search index serves the selection. NDJSON adds the protobuf-to-JSON transcoding (`src/query/json.ts`), the bundle an inclusion proof per event (built per page of 1,000 by `LogService.inclusionProofs`) and about 1.1 KiB of output per event. The load figures in the first line matter here: with both cores already busy with other processes, every figure in this section is a fraction of what an idle machine gives, and the spread between runs shows it.',
+    'Every format first pays for the scan row: parsing each leaf and reading the envelope fields the filter needs (`src/query/fields.ts`), which is where the stop-gap scan stands until the search index serves the selection. NDJSON adds the protobuf-to-JSON transcoding (`src/query/json.ts`), the bundle an inclusion proof per event (built per page of 1,000 by `LogService.inclusionProofs`) and about 1.1 KiB of output per event. Read the load figures in the first line before comparing runs: a run on this 2-core machine while other processes kept both cores busy measured less than half of these figures.',
   ].join('\n');
 }
