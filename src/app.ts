@@ -25,6 +25,7 @@ import { AUDITORS_FILE, AuditorRegistry } from './auditors/registry.js';
 import { LogSystemEvents } from './events/system.js';
 import { ReadAudit } from './query/audit.js';
 import { Exporter } from './query/export.js';
+import type { EventFilter } from './query/filter.js';
 import { scanEvents } from './query/scan.js';
 
 export interface RunningLog {
@@ -102,7 +103,7 @@ export async function startLog(config: Config): Promise<RunningLog> {
   const reads = {
     authorize: auditors.authorize,
     audit: new ReadAudit(config.auditReads ? systemEvents : undefined),
-    events: (filter: Parameters<typeof scanEvents>[1]) => scanEvents(service, filter),
+    events: (filter: EventFilter) => scanEvents(service, filter),
     exporter: new Exporter({ service, signers: keys.signers }),
   };
   const http = await buildHttpServer({ service, metrics, logLevel: config.logLevel, events, reads });
