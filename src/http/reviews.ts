@@ -15,6 +15,7 @@ import { AuthMethod } from '../gen/candor/v1/log_service_pb.js';
 import { bearerCredentials } from '../producers/registry.js';
 import type { Authorize, Reader } from '../query/access.js';
 import type { AuditRecord, ReadAudit, ReadContext } from '../query/audit.js';
+import { fieldsOf } from '../query/fields.js';
 import type { EventFilter } from '../query/filter.js';
 import type { EventSource } from '../query/scan.js';
 import { reviewTimeline } from '../query/timeline.js';
@@ -71,6 +72,9 @@ export const reviewRoutes: FastifyPluginAsync<ReadRoutesOptions> = async (app, {
       const record = await audit.queried(ctx, 'review.timeline', { review: id, tenant: tenants ?? '*' }, tenants, found.length);
       auditHeaders(reply, record);
       if (found.length === 0) throw new CandorError('not_found', `no events of review ${JSON.stringify(id)}${tenants ? ` in tenant ${tenants.join(', ')}` : ''}`);
+      // Review IDs are the gateways' own, unique within a tenant at most: never merge two tenants' reviews.
+      const seen = [...new Set(found.map((e) => fieldsOf(e).tenantId))];
+      if (seen.length > 1) throw new CandorError('invalid_argument', `review ${JSON.stringify(id)} has events in tenants ${seen.join(', ')}: give tenant= to choose one`);
       const t = reviewTimeline(id, found);
       return {
         reviewId: t.reviewId,

@@ -50,6 +50,7 @@ async function startReadLog(over: { auditReads?: boolean } = {}): Promise<{ log:
   const tokens = registerAuditors(dir, [
     { id: 'aud-1', tenants: ['org-1'], permissions: ['search', 'export'] },
     { id: 'aud-export-only', tenants: ['*'], permissions: ['export'] },
+    { id: 'aud-all', tenants: ['*'], permissions: ['search'] },
   ]);
   const log = await startTestLog({ data: dir, ...over });
   await log.service.addMany(reviewEvents().map((e, i) => loggedAt(i, e).leaf));
@@ -116,6 +117,14 @@ describe('reads by auditors, audited', () => {
     const digest = audit.event.body.case === 'auditLogQueried' ? audit.event.body.value.queryCommitment : new Uint8Array();
     const salt = fromBase64(res.headers.get('candor-audit-query-salt')!);
     expect(verifyOpening(digest, { field: 'query', salt, value: new TextEncoder().encode(JSON.stringify({ what: 'review.timeline', review: 'rev-1', tenant: ['org-1'] })) })).toBe(true);
+  });
+
+  it('never merges the reviews of two tenants that share a review ID: the reader must choose the tenant', async () => {
+    const res = await get('/v1/reviews/rev-1/timeline', tokens['aud-all']);
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toBe('review "rev-1" has events in tenants org-1, org-2: give tenant= to choose one');
+    const two = await get('/v1/reviews/rev-1/timeline?tenant=org-2', tokens['aud-all']);
+    expect((await two.json()) as { state: string; requester: string }).toMatchObject({ state: 'PENDING', requester: 'u-eve' });
   });
 
   it('answers 404 for a review with no events (the read is still logged)', async () => {
