@@ -21,6 +21,7 @@ const SECTIONS: [json: string, title: string, load: () => Promise<(d: never) => 
   ['recovery', 'Crash recovery', async () => (await import('./recovery.js')).recoverySection],
   ['faults', 'Corruption and fuzzing', async () => (await import('./faults.js')).faultsSection],
   ['search', 'Search', async () => (await import('./search.js')).searchSection],
+  ['export', 'Export', async () => (await import('./export.js')).exportSection],
 ];
 
 const SCENARIOS: Record<string, () => Promise<{ main(): Promise<void> }>> = {
@@ -39,6 +40,7 @@ const SCENARIOS: Record<string, () => Promise<{ main(): Promise<void> }>> = {
   recovery: () => import('./recovery.js'),
   faults: () => import('./faults.js'),
   search: () => import('./search.js'),
+  export: () => import('./export.js'),
   summary: () => import('./summary.js'),
   // Rewrites every section (and its plots) from the JSON, measuring nothing; then the summary.
   render: async () => ({
@@ -64,7 +66,7 @@ const SCENARIOS: Record<string, () => Promise<{ main(): Promise<void> }>> = {
 };
 
 /** What `npm run bench` runs with no names: everything that measures, then the summary. */
-const ALL = ['integration', 'durability', 'go', 'http', 'latency', 'grpc', 'scale', 'search', 'defaults', 'profile', 'summary'];
+const ALL = ['integration', 'durability', 'go', 'http', 'latency', 'grpc', 'scale', 'search', 'defaults', 'profile', 'export', 'summary'];
 
 const wanted = process.argv.slice(2);
 const started = performance.now();

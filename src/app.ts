@@ -29,6 +29,12 @@ import { PrivacyService } from './privacy/service.js';
 import type { Authorize, SystemEventSink } from './query/access.js';
 import { CandorError } from './core/errors.js';
 import { SearchService } from './query/search.js';
+import { AUDITORS_FILE, AuditorRegistry } from './auditors/registry.js';
+import { LogSystemEvents } from './events/system.js';
+import { ReadAudit } from './query/audit.js';
+import { Exporter } from './query/export.js';
+import type { EventFilter } from './query/filter.js';
+import { scanEvents } from './query/scan.js';
 
 export interface RunningLog {
   url: string;
@@ -51,6 +57,9 @@ export interface RunningLog {
   privacy: PrivacyService;
   /** Search and live tail, when config.indexes is on. */
   search?: SearchService;
+  /** Auditors (readers) and the events the log writes itself (audit-of-audit). */
+  auditors: AuditorRegistry;
+  systemEvents: LogSystemEvents;
   /** Stops accepting, commits and answers everything queued, closes the store. */
   close(): Promise<void>;
 }
@@ -64,10 +73,6 @@ export interface StartOptions {
   /** Wraps the store before the log uses it (fault tests wrap it in storage/faulty.ts). */
   wrapStore?: (store: LogStore) => LogStore;
 }
-
-const noReaders: Authorize = () => {
-  throw new CandorError('unauthenticated', 'this log has no readers configured: search and tail are refused');
-};
 
 export async function startLog(config: Config, opts: StartOptions = {}): Promise<RunningLog> {
   mkdirSync(config.data, { recursive: true });
@@ -127,18 +132,28 @@ export async function startLog(config: Config, opts: StartOptions = {}): Promise
     dailyQuota: config.producerDailyQuota ?? 0,
   });
   const events = new EventIngest({ service, registry: producers, index, metrics, limiter, indexes: config.indexes });
-  const search = config.indexes ? new SearchService({ service, store, index: level, commits: sequencer, authorize: opts.authorize ?? noReaders }) : undefined;
-  const privacy = new PrivacyService({
-    store: openings,
-    service,
-    registry: producers,
-    ...(opts.authorize ? { authorize: opts.authorize } : {}),
-    ...(opts.systemEvents ? { systemEvents: opts.systemEvents(service) } : {}),
+  // Readers (auditors) and the events the log writes itself: searches, timeline reads and exports
+  // are each logged as an audit-of-audit event unless auditReads is off; disclosures and erasures always.
+  const auditors = AuditorRegistry.open(join(config.data, AUDITORS_FILE), {
+    onReloadError: (err) => logger?.error({ err }, 'auditors.json is invalid; the previous auditor registry stays in force'),
   });
+  const authorize = opts.authorize ?? auditors.authorize;
+  const systemEvents = new LogSystemEvents(service);
+  const sink = opts.systemEvents ? opts.systemEvents(service) : systemEvents;
+  const audit = new ReadAudit(config.auditReads ? sink : undefined);
+  const search = config.indexes ? new SearchService({ service, store, index: level, commits: sequencer, authorize, audit }) : undefined;
+  const privacy = new PrivacyService({ store: openings, service, registry: producers, authorize, systemEvents: sink });
+  const reads = {
+    authorize,
+    audit,
+    events: (filter: EventFilter) => scanEvents(service, filter),
+    exporter: new Exporter({ service, signers: keys.signers }),
+  };
   const adminRoutes: AdminRoutes[] = [producerAdminRoutes(producers, limiter)];
   const httpTls = config.httpTlsCert && config.httpTlsKey ? { certFile: config.httpTlsCert, keyFile: config.httpTlsKey, ...(config.httpTlsClientCa ? { clientCaFile: config.httpTlsClientCa } : {}) } : undefined;
-  const http = await buildHttpServer({ service, metrics, logLevel: config.logLevel, events, privacy, ...(search ? { search } : {}), admin: adminRoutes, adminListener: config.admin !== undefined, ...(httpTls ? { tls: httpTls } : {}) }).catch(async (err: unknown) => {
+  const http = await buildHttpServer({ service, metrics, logLevel: config.logLevel, events, privacy, reads, ...(search ? { search } : {}), admin: adminRoutes, adminListener: config.admin !== undefined, ...(httpTls ? { tls: httpTls } : {}) }).catch(async (err: unknown) => {
     producers.close();
+    auditors.close();
     await index.close();
     await sequencer.close();
     await store.close();
@@ -151,6 +166,7 @@ export async function startLog(config: Config, opts: StartOptions = {}): Promise
   await http.listen({ host, port }).catch(async (err: unknown) => {
     await witnessing?.stop();
     producers.close();
+    auditors.close();
     await index.close();
     await sequencer.close();
     await store.close();
@@ -167,6 +183,7 @@ export async function startLog(config: Config, opts: StartOptions = {}): Promise
       await sequencer.close();
       await witnessing?.stop();
       producers.close();
+      auditors.close();
       await index.close();
       await store.close();
       throw err;
@@ -205,6 +222,8 @@ export async function startLog(config: Config, opts: StartOptions = {}): Promise
     ...(admin ? { admin } : {}),
     privacy,
     ...(search ? { search } : {}),
+    auditors,
+    systemEvents,
     close() {
       closing ??= (async () => {
         // Stop accepting connections, but let requests in flight finish: their entries are
@@ -224,6 +243,7 @@ export async function startLog(config: Config, opts: StartOptions = {}): Promise
         await grpcClosed;
         await admin?.http.close();
         producers.close();
+        auditors.close();
         await index.close();
         await store.close();
       })();

@@ -53,6 +53,8 @@ export interface Config {
    * them on for a log that ran without them needs `candor index rebuild`.
    */
   indexes: boolean;
+  /** Log searches, exports and timeline reads as audit-of-audit events (docs/export.md); on by default. */
+  auditReads: boolean;
 }
 
 export const CONFIG_DEFAULTS: Config = {
@@ -69,6 +71,7 @@ export const CONFIG_DEFAULTS: Config = {
   producerBurst: 0,
   producerDailyQuota: 0,
   indexes: true,
+  auditReads: true,
 };
 
 /**
@@ -112,6 +115,7 @@ export const FIELDS: Record<keyof Config, ConfigField> = {
   producerDailyQuota: { env: 'CANDOR_PRODUCER_DAILY_QUOTA', type: 'int', doc: 'Default events per producer per UTC day; 0: no quota.' },
   privacyKeyFile: { env: 'CANDOR_PRIVACY_KEY_FILE', type: 'string', secret: true, doc: 'Master key file wrapping the openings store\'s data keys (docs/privacy.md).', default: '<data>/privacy.key, created' },
   indexes: { env: 'CANDOR_INDEXES', type: 'bool', doc: 'Search indexes, written in the same batch as the tree (docs/search.md). Turning them on for a log that ran without them needs `candor index rebuild`.' },
+  auditReads: { env: 'CANDOR_AUDIT_READS', type: 'bool', doc: 'Log searches, timeline reads and exports by auditors as audit-of-audit events (docs/export.md).' },
 };
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];

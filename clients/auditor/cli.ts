@@ -44,7 +44,7 @@ function nonNegativeInt(v: string): number {
   return n;
 }
 
-interface TrustOptions {
+export interface TrustOptions {
   logKey?: string[];
   origin?: string;
   witnessKey?: string[];
@@ -53,7 +53,7 @@ interface TrustOptions {
 }
 
 /** --log-key, --witness-key, --quorum, --policy, --origin: what a client trusts. */
-function trustOptions(c: Command, logKeyRequired: boolean): Command {
+export function trustOptions(c: Command, logKeyRequired: boolean): Command {
   const withKey = logKeyRequired
     ? c.requiredOption('--log-key <vkey>', 'verifier key of the log (repeatable; e.g. the lines of <data>/log.vkey)', collect)
     : c.option('--log-key <vkey>', 'verifier key of the log (repeatable)', collect);
@@ -64,7 +64,7 @@ function trustOptions(c: Command, logKeyRequired: boolean): Command {
     .option('--policy <file>', 'witness policy YAML (witnesses, groups, quorum; or a log config with a witnessing section)');
 }
 
-function logVerifiers(o: TrustOptions): NoteVerifier[] {
+export function logVerifiers(o: TrustOptions): NoteVerifier[] {
   return (o.logKey ?? []).map((k, i) => {
     try {
       const v = parseVerifierKey(k);
@@ -76,7 +76,7 @@ function logVerifiers(o: TrustOptions): NoteVerifier[] {
   });
 }
 
-function witnessPolicy(o: TrustOptions): CosignaturePolicy | undefined {
+export function witnessPolicy(o: TrustOptions): CosignaturePolicy | undefined {
   const keys = o.witnessKey ?? [];
   if (o.policy !== undefined) {
     if (keys.length > 0 || o.quorum !== undefined) throw invalid('give either --policy or --witness-key/--quorum, not both');
@@ -116,7 +116,7 @@ function readText(file: string, what: string): string {
 }
 
 /** Runs a command body; errors become one line on stderr and the exit code of their kind. */
-function run<A extends unknown[]>(fn: (...args: A) => Promise<number>): (...args: A) => Promise<void> {
+export function run<A extends unknown[]>(fn: (...args: A) => Promise<number>): (...args: A) => Promise<void> {
   return async (...args: A) => {
     let code: number;
     try {

@@ -21,6 +21,8 @@ import { registerAuditorCommands } from '../../clients/auditor/cli.js';
 import { registerPrivacyCommands } from '../privacy/cli.js';
 import { registerConfigCommands } from './config.js';
 import { registerClusterCommands } from '../cluster/cli.js';
+import { registerAuditorRegistryCommands } from '../auditors/cli.js';
+import { registerExportCommands } from '../../clients/auditor/export.js';
 
 const DEFAULT_URL = process.env.CANDOR_URL ?? 'http://127.0.0.1:8080';
 
@@ -285,5 +287,7 @@ registerAuditorCommands(program);
 registerPrivacyCommands(program, fail);
 registerConfigCommands(program);
 registerClusterCommands(program);
+registerAuditorRegistryCommands(program);
+registerExportCommands(program);
 
 await program.parseAsync(process.argv);

@@ -152,6 +152,36 @@ export interface VerifiedProof {
 }
 
 /**
+ * Verifies a checkpoint note as tlog-proof does: a valid signature by a log key, the expected
+ * origin (by default the first log key's name), and cosignatures that meet the policy. Shared by
+ * every offline verifier (proof bundles, export bundles). Throws CandorError('verification_failed').
+ */
+export function openWitnessedCheckpoint(
+  note: string,
+  opts: { logVerifiers: readonly NoteVerifier[]; origin?: string; policy?: CosignaturePolicy },
+): { checkpoint: Checkpoint; cosigners: NoteVerifier[] } {
+  const fail = (why: string): never => {
+    throw new CandorError('verification_failed', why);
+  };
+  const witnesses = opts.policy?.verifiers ?? [];
+  // One note.Open over log and witness keys: a signature by any known key that fails rejects the
+  // checkpoint, as x/mod does (signed-note §Verifying).
+  const opened = openNote(note, [...opts.logVerifiers, ...witnesses]);
+  const signedBy = (v: NoteVerifier) => opened.verified.some((s) => s.name === v.name && s.keyId === v.keyId);
+  if (!opts.logVerifiers.some(signedBy)) fail('the checkpoint has no valid signature by the log key');
+  const checkpoint = parseCheckpoint(opened.text);
+  const origin = opts.origin ?? opts.logVerifiers[0]!.name;
+  if (checkpoint.origin !== origin) fail(`the checkpoint is for origin ${JSON.stringify(checkpoint.origin)}, not ${JSON.stringify(origin)}`);
+  const cosigners = witnesses.filter(signedBy);
+  if (opts.policy && !opts.policy.satisfied(cosigners)) {
+    fail(
+      `the checkpoint is cosigned by ${cosigners.length} of the trusted witnesses (${cosigners.map((c) => c.name).join(', ') || 'none'}); the policy needs ${opts.policy.description}`,
+    );
+  }
+  return { checkpoint, cosigners };
+}
+
+/**
  * Verifies a bundle offline, in the order of tlog-proof: leaf hash, origin and log signature,
  * cosignatures against the policy, then the RFC 9162 §2.1.3.2 inclusion proof against the
  * checkpoint root. Throws CandorError('verification_failed') with the reason.
@@ -171,21 +201,7 @@ export function verifyProofBundle(b: ProofBundle, opts: ProofVerifyOptions): Ver
     fail('the entry does not have the given leaf hash');
   }
 
-  const witnesses = opts.policy?.verifiers ?? [];
-  // One note.Open over log and witness keys: a signature by any known key that fails rejects the
-  // checkpoint, as x/mod does (signed-note §Verifying).
-  const opened = openNote(b.checkpoint, [...opts.logVerifiers, ...witnesses]);
-  const signedBy = (v: NoteVerifier) => opened.verified.some((s) => s.name === v.name && s.keyId === v.keyId);
-  if (!opts.logVerifiers.some(signedBy)) fail('the checkpoint has no valid signature by the log key');
-  const checkpoint = parseCheckpoint(opened.text);
-  const origin = opts.origin ?? opts.logVerifiers[0]!.name;
-  if (checkpoint.origin !== origin) fail(`the checkpoint is for origin ${JSON.stringify(checkpoint.origin)}, not ${JSON.stringify(origin)}`);
-  const cosigners = witnesses.filter(signedBy);
-  if (opts.policy && !opts.policy.satisfied(cosigners)) {
-    fail(
-      `the checkpoint is cosigned by ${cosigners.length} of the trusted witnesses (${cosigners.map((c) => c.name).join(', ') || 'none'}); the policy needs ${opts.policy.description}`,
-    );
-  }
+  const { checkpoint, cosigners } = openWitnessedCheckpoint(b.checkpoint, opts);
   verifyInclusion(hasher, b.index, checkpoint.size, leafHash, b.proof, checkpoint.root);
   return { checkpoint, index: b.index, leafHash, ...(entry === undefined ? {} : { entry }), cosigners };
 }

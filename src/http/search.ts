@@ -10,6 +10,7 @@
  * client that reconnects with Last-Event-ID (EventSource does) resumes after that index. It
  * ends with `event: error` when the consumer falls too far behind.
  */
+import { auditHeaders, readOrigin } from './reviews.js';
 import { toJson } from '@bufbuild/protobuf';
 import type { FastifyPluginAsync } from 'fastify';
 import { fromBase64, toBase64 } from '../core/bytes.js';
@@ -96,7 +97,8 @@ export const searchRoutes: FastifyPluginAsync<{ search: SearchService }> = async
     if (rest.limit !== undefined) q.limit = integer(rest.limit, 'limit');
     if (rest.cursor !== undefined) q.cursor = rest.cursor;
     if (rest.proof !== undefined) q.proof = rest.proof === 'latest' ? 'latest' : integer(rest.proof, 'proof');
-    const page = await search.search(bearerCredentials(req.headers.authorization, peerCertificate(req)), q);
+    const page = await search.search(bearerCredentials(req.headers.authorization, peerCertificate(req)), q, readOrigin(req));
+    auditHeaders(reply, page.audit);
     return reply.type('application/json; charset=utf-8').send(
       JSON.stringify({
         results: page.results.map(hitJson),
@@ -141,7 +143,7 @@ export const searchRoutes: FastifyPluginAsync<{ search: SearchService }> = async
         write(`event: error\ndata: ${JSON.stringify({ error: { code: err.code, message: err.message } })}\n\n`);
         end();
       },
-    });
+       }, readOrigin(req));
     reply.hijack();
     raw.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
     raw.write(': tail started\n\n');

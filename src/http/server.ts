@@ -27,6 +27,9 @@ import { httpsOptions, watchTls, type HttpTls } from './tls.js';
  */
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
 export const MAX_HEADER_BYTES = 16 * 1024;
+import { reviewRoutes, type ReadRoutesOptions } from './reviews.js';
+import { exportRoutes } from './export.js';
+import type { Exporter } from '../query/export.js';
 
 export interface HttpOptions {
   service: LogService;
@@ -44,6 +47,8 @@ export interface HttpOptions {
   privacy?: PrivacyService;
   /** Search and live tail (GET /v1/search, GET /v1/tail); absent (indexes off), not served. */
   search?: SearchService;
+  /** Reads by auditors: review timelines and export (docs/export.md); absent, not served. */
+  reads?: ReadRoutesOptions & { exporter: Exporter };
 }
 
 /**
@@ -128,6 +133,10 @@ export async function buildHttpServer(opts: HttpOptions): Promise<FastifyInstanc
   if (opts.events) await app.register(eventRoutes, { events: opts.events });
   if (opts.privacy) await app.register(privacyRoutes, { privacy: opts.privacy });
   if (opts.search) await app.register(searchRoutes, { search: opts.search });
+  if (opts.reads) {
+    await app.register(reviewRoutes, opts.reads);
+    await app.register(exportRoutes, opts.reads);
+  }
   await mountAdminRoutes(app, opts.admin ?? [], 'public', opts.adminListener ?? false);
   return app;
 }

@@ -143,6 +143,30 @@ export class LogService {
     return { index, size, leafHash: read(0, index), proof: proofHashes(this.#hasher, ranges, read) };
   }
 
+  /**
+   * Inclusion proofs of many entries in the tree of `size`, as export needs them: the tiles of
+   * all the proofs are read at once, and a node that several proofs share is hashed once.
+   */
+  async inclusionProofs(indexes: readonly number[], size: number): Promise<InclusionProof[]> {
+    const s = this.#checkSize(size);
+    for (const i of indexes) {
+      if (!Number.isSafeInteger(i) || i < 0 || i >= s) throw new CandorError('out_of_range', `index ${i} is not below tree size ${s}`);
+    }
+    const plans = indexes.map((i) => inclusionProofRanges(i, s));
+    const read = await this.#seq.reader.nodes([...indexes.map((index) => ({ height: 0, index })), ...plans.flatMap(proofNodes)]);
+    const nodes = new Map<number, Uint8Array>();
+    // Heights are below 64 and indexes below 2^53 / 2^height, so height + 64 * index is exact and unique.
+    const shared = (height: number, index: number) => {
+      const k = height + 64 * index;
+      let h = nodes.get(k);
+      if (!h) nodes.set(k, (h = read(height, index)));
+      return h;
+    };
+    const edges = new Map<string, Uint8Array>();
+    this.#metrics?.proofsServed.inc({ kind: 'inclusion' }, indexes.length);
+    return indexes.map((index, j) => ({ index, size: s, leafHash: read(0, index), proof: proofHashes(this.#hasher, plans[j]!, shared, edges) }));
+  }
+
   /** A consistency proof from tree size `from` to `to` (default: the latest). */
   async consistencyProof(q: { from: number; to?: number }): Promise<ConsistencyProof> {
     const to = this.#checkSize(q.to, 'to');

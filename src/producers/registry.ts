@@ -18,14 +18,14 @@
  *  - optionally its own rate limit and daily quota (limits.ts), instead of the log's defaults.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import type { PeerCertificate } from 'node:tls';
 import { CandorError, invalid } from '../core/errors.js';
 import { SIG_ED25519, parseVerifierKey, type NoteVerifier } from '../core/note.js';
 import { nodeEd25519 } from '../crypto/node.js';
 import { AuthMethod } from '../gen/candor/v1/log_service_pb.js';
 import { isValidTypePattern, typeMatches } from '../events/types.js';
+import { fileStamp, updateJsonFile } from '../storage/jsonfile.js';
 
 export const REGISTRY_FILE = 'producers.json';
 export const TOKEN_PREFIX = 'candor_pt_';
@@ -90,9 +90,9 @@ export function hashToken(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('base64');
 }
 
-/** A new bearer token and its record; the token is shown once and never stored. */
-export function newToken(): { token: string; record: TokenRecord } {
-  const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
+/** A new bearer token (256 random bits after `prefix`) and its record; the token is shown once and never stored. */
+export function newToken(prefix = TOKEN_PREFIX): { token: string; record: TokenRecord } {
+  const token = prefix + randomBytes(32).toString('base64url');
   return { token, record: { id: randomBytes(4).toString('hex'), sha256: hashToken(token), created: new Date().toISOString() } };
 }
 
@@ -180,41 +180,9 @@ export function readRegistryFile(file: string): RegistryDocument {
   return checkRegistry(doc, file);
 }
 
-/**
- * Changes the registry file under a lock file, atomically (write, fsync, rename): a running log
- * never reads a half-written registry, and two commands never lose each other's change.
- */
+/** Changes the registry file atomically, under a lock (src/storage/jsonfile.ts). */
 export function updateRegistryFile<T>(file: string, change: (doc: RegistryDocument) => T): T {
-  const lock = `${file}.lock`;
-  // Producers may be registered before the log first starts: create its data dir as it would.
-  mkdirSync(dirname(file), { recursive: true });
-  let fd: number;
-  try {
-    fd = openSync(lock, 'wx', 0o600);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new CandorError('unavailable', `${lock} exists: another producer command is running (delete the file if none is)`);
-    }
-    throw new CandorError('unavailable', `cannot lock ${file}: ${(err as Error).message}`);
-  }
-  try {
-    const doc = readRegistryFile(file);
-    const result = change(doc);
-    checkRegistry(doc, file);
-    const tmp = `${file}.tmp`;
-    const out = openSync(tmp, 'w', 0o600);
-    try {
-      writeSync(out, `${JSON.stringify(doc, null, 2)}\n`);
-      fsyncSync(out);
-    } finally {
-      closeSync(out);
-    }
-    renameSync(tmp, file);
-    return result;
-  } finally {
-    closeSync(fd);
-    unlinkSync(lock);
-  }
+  return updateJsonFile(file, 'producer', readRegistryFile, checkRegistry, change);
 }
 
 function unauthenticated(message: string): CandorError {
@@ -257,13 +225,7 @@ export class ProducerRegistry {
 
   /** Re-reads the file if it changed since the last load. */
   reload(force = false): void {
-    let stamp = 'absent';
-    try {
-      const s = statSync(this.file);
-      stamp = `${s.ino}:${s.size}:${s.mtimeMs}`;
-    } catch {
-      // absent: an empty registry
-    }
+    const stamp = fileStamp(this.file);
     if (!force && stamp === this.#stamp) return;
     const doc = readRegistryFile(this.file);
     const byId = new Map<string, Producer>();

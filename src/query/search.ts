@@ -21,6 +21,7 @@ import type { LogService } from '../log/service.js';
 import type { Credentials } from '../producers/registry.js';
 import type { LogStore, PostingCursor, SearchIndex } from '../storage/store.js';
 import type { Authorize, Reader } from './access.js';
+import type { AuditRecord, ReadAudit } from './audit.js';
 import { FIELD, TIME, timestampNs, type TermField } from './terms.js';
 import { decodeLoggedEvent, type EventProof, type LoggedEvent } from './types.js';
 
@@ -65,6 +66,30 @@ export interface SearchPage {
   nextCursor?: string;
   /** The checkpoint proofs are against, when `proof: 'latest'`. */
   checkpoint?: string;
+  /** Where the search was logged (audit of reads), and the salt of the commitment to its query. */
+  audit?: AuditRecord;
+}
+
+/** Where a read came from, for its audit event. */
+export interface ReadOrigin {
+  ip?: string;
+  userAgent?: string;
+}
+
+/** A request's filters as plain JSON, for the commitment in its audit event. */
+function queryJson(req: Partial<SearchRequest>): Record<string, unknown> {
+  const t = (ns: bigint | undefined) => (ns === undefined ? undefined : ns.toString());
+  return {
+    ...req.terms,
+    ...(req.leafHash ? { leafHash: Buffer.from(req.leafHash).toString('base64') } : {}),
+    occurredFrom: t(req.occurredFrom),
+    occurredTo: t(req.occurredTo),
+    integratedFrom: t(req.integratedFrom),
+    integratedTo: t(req.integratedTo),
+    order: req.order,
+    limit: req.limit,
+    cursor: req.cursor,
+  };
 }
 
 /** A running live tail; close() stops it. */
@@ -93,6 +118,8 @@ export interface SearchServiceOptions {
   index: SearchIndex;
   commits: CommitSource;
   authorize: Authorize;
+  /** Logs each search and tail as an audit.log.queried event (absent or disabled: not logged). */
+  audit?: ReadAudit;
   /** How far a tail may fall behind before it is dropped; default TAIL_MAX_LAG. */
   tailMaxLag?: number;
 }
@@ -180,7 +207,7 @@ export class SearchService {
   }
 
   /** A page of events that match; `credentials` must authenticate a reader with 'search'. */
-  async search(credentials: Credentials, req: SearchRequest): Promise<SearchPage> {
+  async search(credentials: Credentials, req: SearchRequest, origin: ReadOrigin = {}): Promise<SearchPage> {
     const order = req.order ?? 'newest';
     if (order !== 'newest' && order !== 'oldest') throw invalid('order must be "newest" or "oldest"');
     const limit = req.limit ?? DEFAULT_LIMIT;
@@ -214,10 +241,13 @@ export class SearchService {
         }),
       );
     }
+    // Logged before it is answered: no read without its audit event.
+    const audit = await this.#o.audit?.queried({ reader, ...origin }, 'search', queryJson(req), plan.tenants ?? (req.terms.tenant ? [req.terms.tenant] : undefined), results.length);
     return {
       results,
       ...(page.more ? { nextCursor: encodeCursor(order, page.position) } : {}),
       ...(checkpoint !== undefined ? { checkpoint } : {}),
+      ...(audit ? { audit } : {}),
     };
   }
 
@@ -226,9 +256,13 @@ export class SearchService {
    * matches, in log order. A consumer that stops reading is dropped once the log is more than
    * TAIL_MAX_LAG entries ahead of it; the log never waits for it.
    */
-  tail(credentials: Credentials, req: Pick<SearchRequest, 'terms' | 'leafHash' | 'occurredFrom' | 'occurredTo' | 'integratedFrom' | 'integratedTo'>, afterIndex: number | undefined, sink: TailSink): Tail {
+  tail(credentials: Credentials, req: Pick<SearchRequest, 'terms' | 'leafHash' | 'occurredFrom' | 'occurredTo' | 'integratedFrom' | 'integratedTo'>, afterIndex: number | undefined, sink: TailSink, origin: ReadOrigin = {}): Tail {
     const reader = this.#o.authorize(credentials, 'search', req.terms.tenant);
     const plan = this.#plan(req, reader);
+    // The tail is logged as it starts; if that fails, the stream ends with the error.
+    this.#o.audit
+      ?.queried({ reader, ...origin }, 'tail', queryJson(req), plan.tenants ?? (req.terms.tenant ? [req.terms.tenant] : undefined), 0)
+      .catch((err: unknown) => sink.error(err instanceof CandorError ? err : new CandorError('unavailable', 'the tail could not be logged (audit of reads); retry')));
     if (afterIndex !== undefined && (!Number.isSafeInteger(afterIndex) || afterIndex < -1)) throw invalid('the index to resume after must be a non-negative integer');
     let position = afterIndex === undefined ? this.#o.service.size : afterIndex + 1;
     let closed = false;
