@@ -177,10 +177,10 @@ describe('auditReads: false', () => {
 });
 
 describe('config auditReads', () => {
-  it('is on by default, set by file, environment or flag, and anything but true or false is refused naming the key', () => {
+  it('is on by default, set by file, environment or flag, and anything but a boolean word is refused naming the key', () => {
     expect(loadConfig({ env: {} }).auditReads).toBe(true);
     expect(loadConfig({ env: { CANDOR_AUDIT_READS: 'false' } }).auditReads).toBe(false);
     expect(loadConfig({ env: {}, flags: { auditReads: false } }).auditReads).toBe(false);
-    expect(() => loadConfig({ env: { CANDOR_AUDIT_READS: 'off' } })).toThrow(/config auditReads \(from environment\) must be true or false/);
+    expect(() => loadConfig({ env: { CANDOR_AUDIT_READS: 'maybe' } })).toThrow(/config auditReads \(from environment\) must be true or false/);
   });
 });

@@ -6,9 +6,9 @@ import { fromBase64 } from '../../src/core/bytes.js';
 import { openCheckpoint } from '../../src/core/checkpoint.js';
 import { portableHasher } from '../../src/core/hash.js';
 import { verifyInclusion } from '../../src/core/merkle.js';
-import type { LoggedEvent } from '../../src/query/types.js';
+import { decodeLoggedEvent, type LoggedEvent } from '../../src/query/types.js';
 import { naiveLeaf, naiveMTH } from '../helpers/naive.js';
-import { allEvents, allPages, httpSearch, ingest, naive, rfc3339, startSearchLog, variedEvent, type NaiveFilter, type SearchLog } from './helpers.js';
+import { READERS, allEvents, allPages, httpSearch, ingest, naive, rfc3339, startSearchLog, variedEvent, type NaiveFilter, type SearchLog } from './helpers.js';
 
 let log: SearchLog;
 let events: LoggedEvent[];
@@ -178,5 +178,33 @@ describe('GET /v1/search', () => {
     const r = await httpSearch(log.url, { order: 'oldest', cursor: newest.body.nextCursor! });
     expect(r.status).toBe(400);
     expect(r.body.error!.message).toMatch(/cursor was returned for order=newest/);
+  });
+});
+
+describe('audit of searches (auditReads on)', () => {
+  it('appends exactly one audit.log.queried event per search, before answering, and names it in the response', async () => {
+    const audited = await startSearchLog({ auditReads: true });
+    try {
+      await ingest(audited, Array.from({ length: 20 }, (_, i) => variedEvent(i)));
+      const before = audited.service.size;
+      const res = await fetch(`${audited.url}/v1/search?tenant=org-1&limit=5`, { headers: { Authorization: 'Bearer tok-all' } });
+      expect(res.status).toBe(200);
+      const index = Number(res.headers.get('candor-audit-index'));
+      expect(res.headers.get('candor-audit-query-salt')).toMatch(/^[A-Za-z0-9+/]+=*$/);
+      // Logged before the answer: the audit event is already in the tree the response was read from.
+      expect(audited.service.size).toBe(before + 1);
+      expect(index).toBe(before);
+      const [entry] = await audited.service.entries({ start: index, end: index + 1 });
+      const ev = decodeLoggedEvent(index, entry!.data);
+      expect(ev.producer).toBe('candor');
+      expect(ev.event.type).toBe('audit.log.queried');
+      expect(ev.event.actor?.id).toBe(READERS['tok-all']!.id);
+      expect(ev.event.tenantId).toBe('org-1');
+      // A refused search (bad parameter) logs nothing.
+      expect((await fetch(`${audited.url}/v1/search?limit=0`, { headers: { Authorization: 'Bearer tok-all' } })).status).toBe(400);
+      expect(audited.service.size).toBe(before + 1);
+    } finally {
+      await audited.cleanup();
+    }
   });
 });
