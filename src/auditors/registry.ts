@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { CandorError, invalid } from '../core/errors.js';
 import { hashToken, newToken, type Credentials, type TokenRecord } from '../producers/registry.js';
 import type { Authorize, Permission, Reader } from '../query/access.js';
-import { fileStamp, updateJsonFile } from '../storage/jsonfile.js';
+import { fileStamp, updateJsonFile, watchFile } from '../storage/jsonfile.js';
 
 export const AUDITORS_FILE = 'auditors.json';
 export const AUDITOR_TOKEN_PREFIX = 'candor_at_';
@@ -96,17 +96,7 @@ export class AuditorRegistry {
   static open(file: string, opts: { watchMs?: number; onReloadError?: (err: unknown) => void } = {}): AuditorRegistry {
     const r = new AuditorRegistry(file);
     r.reload();
-    const ms = opts.watchMs ?? 1000;
-    if (ms > 0) {
-      r.#timer = setInterval(() => {
-        try {
-          r.reload();
-        } catch (err) {
-          opts.onReloadError?.(err);
-        }
-      }, ms);
-      r.#timer.unref();
-    }
+    r.#timer = watchFile(() => r.reload(), opts);
     return r;
   }
 

@@ -25,7 +25,7 @@ import { SIG_ED25519, parseVerifierKey, type NoteVerifier } from '../core/note.j
 import { nodeEd25519 } from '../crypto/node.js';
 import { AuthMethod } from '../gen/candor/v1/log_service_pb.js';
 import { isValidTypePattern, typeMatches } from '../events/types.js';
-import { fileStamp, updateJsonFile } from '../storage/jsonfile.js';
+import { fileStamp, updateJsonFile, watchFile } from '../storage/jsonfile.js';
 
 export const REGISTRY_FILE = 'producers.json';
 export const TOKEN_PREFIX = 'candor_pt_';
@@ -209,17 +209,7 @@ export class ProducerRegistry {
   static open(file: string, opts: { watchMs?: number; onReloadError?: (err: unknown) => void } = {}): ProducerRegistry {
     const r = new ProducerRegistry(file);
     r.reload();
-    const ms = opts.watchMs ?? 1000;
-    if (ms > 0) {
-      r.#timer = setInterval(() => {
-        try {
-          r.reload();
-        } catch (err) {
-          opts.onReloadError?.(err);
-        }
-      }, ms);
-      r.#timer.unref();
-    }
+    r.#timer = watchFile(() => r.reload(), opts);
     return r;
   }
 

@@ -54,3 +54,21 @@ export function fileStamp(file: string): string {
     return 'absent';
   }
 }
+
+/**
+ * Calls `reload` every `watchMs` (default 1 s; 0: never), so a running log picks up edits the
+ * CLI makes to a registry file. A reload that throws keeps the previous state and is reported.
+ */
+export function watchFile(reload: () => void, opts: { watchMs?: number; onReloadError?: (err: unknown) => void }): NodeJS.Timeout | undefined {
+  const ms = opts.watchMs ?? 1000;
+  if (ms <= 0) return undefined;
+  const timer = setInterval(() => {
+    try {
+      reload();
+    } catch (err) {
+      opts.onReloadError?.(err);
+    }
+  }, ms);
+  timer.unref();
+  return timer;
+}
