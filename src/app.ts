@@ -83,13 +83,15 @@ export async function startLog(config: Config, opts: StartOptions = {}): Promise
     masterKeyFile: config.privacyKeyFile ?? join(config.data, 'privacy.key'),
     createKey: config.privacyKeyFile === undefined,
   });
-  const level = await LevelStore.open(join(config.data, 'db'));
-  const store = opts.wrapStore ? opts.wrapStore(level) : level;
-  const metrics = createMetrics();
-  const hasher = nodeHasher;
-  let sequencer: Sequencer;
+  // What is open so far, closed in reverse order if the start fails part-way.
+  const opened: (() => unknown)[] = [];
   try {
-    sequencer = await Sequencer.open({
+    const level = await LevelStore.open(join(config.data, 'db'));
+    const store = opts.wrapStore ? opts.wrapStore(level) : level;
+    opened.push(() => store.close());
+    const metrics = createMetrics();
+    const hasher = nodeHasher;
+    const sequencer = await Sequencer.open({
       origin: keys.origin,
       signers: keys.signers,
       verifiers: keys.verifiers,
@@ -102,152 +104,123 @@ export async function startLog(config: Config, opts: StartOptions = {}): Promise
       maxQueueBytes: config.queueMaxBytes,
       metrics,
     });
+    opened.push(() => sequencer.close());
+    const witnessing = config.witnessing
+      ? new LogWitnessing({
+          config: config.witnessing,
+          origin: keys.origin,
+          logVerifiers: keys.verifiers,
+          stateFile: join(config.data, 'witnessing.json'),
+          metrics: createWitnessingMetrics(metrics.registry),
+        })
+      : undefined;
+    const service = new LogService({ sequencer, store, hasher, metrics, ...(witnessing ? { witnessing } : {}) });
+    let logger: { error(obj: object, msg: string): void } | undefined;
+    const producers = ProducerRegistry.open(join(config.data, REGISTRY_FILE), {
+      onReloadError: (err) => logger?.error({ err }, 'producers.json is invalid; the previous producer registry stays in force'),
+    });
+    opened.push(() => producers.close());
+    const index = await IdempotencyIndex.open(join(config.data, 'idempotency'), service);
+    opened.push(() => index.close());
+    const limiter = new ProducerLimiter({
+      eventsPerSecond: config.producerEventsPerSecond ?? 0,
+      burst: config.producerBurst ?? 0,
+      dailyQuota: config.producerDailyQuota ?? 0,
+    });
+    const events = new EventIngest({ service, registry: producers, index, metrics, limiter, indexes: config.indexes });
+    // Readers (auditors) and the events the log writes itself: searches, timeline reads and exports
+    // are each logged as an audit-of-audit event unless auditReads is off; disclosures and erasures always.
+    const auditors = AuditorRegistry.open(join(config.data, AUDITORS_FILE), {
+      onReloadError: (err) => logger?.error({ err }, 'auditors.json is invalid; the previous auditor registry stays in force'),
+    });
+    opened.push(() => auditors.close());
+    const authorize = opts.authorize ?? auditors.authorize;
+    const systemEvents = new LogSystemEvents(service);
+    const sink = opts.systemEvents ? opts.systemEvents(service) : systemEvents;
+    const audit = new ReadAudit(config.auditReads ? sink : undefined);
+    const search = config.indexes ? new SearchService({ service, store, index: level, commits: sequencer, authorize, audit }) : undefined;
+    const privacy = new PrivacyService({ store: openings, service, registry: producers, authorize, systemEvents: sink });
+    const reads = {
+      authorize,
+      audit,
+      events: (filter: EventFilter) => scanEvents(service, filter),
+      exporter: new Exporter({ service, signers: keys.signers }),
+    };
+    const adminRoutes: AdminRoutes[] = [producerAdminRoutes(producers, limiter)];
+    const httpTls = config.httpTlsCert && config.httpTlsKey ? { certFile: config.httpTlsCert, keyFile: config.httpTlsKey, ...(config.httpTlsClientCa ? { clientCaFile: config.httpTlsClientCa } : {}) } : undefined;
+    const http = await buildHttpServer({ service, metrics, logLevel: config.logLevel, events, privacy, reads, ...(search ? { search } : {}), admin: adminRoutes, adminListener: config.admin !== undefined, ...(httpTls ? { tls: httpTls } : {}) });
+    opened.push(() => http.close());
+    logger = http.log;
+    sequencer.on('commitError', (err) => http.log.error({ err }, 'commit failed; the batch was rejected and the state will be reloaded'));
+    await witnessing?.start({ source: sequencer, prover: service, logger: http.log });
+    if (witnessing) opened.push(() => witnessing.stop());
+    const { host, port } = parseHostPort(config.http);
+    await http.listen({ host, port });
+    const addr = http.server.address();
+    const bound = typeof addr === 'object' && addr ? addr.port : port;
+    const url = `${httpTls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${bound}`;
+    let grpc: GrpcServer | undefined;
+    if (config.grpc) {
+      const tls = config.grpcTlsCert && config.grpcTlsKey ? { certFile: config.grpcTlsCert, keyFile: config.grpcTlsKey, ...(config.grpcTlsClientCa ? { clientCaFile: config.grpcTlsClientCa } : {}) } : undefined;
+      grpc = await startGrpcServer({ service, events, checkpoints: sequencer, address: config.grpc, metrics, logger: http.log, ...(tls ? { tls } : {}), ...(search ? { search } : {}) });
+      const started = grpc;
+      opened.push(() => started.close(0));
+    }
+    let admin: RunningLog['admin'];
+    if (config.admin) {
+      const a = parseHostPort(config.admin);
+      const adminHttp = await buildAdminServer({ service, metrics, logLevel: config.logLevel, admin: adminRoutes });
+      opened.push(() => adminHttp.close());
+      await adminHttp.listen({ host: a.host, port: a.port });
+      const aAddr = adminHttp.server.address();
+      admin = { url: `http://${a.host.includes(':') ? `[${a.host}]` : a.host}:${typeof aAddr === 'object' && aAddr ? aAddr.port : a.port}`, http: adminHttp };
+    }
+    let closing: Promise<void> | undefined;
+    return {
+      url,
+      keys,
+      service,
+      sequencer,
+      store: level,
+      metrics,
+      http,
+      ...(witnessing ? { witnessing } : {}),
+      events,
+      producers,
+      ...(grpc ? { grpc } : {}),
+      ...(admin ? { admin } : {}),
+      privacy,
+      ...(search ? { search } : {}),
+      auditors,
+      systemEvents,
+      close() {
+        closing ??= (async () => {
+          // Stop accepting connections, but let requests in flight finish: their entries are
+          // committed by sequencer.close() and answered before the process exits.
+          const httpClosed = http.close();
+          // gRPC stops taking calls and ends checkpoint watches; calls in flight finish.
+          const grpcClosed = grpc?.close(2000);
+          await sequencer.close();
+          // Witnessed acknowledgements still waiting are answered 503 (retryable) rather than held.
+          await witnessing?.stop();
+          // Every submission is answered now. Clients that keep a busy keep-alive connection
+          // (answered 503 from here on) would hold the server open forever: after a short grace
+          // for responses still being written, close whatever connections remain.
+          await Promise.race([httpClosed, new Promise((r) => setTimeout(r, 1000).unref())]);
+          http.server.closeAllConnections();
+          await httpClosed;
+          await grpcClosed;
+          await admin?.http.close();
+          producers.close();
+          auditors.close();
+          await index.close();
+          await store.close();
+        })();
+        return closing;
+      },
+    };
   } catch (err) {
-    await store.close();
+    for (const close of opened.reverse()) await Promise.resolve(close()).catch(() => undefined);
     throw err;
   }
-  const witnessing = config.witnessing
-    ? new LogWitnessing({
-        config: config.witnessing,
-        origin: keys.origin,
-        logVerifiers: keys.verifiers,
-        stateFile: join(config.data, 'witnessing.json'),
-        metrics: createWitnessingMetrics(metrics.registry),
-      })
-    : undefined;
-  const service = new LogService({ sequencer, store, hasher, metrics, ...(witnessing ? { witnessing } : {}) });
-  let logger: { error(obj: object, msg: string): void } | undefined;
-  const producers = ProducerRegistry.open(join(config.data, REGISTRY_FILE), {
-    onReloadError: (err) => logger?.error({ err }, 'producers.json is invalid; the previous producer registry stays in force'),
-  });
-  const index = await IdempotencyIndex.open(join(config.data, 'idempotency'), service).catch(async (err: unknown) => {
-    producers.close();
-    await sequencer.close();
-    await store.close();
-    throw err;
-  });
-  const limiter = new ProducerLimiter({
-    eventsPerSecond: config.producerEventsPerSecond ?? 0,
-    burst: config.producerBurst ?? 0,
-    dailyQuota: config.producerDailyQuota ?? 0,
-  });
-  const events = new EventIngest({ service, registry: producers, index, metrics, limiter, indexes: config.indexes });
-  // Readers (auditors) and the events the log writes itself: searches, timeline reads and exports
-  // are each logged as an audit-of-audit event unless auditReads is off; disclosures and erasures always.
-  const auditors = AuditorRegistry.open(join(config.data, AUDITORS_FILE), {
-    onReloadError: (err) => logger?.error({ err }, 'auditors.json is invalid; the previous auditor registry stays in force'),
-  });
-  const authorize = opts.authorize ?? auditors.authorize;
-  const systemEvents = new LogSystemEvents(service);
-  const sink = opts.systemEvents ? opts.systemEvents(service) : systemEvents;
-  const audit = new ReadAudit(config.auditReads ? sink : undefined);
-  const search = config.indexes ? new SearchService({ service, store, index: level, commits: sequencer, authorize, audit }) : undefined;
-  const privacy = new PrivacyService({ store: openings, service, registry: producers, authorize, systemEvents: sink });
-  const reads = {
-    authorize,
-    audit,
-    events: (filter: EventFilter) => scanEvents(service, filter),
-    exporter: new Exporter({ service, signers: keys.signers }),
-  };
-  const adminRoutes: AdminRoutes[] = [producerAdminRoutes(producers, limiter)];
-  const httpTls = config.httpTlsCert && config.httpTlsKey ? { certFile: config.httpTlsCert, keyFile: config.httpTlsKey, ...(config.httpTlsClientCa ? { clientCaFile: config.httpTlsClientCa } : {}) } : undefined;
-  const http = await buildHttpServer({ service, metrics, logLevel: config.logLevel, events, privacy, reads, ...(search ? { search } : {}), admin: adminRoutes, adminListener: config.admin !== undefined, ...(httpTls ? { tls: httpTls } : {}) }).catch(async (err: unknown) => {
-    producers.close();
-    auditors.close();
-    await index.close();
-    await sequencer.close();
-    await store.close();
-    throw err;
-  });
-  logger = http.log;
-  sequencer.on('commitError', (err) => http.log.error({ err }, 'commit failed; the batch was rejected and the state will be reloaded'));
-  await witnessing?.start({ source: sequencer, prover: service, logger: http.log });
-  const { host, port } = parseHostPort(config.http);
-  await http.listen({ host, port }).catch(async (err: unknown) => {
-    await witnessing?.stop();
-    producers.close();
-    auditors.close();
-    await index.close();
-    await sequencer.close();
-    await store.close();
-    throw err;
-  });
-  const addr = http.server.address();
-  const bound = typeof addr === 'object' && addr ? addr.port : port;
-  const url = `${httpTls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${bound}`;
-  let grpc: GrpcServer | undefined;
-  if (config.grpc) {
-    const tls = config.grpcTlsCert && config.grpcTlsKey ? { certFile: config.grpcTlsCert, keyFile: config.grpcTlsKey, ...(config.grpcTlsClientCa ? { clientCaFile: config.grpcTlsClientCa } : {}) } : undefined;
-    grpc = await startGrpcServer({ service, events, checkpoints: sequencer, address: config.grpc, metrics, logger: http.log, ...(tls ? { tls } : {}), ...(search ? { search } : {}) }).catch(async (err: unknown) => {
-      await http.close();
-      await sequencer.close();
-      await witnessing?.stop();
-      producers.close();
-      auditors.close();
-      await index.close();
-      await store.close();
-      throw err;
-    });
-  }
-  let admin: RunningLog['admin'];
-  if (config.admin) {
-    const a = parseHostPort(config.admin);
-    const adminHttp = await buildAdminServer({ service, metrics, logLevel: config.logLevel, admin: adminRoutes });
-    await adminHttp.listen({ host: a.host, port: a.port }).catch(async (err: unknown) => {
-      await grpc?.close(0);
-      await http.close();
-      await sequencer.close();
-      await witnessing?.stop();
-      producers.close();
-      await index.close();
-      await store.close();
-      throw err;
-    });
-    const aAddr = adminHttp.server.address();
-    admin = { url: `http://${a.host.includes(':') ? `[${a.host}]` : a.host}:${typeof aAddr === 'object' && aAddr ? aAddr.port : a.port}`, http: adminHttp };
-  }
-  let closing: Promise<void> | undefined;
-  return {
-    url,
-    keys,
-    service,
-    sequencer,
-    store: level,
-    metrics,
-    http,
-    ...(witnessing ? { witnessing } : {}),
-    events,
-    producers,
-    ...(grpc ? { grpc } : {}),
-    ...(admin ? { admin } : {}),
-    privacy,
-    ...(search ? { search } : {}),
-    auditors,
-    systemEvents,
-    close() {
-      closing ??= (async () => {
-        // Stop accepting connections, but let requests in flight finish: their entries are
-        // committed by sequencer.close() and answered before the process exits.
-        const httpClosed = http.close();
-        // gRPC stops taking calls and ends checkpoint watches; calls in flight finish.
-        const grpcClosed = grpc?.close(2000);
-        await sequencer.close();
-        // Witnessed acknowledgements still waiting are answered 503 (retryable) rather than held.
-        await witnessing?.stop();
-        // Every submission is answered now. Clients that keep a busy keep-alive connection
-        // (answered 503 from here on) would hold the server open forever: after a short grace
-        // for responses still being written, close whatever connections remain.
-        await Promise.race([httpClosed, new Promise((r) => setTimeout(r, 1000).unref())]);
-        http.server.closeAllConnections();
-        await httpClosed;
-        await grpcClosed;
-        await admin?.http.close();
-        producers.close();
-        auditors.close();
-        await index.close();
-        await store.close();
-      })();
-      return closing;
-    },
-  };
 }
