@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { create, toBinary } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { Client, Metadata, credentials } from '@grpc/grpc-js';
-import { GatewayClient, SessionVerb } from '../clients/gateway/index.js';
+import { GatewayClient, SessionVerb, type BatchOptions } from '../clients/gateway/index.js';
 import { nodeEd25519, nodeHasher } from '../src/crypto/node.js';
 import { ActorType, EventSchema, Outcome } from '../src/gen/candor/v1/event_pb.js';
 import { SubmitBatchRequestSchema } from '../src/gen/candor/v1/log_service_pb.js';
@@ -55,10 +55,10 @@ export interface GrpcData extends ResultMeta {
 
 let runTag = 0;
 
-/** Pre-encoded SubmitBatch requests of `batch` distinct session.started events. */
-export function encodeRequests(batch: number, events: number): { reqs: Buffer[]; eventBytes: number } {
+/** Batches of `batch` distinct session.started events, canonically encoded, about `events` in all. */
+export function benchEvents(batch: number, events: number): { batches: Uint8Array[][]; eventBytes: number } {
   const tag = `${process.pid}-${Date.now()}-${runTag++}`;
-  const reqs: Buffer[] = [];
+  const batches: Uint8Array[][] = [];
   let bytes = 0;
   for (let b = 0; b * batch < events; b++) {
     const evs = Array.from({ length: batch }, (_, i) =>
@@ -81,9 +81,16 @@ export function encodeRequests(batch: number, events: number): { reqs: Buffer[];
       ),
     );
     for (const e of evs) bytes += e.length;
-    reqs.push(Buffer.from(toBinary(SubmitBatchRequestSchema, create(SubmitBatchRequestSchema, { requestId: BigInt(b + 1), events: evs }))));
+    batches.push(evs);
   }
-  return { reqs, eventBytes: bytes / (reqs.length * batch) };
+  return { batches, eventBytes: bytes / (batches.length * batch) };
+}
+
+/** Pre-encoded SubmitBatch requests of `batch` distinct session.started events. */
+export function encodeRequests(batch: number, events: number): { reqs: Buffer[]; eventBytes: number } {
+  const { batches, eventBytes } = benchEvents(batch, events);
+  const reqs = batches.map((evs, b) => Buffer.from(toBinary(SubmitBatchRequestSchema, create(SubmitBatchRequestSchema, { requestId: BigInt(b + 1), events: evs }))));
+  return { reqs, eventBytes };
 }
 
 /** Producers with their own channel each, INFLIGHT requests each, until the time or the requests run out. */
@@ -118,38 +125,38 @@ export async function rawIngest(address: string, tokens: (string | undefined)[],
   return { eventsPerSec: done / secs, p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), failed };
 }
 
-/** Gateway SDK clients, one per producer, recording session.started events until the time is up. */
-async function sdkIngest(address: string, producers: { id: string; token: string }[], vkey: string, batch: number): Promise<IngestRun> {
-  const gws = producers.map(
-    (p) =>
-      new GatewayClient({
-        address,
-        token: p.token,
-        producer: p.id,
-        tenant: 'org-1',
-        logKey: vkey,
-        ed25519: nodeEd25519,
-        hasher: nodeHasher,
-        batch: { maxEvents: batch, lingerMs: 1, maxInFlight: INFLIGHT, maxBuffered: Math.max(64, 2 * batch * INFLIGHT) },
-      }),
+/** One gateway SDK client per producer, with node:crypto hashing and signatures. */
+export function gateways(address: string, producers: { id: string; token: string }[], vkey: string, batch: BatchOptions): GatewayClient[] {
+  return producers.map(
+    (p) => new GatewayClient({ address, token: p.token, producer: p.id, tenant: 'org-1', logKey: vkey, ed25519: nodeEd25519, hasher: nodeHasher, batch }),
   );
-  const actor = { id: 'usr_5c1e9a' };
-  const resource = { name: 'conn-prod-pg', type: 'database' };
-  const source = { ip: '203.0.113.7' };
+}
+
+/** The session.started event every SDK benchmark records (its session ID aside). */
+export const SDK_EVENT = { actor: { id: 'usr_5c1e9a' }, resource: { name: 'conn-prod-pg', type: 'database' }, source: { ip: '203.0.113.7' }, verb: SessionVerb.CONNECT } as const;
+
+/** The SDK's batching in these benchmarks: `batch` events per request, 1 ms linger, `inflight` requests in flight. */
+export function sdkBatchOptions(batch: number, inflight = INFLIGHT): BatchOptions {
+  return { maxEvents: batch, lingerMs: 1, maxInFlight: inflight, maxBuffered: Math.max(64, 2 * batch * inflight) };
+}
+
+/** Gateway SDK clients, one per producer, recording session.started events until the time is up (closed loop). */
+export async function sdkIngest(address: string, producers: { id: string; token: string }[], vkey: string, batch: number, durationMs = DURATION_MS, inflight = INFLIGHT): Promise<IngestRun> {
+  const gws = gateways(address, producers, vkey, sdkBatchOptions(batch, inflight));
   const lat: number[] = [];
   let done = 0;
   let failed = 0;
   let seq = 0;
   const t0 = performance.now();
   // Enough callers per producer to fill every batch in flight and the next one.
-  const callers = Math.max(8, 2 * batch * INFLIGHT);
+  const callers = Math.max(8, 2 * batch * inflight);
   await Promise.all(
     gws.flatMap((gw) =>
       Array.from({ length: callers }, async () => {
-        while (performance.now() - t0 < DURATION_MS) {
+        while (performance.now() - t0 < durationMs) {
           const s = performance.now();
           try {
-            await gw.session.started({ actor, resource, source, sessionId: `s-${seq++}`, verb: SessionVerb.CONNECT });
+            await gw.session.started({ ...SDK_EVENT, sessionId: `s-${seq++}` });
             done++;
             lat.push(performance.now() - s);
           } catch {

@@ -120,6 +120,8 @@ const ORDER = [
   'HTTP',
   'Latency',
   'gRPC ingest',
+  'gRPC acknowledgement latency',
+  'Ingest costs',
   'Scale',
   'Search',
   'Batch defaults',

@@ -14,6 +14,8 @@ const SECTIONS: [json: string, title: string, load: () => Promise<(d: never) => 
   ['http', 'HTTP', async () => (await import('./http.js')).httpSection],
   ['latency', 'Latency', async () => (await import('./latency.js')).latencySection],
   ['grpc', 'gRPC ingest', async () => (await import('./grpc.js')).grpcSection],
+  ['grpc-latency', 'gRPC acknowledgement latency', async () => (await import('./grpc-latency.js')).grpcLatencySection],
+  ['ingest-costs', 'Ingest costs', async () => (await import('./ingest-costs.js')).costsSection],
   ['scale', 'Scale', async () => (await import('./scale.js')).scaleSection],
   ['defaults', 'Batch defaults', async () => (await import('./defaults.js')).defaultsSection],
   ['profile', 'Profiles', async () => (await import('./profile.js')).profileSection],
@@ -31,6 +33,10 @@ const SCENARIOS: Record<string, () => Promise<{ main(): Promise<void> }>> = {
   http: () => import('./http.js'),
   latency: () => import('./latency.js'),
   grpc: () => import('./grpc.js'),
+  // Opt-in (a few minutes each): p99 acknowledgement at half the SDK's peak, and the cost of
+  // producer signatures and idempotency checks.
+  'grpc-latency': () => import('./grpc-latency.js'),
+  'ingest-costs': () => import('./ingest-costs.js'),
   scale: () => import('./scale.js'),
   defaults: () => import('./defaults.js'),
   witness: () => import('./witness.js'),
