@@ -34,7 +34,7 @@ import { LogSystemEvents } from './events/system.js';
 import { ReadAudit } from './query/audit.js';
 import { Exporter } from './query/export.js';
 import type { EventFilter } from './query/filter.js';
-import { scanEvents } from './query/scan.js';
+import { eventSource } from './query/source.js';
 
 export interface RunningLog {
   url: string;
@@ -143,8 +143,8 @@ export async function startLog(config: Config, opts: StartOptions = {}): Promise
     const reads = {
       authorize,
       audit,
-      events: (filter: EventFilter) => scanEvents(service, filter),
-      exporter: new Exporter({ service, signers: keys.signers }),
+      events: (filter: EventFilter) => eventSource(service, search, filter),
+      exporter: new Exporter({ service, signers: keys.signers, source: (filter, size) => eventSource(service, search, filter, size) }),
     };
     const adminRoutes: AdminRoutes[] = [producerAdminRoutes(producers, limiter)];
     const httpTls = config.httpTlsCert && config.httpTlsKey ? { certFile: config.httpTlsCert, keyFile: config.httpTlsKey, ...(config.httpTlsClientCa ? { clientCaFile: config.httpTlsClientCa } : {}) } : undefined;

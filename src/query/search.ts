@@ -136,6 +136,9 @@ interface Plan {
   integratedTo?: bigint;
 }
 
+/** The reader `matching` plans for: its callers authorized the read and restricted its tenants. */
+const EVERY_TENANT: Reader = { id: '-', tenants: ['*'], permissions: new Set() };
+
 const CURSOR_RE = /^(n|o)([0-9]{1,16})$/;
 
 function encodeCursor(order: Order, position: number): string {
@@ -322,6 +325,22 @@ export class SearchService {
   }
 
   /** Checks the filters; a reader limited to some tenants searches only those. */
+  /**
+   * Every event with all of `terms` among leaves [lo, hi), oldest first, a page at a time, with the
+   * last index examined (for progress). No authorization and no audit: for reads whose callers did
+   * both (review timelines, export), which filter further themselves.
+   */
+  async *matching(terms: Partial<Record<TermField, string>>, lo: number, hi: number, page = MAX_LIMIT): AsyncGenerator<{ events: LoggedEvent[]; position: number }> {
+    const plan = this.#plan({ terms }, EVERY_TENANT);
+    let at = lo;
+    while (at < hi) {
+      const r = await this.#run(plan, at, hi, false, page);
+      yield { events: r.hits, position: r.position };
+      if (!r.more) return;
+      at = r.position + 1;
+    }
+  }
+
   #plan(req: Pick<SearchRequest, 'terms' | 'leafHash' | 'occurredFrom' | 'occurredTo' | 'integratedFrom' | 'integratedTo'>, reader: Reader): Plan {
     const terms: Plan['terms'] = [];
     for (const [name, value] of Object.entries(req.terms)) {
