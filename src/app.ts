@@ -114,7 +114,7 @@ export async function startLog(config: Config, opts: StartOptions = {}): Promise
           metrics: createWitnessingMetrics(metrics.registry),
         })
       : undefined;
-    const service = new LogService({ sequencer, store, hasher, metrics, ...(witnessing ? { witnessing } : {}) });
+    const service = new LogService({ sequencer, store, hasher, metrics, indexes: config.indexes, ...(witnessing ? { witnessing } : {}) });
     let logger: { error(obj: object, msg: string): void } | undefined;
     const producers = ProducerRegistry.open(join(config.data, REGISTRY_FILE), {
       onReloadError: (err) => logger?.error({ err }, 'producers.json is invalid; the previous producer registry stays in force'),

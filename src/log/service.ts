@@ -3,6 +3,7 @@
  * implement an operation a second time. Every argument is checked here, once, with an error that
  * names the field.
  */
+import { leafTerms } from '../query/rebuild.js';
 import { toBase64 } from '../core/bytes.js';
 import { CandorError } from '../core/errors.js';
 import type { Hasher } from '../core/hash.js';
@@ -43,13 +44,16 @@ export class LogService {
   readonly #hasher: Hasher;
   readonly #metrics: LogMetrics | undefined;
   readonly #witnessing: CheckpointWitnessing | undefined;
+  readonly #indexes: boolean;
 
-  constructor(opts: { sequencer: Sequencer; store: LogStore; hasher: Hasher; metrics?: LogMetrics; witnessing?: CheckpointWitnessing }) {
+  /** `indexes`: event leaves appended without terms get their search terms computed here (src/query/terms.ts). */
+  constructor(opts: { sequencer: Sequencer; store: LogStore; hasher: Hasher; metrics?: LogMetrics; witnessing?: CheckpointWitnessing; indexes?: boolean }) {
     this.#seq = opts.sequencer;
     this.#store = opts.store;
     this.#hasher = opts.hasher;
     this.#metrics = opts.metrics;
     this.#witnessing = opts.witnessing;
+    this.#indexes = opts.indexes ?? false;
   }
 
   /** The committed tree size that reads are answered for. */
@@ -70,7 +74,8 @@ export class LogService {
    * entries' search index terms (src/query/terms.ts), committed in the same batch.
    */
   addMany(entries: readonly Uint8Array[], terms?: readonly (EntryTerms | undefined)[]): Promise<Ack[]> {
-    return this.#seq.submitMany(entries, terms);
+    // Callers other than ingestion (the log's own events, tools) get their event leaves indexed too.
+    return this.#seq.submitMany(entries, terms ?? (this.#indexes ? entries.map((e) => leafTerms(0, e)) : undefined));
   }
 
   /** The published checkpoint: with a witness policy, the one witnessing publishes, cosignatures included. */

@@ -203,6 +203,9 @@ describe('audit of searches (auditReads on)', () => {
       // A refused search (bad parameter) logs nothing.
       expect((await fetch(`${audited.url}/v1/search?limit=0`, { headers: { Authorization: 'Bearer tok-all' } })).status).toBe(400);
       expect(audited.service.size).toBe(before + 1);
+      // The log's own events are indexed like any other: the audit event is found by its type.
+      const found = await httpSearch(audited.url, { type: 'audit.log.queried', order: 'oldest' });
+      expect(found.body.results.map((h) => h.index)[0]).toBe(index);
     } finally {
       await audited.cleanup();
     }
