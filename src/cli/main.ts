@@ -126,6 +126,7 @@ program
         `  health         ${u}/healthz   metrics ${log.admin ? log.admin.url : u}/metrics`,
         ...(log.admin ? [`  admin          ${log.admin.url}/v1/admin/producers`] : []),
         `  events         POST ${u}/v1/events${log.grpc ? `   gRPC candor.v1.LogService on ${log.grpc.address}` : ''}   (${log.producers.size} producers; "candor producer add")`,
+        `  reads          ${log.search ? `${u}/v1/search   ${u}/v1/tail   ` : ''}${u}/v1/reviews/<id>/timeline   ${u}/v1/export   (auditors: "candor auditor add")`,
         '',
       ].join('\n'),
     );
