@@ -175,7 +175,8 @@ class BlockPostings implements PostingCursor {
     const [entries, before] = await Promise.all([this.#it.nextv(n), cover]);
     this.reads += entries.length + (before?.length ?? 0);
     this.#gulp = Math.min(MAX_GULP, n * 2);
-    if (entries.length < n) this.#done = true;
+    // nextv may return fewer than asked (it also stops at a byte budget): only none is the end.
+    if (entries.length === 0) this.#done = true;
     const blocks: [number, Bytes][] = [];
     if (before !== undefined && before.length > 0) blocks.push([blockFirst(before[0]![0]), before[0]![1]]);
     for (const [k, v] of entries) blocks.push([blockFirst(k), v]);
