@@ -5,13 +5,14 @@
  *
  * A search is a leapfrog intersection of posting lists that are all in log-index order: each
  * list seeks to the current candidate index; when one lands further on, that becomes the new
- * candidate; when all agree, the candidate matches. Bounded to an index window: the
- * integrated_at range maps to one (integrated_at never decreases in log order), a cursor
- * narrows it, and a proof size caps it. occurred_at, which producers set and which need not
- * follow log order, filters the decoded events. Every page examines at most SCAN_BUDGET
- * candidates, so a page costs the same however selective the filters are; a page can then hold
- * fewer results than asked, with a cursor to go on. An intersection with term filters is driven
- * by its sparsest list instead (#probe), checking chunks of it against the others in batches.
+ * candidate; when all agree, the candidate matches. The lists are cursors over posting blocks
+ * (src/storage/level.ts) that read blocks in gulps and decode them into arrays, so the
+ * intersection runs in memory and a seek costs store I/O only when it leaves what was read.
+ * Bounded to an index window: the integrated_at range maps to one (integrated_at never
+ * decreases in log order), a cursor narrows it, and a proof size caps it. occurred_at, which
+ * producers set and which need not follow log order, filters the decoded events. A page examines
+ * at most SCAN_BUDGET matches and reads at most READ_BUDGET index keys; past either it answers
+ * with what it has and a cursor to go on.
  */
 import { parseCheckpoint } from '../core/checkpoint.js';
 import { CandorError, invalid } from '../core/errors.js';
@@ -21,7 +22,7 @@ import type { LogService } from '../log/service.js';
 import type { Credentials } from '../producers/registry.js';
 import type { LogStore, PostingCursor, SearchIndex } from '../storage/store.js';
 import type { Authorize, Reader } from './access.js';
-import { FIELD, TIME, timestampNs, type TermField } from './terms.js';
+import { FIELD, timestampNs, type TermField } from './terms.js';
 import { decodeLoggedEvent, type EventProof, type LoggedEvent } from './types.js';
 
 export const DEFAULT_LIMIT = 100;
