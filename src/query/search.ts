@@ -17,6 +17,7 @@
 import { parseCheckpoint } from '../core/checkpoint.js';
 import { CandorError, invalid } from '../core/errors.js';
 import { HASH_SIZE } from '../core/hash.js';
+import { TILE_WIDTH } from '../core/tile.js';
 import { isEventLeaf } from '../events/leaf.js';
 import type { LogService } from '../log/service.js';
 import type { Credentials } from '../producers/registry.js';
@@ -375,19 +376,24 @@ export class SearchService {
     return { hits, position, more: !exhausted && (reverse ? position > lo : position < hi - 1) };
   }
 
-  /** The event leaves at `indexes` (opaque entries dropped), read in runs of consecutive indexes. */
+  /**
+   * The event leaves at `indexes` (opaque entries dropped), read one range per entry bundle: the
+   * store keeps entries in runs that never cross a bundle, so a range within one costs the same
+   * store reads as its indexes one by one, in one call.
+   */
   async #read(indexes: readonly number[]): Promise<LoggedEvent[]> {
     const runs: [number, number][] = [];
     const sorted = [...indexes].sort((a, b) => a - b);
     for (const i of sorted) {
       const last = runs[runs.length - 1];
-      if (last && last[1] === i) last[1] = i + 1;
+      if (last && Math.floor(last[0] / TILE_WIDTH) === Math.floor(i / TILE_WIDTH)) last[1] = i + 1;
       else runs.push([i, i + 1]);
     }
     const byIndex = new Map<number, Uint8Array>();
+    const wanted = new Set(indexes);
     await Promise.all(
       runs.map(async ([start, end]) => {
-        for (const e of await this.#o.service.entries({ start, end })) byIndex.set(e.index, e.data);
+        for (const e of await this.#o.service.entries({ start, end })) if (wanted.has(e.index)) byIndex.set(e.index, e.data);
       }),
     );
     const out: LoggedEvent[] = [];
