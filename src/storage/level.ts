@@ -33,6 +33,8 @@ const INDEX_END = Uint8Array.of(INDEX_PREFIX + 1);
 /** Block keys one cursor read fetches at first; doubles per read up to MAX_GULP. */
 const FIRST_GULP = 4;
 const MAX_GULP = 256;
+/** The bytes one gulp may carry (classic-level's default, 16 KiB, would split gulps of dense terms). */
+const GULP_BYTES = 1 << 20;
 /** A target this many indexes past the blocks read is reached by a seek instead of reading on. */
 const FAR = 1 << 16;
 
@@ -92,7 +94,11 @@ class BlockPostings implements PostingCursor {
     this.#lo = lo;
     this.#hi = hi;
     this.#reverse = reverse;
-    this.#it = reverse ? db.iterator({ gte: blockKey(prefix, 0), lte: blockKey(prefix, Math.max(0, hi - 1)), reverse }) : db.iterator({ gte: blockKey(prefix, lo), lt: blockKey(prefix, hi) });
+    // A gulp is at most MAX_GULP blocks of at most MAX_BLOCK postings: let one nextv return it whole.
+    const highWaterMarkBytes = GULP_BYTES;
+    this.#it = reverse
+      ? db.iterator({ gte: blockKey(prefix, 0), lte: blockKey(prefix, Math.max(0, hi - 1)), reverse, highWaterMarkBytes })
+      : db.iterator({ gte: blockKey(prefix, lo), lt: blockKey(prefix, hi), highWaterMarkBytes });
   }
 
   /** Whether posting p is at or past the target in traversal order. */
