@@ -345,6 +345,13 @@ export class SearchService {
     let exhausted = false;
     const overBudget = () => lists.reduce((a, l) => a + l.reads, 0) > READ_BUDGET;
     try {
+      // Sparsest list first (the one whose first posting lies furthest on), densest last: a
+      // dense list is then consulted only where the sparser ones agree.
+      const firsts = await Promise.all(lists.map((l) => l.seek(candidate)));
+      const dist = (k: number) => (firsts[k] === undefined ? Infinity : Math.abs(firsts[k]! - candidate));
+      const order = lists.map((_, k) => k).sort((a, b) => dist(b) - dist(a));
+      const sorted = order.map((k) => lists[k]!);
+      lists.splice(0, lists.length, ...sorted);
       while (hits.length < limit && examined < SCAN_BUDGET) {
         // Collect matches of the index filters, then read and post-filter them together.
         const want = Math.min(limit - hits.length, SCAN_BUDGET - examined);

@@ -35,8 +35,8 @@ const FIRST_GULP = 4;
 const MAX_GULP = 256;
 /** The bytes one gulp may carry (classic-level's default, 16 KiB, would split gulps of dense terms). */
 const GULP_BYTES = 1 << 20;
-/** A target this many indexes past the blocks read is reached by a seek instead of reading on. */
-const FAR = 1 << 16;
+/** A target more than this many blocks past the blocks read is reached by a seek instead of reading on. */
+const NEAR_BLOCKS = 4;
 
 function tileKey(level: number, index: number): Bytes {
   const k = new Uint8Array(10);
@@ -86,6 +86,10 @@ class BlockPostings implements PostingCursor {
   #gulp = FIRST_GULP;
   /** Not positioned yet. */
   #fresh = true;
+  /** The mean distance between the first indexes of the blocks last read (0: not known). */
+  #span = 0;
+  /** Forward only: a reverse iterator that finds the block holding a seek target. */
+  readonly #cover;
   reads = 0;
 
   constructor(db: ClassicLevel<Bytes, Bytes>, prefix: Bytes, lo: number, hi: number, reverse: boolean) {
@@ -99,6 +103,7 @@ class BlockPostings implements PostingCursor {
     this.#it = reverse
       ? db.iterator({ gte: blockKey(prefix, 0), lte: blockKey(prefix, Math.max(0, hi - 1)), reverse, highWaterMarkBytes })
       : db.iterator({ gte: blockKey(prefix, lo), lt: blockKey(prefix, hi), highWaterMarkBytes });
+    this.#cover = reverse ? undefined : db.iterator({ gte: blockKey(prefix, 0), lt: blockKey(prefix, hi), reverse: true });
   }
 
   /** Whether posting p is at or past the target in traversal order. */
@@ -165,33 +170,40 @@ class BlockPostings implements PostingCursor {
     this.#bi = 0;
   }
 
-  /** Reads the next gulp of blocks, seeking to the block holding the target first when it is far. */
+  /**
+   * Reads the next gulp of blocks; first seeks to the block holding the target when it is more
+   * than a few blocks past those read (a seek costs the same store call as reading on).
+   */
   async #read(target: number): Promise<void> {
     const last = this.#blocks.length > 0 ? this.#blocks[this.#blocks.length - 1]![0] : undefined;
-    let cover: Promise<[Bytes, Bytes][]> | undefined;
-    if (this.#fresh || last === undefined || Math.abs(target - last) > FAR) {
+    let cover: Promise<[Bytes, Bytes] | undefined> | undefined;
+    if (this.#fresh || last === undefined || this.#span === 0 || Math.abs(target - last) > NEAR_BLOCKS * this.#span) {
       const at = this.#reverse ? Math.min(target, this.#hi - 1) : Math.max(target, this.#lo);
       this.#it.seek(blockKey(this.#prefix, at));
       this.#gulp = FIRST_GULP;
-      // Forward, the block holding `at` starts before the seek position: read it alongside.
-      if (!this.#reverse) cover = this.#db.iterator({ gte: blockKey(this.#prefix, 0), lt: blockKey(this.#prefix, at), reverse: true, limit: 1 }).all();
+      if (!this.#reverse && at > 0) {
+        // Forward, the block holding `at` starts before the seek position: read it alongside.
+        this.#cover!.seek(blockKey(this.#prefix, at - 1));
+        cover = this.#cover!.next();
+      }
     }
     this.#fresh = false;
     const n = this.#gulp;
     const [entries, before] = await Promise.all([this.#it.nextv(n), cover]);
-    this.reads += entries.length + (before?.length ?? 0);
+    this.reads += entries.length + (before ? 1 : 0);
     this.#gulp = Math.min(MAX_GULP, n * 2);
     // nextv may return fewer than asked (it also stops at a byte budget): only none is the end.
     if (entries.length === 0) this.#done = true;
     const blocks: [number, Bytes][] = [];
-    if (before !== undefined && before.length > 0) blocks.push([blockFirst(before[0]![0]), before[0]![1]]);
+    if (before !== undefined) blocks.push([blockFirst(before[0]), before[1]]);
     for (const [k, v] of entries) blocks.push([blockFirst(k), v]);
+    if (blocks.length > 1) this.#span = Math.abs(blocks[blocks.length - 1]![0] - blocks[0]![0]) / (blocks.length - 1);
     this.#blocks = blocks;
     this.#bi = 0;
   }
 
   async close(): Promise<void> {
-    await this.#it.close();
+    await Promise.all([this.#it.close(), this.#cover?.close()]);
   }
 }
 
