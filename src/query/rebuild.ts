@@ -1,8 +1,9 @@
 /**
- * Rebuilds the search indexes from the leaves (`candor index rebuild`): drops every posting, then
- * recomputes each event leaf's terms with the same function ingestion uses (terms.ts), so the
- * result is byte for byte what ingestion would have written. The log must not be serving (the
- * store is opened exclusively).
+ * Rebuilds the search indexes from the leaves (`candor index rebuild`): drops every index record,
+ * then recomputes each event leaf's terms with the same function ingestion uses (terms.ts). The
+ * blocks cover windows of PAGE entries where ingestion's cover commit batches (which the log does
+ * not record), so the bytes differ but every posting and time is the same: search answers the
+ * same (tested). The log must not be serving (the store is opened exclusively).
  */
 import { parseCheckpoint } from '../core/checkpoint.js';
 import { isEventLeaf } from '../events/leaf.js';

@@ -5,24 +5,26 @@
  *
  * A search is a leapfrog intersection of posting lists that are all in log-index order: each
  * list seeks to the current candidate index; when one lands further on, that becomes the new
- * candidate; when all agree, the candidate matches. Bounded to an index window: the
- * integrated_at range maps to one (integrated_at never decreases in log order), a cursor
- * narrows it, and a proof size caps it. occurred_at, which producers set and which need not
- * follow log order, filters the decoded events. Every page examines at most SCAN_BUDGET
- * candidates, so a page costs the same however selective the filters are; a page can then hold
- * fewer results than asked, with a cursor to go on. An intersection with term filters is driven
- * by its sparsest list instead (#probe), checking chunks of it against the others in batches.
+ * candidate; when all agree, the candidate matches. The lists are cursors over posting blocks
+ * (src/storage/level.ts) that read blocks in gulps and decode them into arrays, so the
+ * intersection runs in memory and a seek costs store I/O only when it leaves what was read.
+ * Bounded to an index window: the integrated_at range maps to one (integrated_at never
+ * decreases in log order), a cursor narrows it, and a proof size caps it. occurred_at, which
+ * producers set and which need not follow log order, filters the decoded events. A page examines
+ * at most SCAN_BUDGET matches and reads at most READ_BUDGET index keys; past either it answers
+ * with what it has and a cursor to go on.
  */
 import { parseCheckpoint } from '../core/checkpoint.js';
 import { CandorError, invalid } from '../core/errors.js';
 import { HASH_SIZE } from '../core/hash.js';
+import { TILE_WIDTH } from '../core/tile.js';
 import { isEventLeaf } from '../events/leaf.js';
 import type { LogService } from '../log/service.js';
 import type { Credentials } from '../producers/registry.js';
 import type { LogStore, PostingCursor, SearchIndex } from '../storage/store.js';
 import type { Authorize, Reader } from './access.js';
 import type { AuditRecord, ReadAudit } from './audit.js';
-import { FIELD, TIME, timestampNs, type TermField } from './terms.js';
+import { FIELD, timestampNs, type TermField } from './terms.js';
 import { decodeLoggedEvent, type EventProof, type LoggedEvent } from './types.js';
 
 export const DEFAULT_LIMIT = 100;
@@ -33,10 +35,8 @@ export const SCAN_BUDGET = 10_000;
 export const MAX_VALUE_LENGTH = 1024;
 /** How far (in entries) a live tail may fall behind the log before it is dropped. */
 export const TAIL_MAX_LAG = 100_000;
-/** Postings read at a time from the list that drives an intersection. */
-const PROBE_CHUNK = 256;
-/** Postings of the driving list one page may probe. */
-const PROBE_BUDGET = 100_000;
+/** Index keys (posting blocks) one page may read before it answers with what it has. */
+export const READ_BUDGET = 100_000;
 
 export type Order = 'newest' | 'oldest';
 
@@ -159,19 +159,14 @@ class Union implements PostingCursor {
     readonly reverse: boolean,
   ) {}
 
+  get reads(): number {
+    return this.parts.reduce((a, p) => a + p.reads, 0);
+  }
+
   async seek(target: number): Promise<number | undefined> {
     const found = (await Promise.all(this.parts.map((p) => p.seek(target)))).filter((x): x is number => x !== undefined);
     if (found.length === 0) return undefined;
     return this.reverse ? Math.max(...found) : Math.min(...found);
-  }
-
-  async next(): Promise<number[]> {
-    throw new Error('bad plan: a union never drives a search');
-  }
-
-  async has(indexes: readonly number[]): Promise<boolean[]> {
-    const parts = await Promise.all(this.parts.map((p) => p.has(indexes)));
-    return indexes.map((_, i) => parts.some((p) => p[i]));
   }
 
   async close(): Promise<void> {
@@ -181,22 +176,15 @@ class Union implements PostingCursor {
 
 /** Every index of the window: the list when there is no index filter. */
 class Every implements PostingCursor {
+  readonly reads = 0;
+
   constructor(
     readonly lo: number,
     readonly hi: number,
-    readonly reverse: boolean,
   ) {}
 
   async seek(target: number): Promise<number | undefined> {
     return target >= this.lo && target < this.hi ? target : undefined;
-  }
-
-  async next(): Promise<number[]> {
-    throw new Error('bad plan: the window never drives a search');
-  }
-
-  async has(indexes: readonly number[]): Promise<boolean[]> {
-    return indexes.map((i) => i >= this.lo && i < this.hi);
   }
 
   async close(): Promise<void> {}
@@ -379,8 +367,8 @@ export class SearchService {
     const { index, store } = this.#o;
     let lo = 0;
     let hi = size;
-    if (plan.integratedFrom !== undefined) lo = (await index.firstAtOrAfter(TIME.integrated_at, plan.integratedFrom)) ?? size;
-    if (plan.integratedTo !== undefined) hi = Math.min(hi, (await index.firstAtOrAfter(TIME.integrated_at, plan.integratedTo)) ?? size);
+    if (plan.integratedFrom !== undefined) lo = (await index.firstIntegratedAtOrAfter(plan.integratedFrom)) ?? size;
+    if (plan.integratedTo !== undefined) hi = Math.min(hi, (await index.firstIntegratedAtOrAfter(plan.integratedTo)) ?? size);
     if (plan.leafHash) {
       const [at] = await store.lookupLeafHashes([plan.leafHash]);
       if (at === undefined) return [0, 0];
@@ -403,29 +391,43 @@ export class SearchService {
       if (plan.tenants.length === 0) return { hits, position: reverse ? lo : hi - 1, more: false };
       lists.push(new Union(plan.tenants.map((t) => index.postings(FIELD.tenant, t, lo, hi, reverse)), reverse));
     }
-    if (lists.length === 0) lists.push(new Every(lo, hi, reverse));
-    if (plan.terms.length > 0 && lists.length > 1) return this.#probe(plan, lists, plan.terms.length, lo, hi, reverse, limit);
+    if (lists.length === 0) lists.push(new Every(lo, hi));
     const step = reverse ? -1 : 1;
     let candidate = reverse ? hi - 1 : lo;
     let examined = 0;
     let exhausted = false;
+    const overBudget = () => lists.reduce((a, l) => a + l.reads, 0) > READ_BUDGET;
     try {
+      // Sparsest list first (the one whose first posting lies furthest on), densest last: a
+      // dense list is then consulted only where the sparser ones agree.
+      const firsts = await Promise.all(lists.map((l) => l.seek(candidate)));
+      const dist = (k: number) => (firsts[k] === undefined ? Infinity : Math.abs(firsts[k]! - candidate));
+      const order = lists.map((_, k) => k).sort((a, b) => dist(b) - dist(a));
+      const sorted = order.map((k) => lists[k]!);
+      lists.splice(0, lists.length, ...sorted);
       while (hits.length < limit && examined < SCAN_BUDGET) {
         // Collect matches of the index filters, then read and post-filter them together.
         const want = Math.min(limit - hits.length, SCAN_BUDGET - examined);
         const matched: number[] = [];
+        let stopped = false;
         while (matched.length < want) {
-          const m = await leapfrog(lists, candidate);
+          const m = await leapfrog(lists, candidate, overBudget);
           if (m === undefined) {
             exhausted = true;
             break;
           }
-          matched.push(m);
-          candidate = m + step;
+          if (!m.match) {
+            // Out of budget: nothing matches between the last match and m.at.
+            candidate = m.at;
+            stopped = true;
+            break;
+          }
+          matched.push(m.at);
+          candidate = m.at + step;
         }
         examined += matched.length;
         for (const e of await this.#read(matched)) if (postFilter(plan, e)) hits.push(e);
-        if (exhausted) break;
+        if (exhausted || stopped) break;
       }
     } finally {
       await Promise.all(lists.map((l) => l.close()));
@@ -435,72 +437,23 @@ export class SearchService {
   }
 
   /**
-   * An intersection driven by its sparsest term list: that list is read a chunk at a time, and
-   * each chunk is checked against every other list with one batched lookup per list. Costs one
-   * round trip per chunk and list, where the leapfrog costs one per seek; the sparsest list is the
-   * one whose first chunk reaches furthest.
+   * The event leaves at `indexes` (opaque entries dropped), read one range per entry bundle: the
+   * store keeps entries in runs that never cross a bundle, so a range within one costs the same
+   * store reads as its indexes one by one, in one call.
    */
-  async #probe(plan: Plan, lists: PostingCursor[], termLists: number, lo: number, hi: number, reverse: boolean, limit: number): Promise<{ hits: SearchHit[]; position: number; more: boolean }> {
-    const hits: SearchHit[] = [];
-    let examined = 0;
-    let position = reverse ? hi : lo - 1;
-    let exhausted = false;
-    let probed = 0;
-    try {
-      const firsts = await Promise.all(lists.slice(0, termLists).map((l) => l.next(PROBE_CHUNK)));
-      let d = 0;
-      for (let k = 1; k < firsts.length; k++) {
-        const reach = (c: number[]) => (c.length < PROBE_CHUNK ? Infinity : reverse ? -c[c.length - 1]! : c[c.length - 1]!);
-        if (reach(firsts[k]!) > reach(firsts[d]!)) d = k;
-      }
-      const driver = lists[d]!;
-      const others = lists.filter((_, k) => k !== d);
-      let chunk = firsts[d]!;
-      while (hits.length < limit && examined < SCAN_BUDGET && probed < PROBE_BUDGET) {
-        probed += chunk.length;
-        if (chunk.length === 0) {
-          exhausted = true;
-          break;
-        }
-        const present = await Promise.all(others.map((l) => l.has(chunk)));
-        const matched = chunk.filter((_, i) => present.every((p) => p[i]));
-        // Read no more matches than the page still needs: the rest of the chunk is examined again.
-        const need = limit - hits.length;
-        let take = matched;
-        if (matched.length > need) {
-          take = matched.slice(0, need);
-          position = take[take.length - 1]!;
-        } else {
-          position = chunk[chunk.length - 1]!;
-        }
-        examined += take.length;
-        for (const e of await this.#read(take)) if (postFilter(plan, e)) hits.push(e);
-        if (matched.length > need) break;
-        if (chunk.length < PROBE_CHUNK) {
-          exhausted = true;
-          break;
-        }
-        chunk = await driver.next(PROBE_CHUNK);
-      }
-    } finally {
-      await Promise.all(lists.map((l) => l.close()));
-    }
-    return { hits, position, more: !exhausted && (reverse ? position > lo : position < hi - 1) };
-  }
-
-  /** The event leaves at `indexes` (opaque entries dropped), read in runs of consecutive indexes. */
   async #read(indexes: readonly number[]): Promise<LoggedEvent[]> {
     const runs: [number, number][] = [];
     const sorted = [...indexes].sort((a, b) => a - b);
     for (const i of sorted) {
       const last = runs[runs.length - 1];
-      if (last && last[1] === i) last[1] = i + 1;
+      if (last && Math.floor(last[0] / TILE_WIDTH) === Math.floor(i / TILE_WIDTH)) last[1] = i + 1;
       else runs.push([i, i + 1]);
     }
     const byIndex = new Map<number, Uint8Array>();
+    const wanted = new Set(indexes);
     await Promise.all(
       runs.map(async ([start, end]) => {
-        for (const e of await this.#o.service.entries({ start, end })) byIndex.set(e.index, e.data);
+        for (const e of await this.#o.service.entries({ start, end })) if (wanted.has(e.index)) byIndex.set(e.index, e.data);
       }),
     );
     const out: LoggedEvent[] = [];
@@ -512,8 +465,12 @@ export class SearchService {
   }
 }
 
-/** The first index from `candidate` on (or back, for reverse lists) that every list holds. */
-async function leapfrog(lists: readonly PostingCursor[], candidate: number): Promise<number | undefined> {
+/**
+ * The first index from `candidate` on (or back, for reverse lists) that every list holds
+ * (match), or, once `overBudget`, the candidate reached so far: nothing between the start and it
+ * matches. The lists are buffered (src/storage/level.ts), so most seeks cost no I/O.
+ */
+async function leapfrog(lists: readonly PostingCursor[], candidate: number, overBudget: () => boolean): Promise<{ at: number; match: boolean } | undefined> {
   let agreed = 0;
   for (let k = 0; agreed < lists.length; k = (k + 1) % lists.length) {
     const at = await lists[k]!.seek(candidate);
@@ -522,9 +479,10 @@ async function leapfrog(lists: readonly PostingCursor[], candidate: number): Pro
     else {
       candidate = at;
       agreed = 1;
+      if (overBudget()) return { at: candidate, match: false };
     }
   }
-  return candidate;
+  return { at: candidate, match: true };
 }
 
 /** The filter the index did not apply: occurred_at. */

@@ -27,24 +27,30 @@ export const FIELD = {
 
 export type TermField = keyof typeof FIELD;
 
-/** Time fields: nanoseconds since the epoch, in the store's time indexes. */
+/**
+ * Time fields: nanoseconds since the epoch. Only integrated_at is stored (as time runs,
+ * src/storage/postings.ts); occurred_at is a filter on the decoded events, and its byte is
+ * reserved.
+ */
 export const TIME = {
   occurred_at: 0x20,
   integrated_at: 0x21,
 } as const;
 
-/** The review an event belongs to: its correlation, or the review_id of its body. */
-function reviewId(ev: Event): string {
-  if (ev.correlation?.reviewId) return ev.correlation.reviewId;
-  const body = ev.body.value as { reviewId?: unknown } | undefined;
-  return typeof body?.reviewId === 'string' ? body.reviewId : '';
+/** A string field of the event's body (review_id, session_id), or ''. */
+function bodyString(ev: Event, name: 'reviewId' | 'sessionId'): string {
+  const body = ev.body.value as Record<string, unknown> | undefined;
+  const v = body?.[name];
+  return typeof v === 'string' ? v : '';
 }
 
-/** The session an event belongs to: its own, or the session_id of its body (review.execution.*). */
-function sessionId(ev: Event): string {
-  if (ev.sessionId) return ev.sessionId;
-  const body = ev.body.value as { sessionId?: unknown } | undefined;
-  return typeof body?.sessionId === 'string' ? body.sessionId : '';
+/**
+ * Adds both values when they differ: an event belongs to the review (session) its correlation
+ * (envelope) names and to the one its body names, and a filter on either must find it.
+ */
+function addBoth(values: { field: number; value: string }[], field: number, a: string, b: string): void {
+  add(values, field, a);
+  if (b !== a) add(values, field, b);
 }
 
 /** database.schema.table and database.schema.table.column for each column, when there is a table. */
@@ -60,34 +66,26 @@ export function timestampNs(t: { seconds: bigint; nanos: number } | undefined): 
   return t ? t.seconds * 1_000_000_000n + BigInt(t.nanos) : 0n;
 }
 
+/** Appends (field, value) unless the value is empty or holds a NUL (the key separator). */
+function add(values: { field: number; value: string }[], field: number, value: string): void {
+  if (value !== '' && !value.includes('\u0000')) values.push({ field, value });
+}
+
 /**
  * The index terms of an event, received at `receivedAt` (ns since the epoch): its terms and its
- * two times. Empty values are not indexed.
+ * integration time. Empty values are not indexed. On ingestion's hot path: one small object per
+ * term, no strings built except the object paths.
  */
 export function eventTerms(ev: Event, receivedAt: bigint): EntryTerms {
   const values: { field: number; value: string }[] = [];
-  const add = (field: TermField, value: string) => {
-    if (value !== '' && !value.includes('\u0000')) values.push({ field: FIELD[field], value });
-  };
-  add('event_id', ev.eventId);
-  add('producer_event_id', ev.producerEventId);
-  add('tenant', ev.tenantId);
-  add('actor', ev.actor?.id ?? '');
-  add('resource', ev.resource?.id || ev.resource?.name || '');
-  add('type', ev.type);
-  add('review', reviewId(ev));
-  add('session', sessionId(ev));
-  for (const p of objectPaths(ev)) add('object', p);
-  return {
-    values,
-    times: [
-      { field: TIME.occurred_at, ns: timestampNs(ev.occurredAt) },
-      { field: TIME.integrated_at, ns: receivedAt },
-    ],
-  };
-}
-
-/** Whether an event's terms hold every (field, value) of `want`. */
-export function termsMatch(terms: EntryTerms, want: readonly { field: number; value: string }[]): boolean {
-  return want.every((w) => terms.values.some((t) => t.field === w.field && t.value === w.value));
+  add(values, FIELD.event_id, ev.eventId);
+  add(values, FIELD.producer_event_id, ev.producerEventId);
+  add(values, FIELD.tenant, ev.tenantId);
+  add(values, FIELD.actor, ev.actor?.id ?? '');
+  add(values, FIELD.resource, ev.resource?.id || ev.resource?.name || '');
+  add(values, FIELD.type, ev.type);
+  addBoth(values, FIELD.review, ev.correlation?.reviewId ?? '', bodyString(ev, 'reviewId'));
+  addBoth(values, FIELD.session, ev.sessionId, bodyString(ev, 'sessionId'));
+  if (ev.object?.name) for (const p of objectPaths(ev)) add(values, FIELD.object, p);
+  return { values, integratedAt: receivedAt };
 }

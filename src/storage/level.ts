@@ -6,9 +6,7 @@
  *   e <index:8>            a run of consecutive entries from that index, entry-bundle encoded;
  *                          a run never crosses a bundle (256-entry) boundary
  *   h <leaf hash:32>       leaf hash -> index (8 bytes)
- *   x <field:1> <value> 0x00 <index:8>   a search posting (empty value): the entry at index has
- *                          the term (field, value) (src/query/terms.ts FIELD)
- *   x <field:1> <ns:8> <index:8>         a time posting (TIME): the entry's time in nanoseconds
+ *   x ...                  the search indexes: posting blocks and time runs (src/storage/postings.ts)
  * Integers are big-endian, so entries and tiles sort in index order and a bundle is one range
  * scan. Entries are written as runs (one key per batch and bundle, not per entry) because each
  * LevelDB put costs more than hashing the entry. Each commit is one LevelDB write batch with sync:
@@ -19,9 +17,10 @@ import { ClassicLevel } from 'classic-level';
 import { CandorError } from '../core/errors.js';
 import { HASH_SIZE } from '../core/hash.js';
 import { TILE_WIDTH, decodeBundle, encodeBundle } from '../core/tile.js';
+import { INDEX_PREFIX, blockFirst, blockKey, decodeBlock, indexRecords, parseTimeKey, putIndex, readIndex, termPrefix, timeKey, type IndexRecord } from './postings.js';
+import type { CommitBatch, EntryTerms, LogStore, PostingCursor, SearchIndex, StoredTile } from './store.js';
 
 const FULL_TILE_BYTES = TILE_WIDTH * HASH_SIZE;
-import type { CommitBatch, EntryTerms, LogStore, PostingCursor, SearchIndex, StoredTile } from './store.js';
 
 type Bytes = Uint8Array;
 
@@ -29,24 +28,15 @@ const CHECKPOINT_KEY = Uint8Array.of(0x63); // "c"
 const TILE = 0x74; // "t"
 const ENTRY = 0x65; // "e"
 const LEAF = 0x68; // "h"
-const INDEX = 0x78; // "x"
-const INDEX_END = Uint8Array.of(INDEX + 1);
-const EMPTY = new Uint8Array(0);
-const encoder = new TextEncoder();
-
-function putIndex(buf: Uint8Array, off: number, n: number): void {
-  // 8-byte big-endian without BigInt: high 32 bits, then low 32 bits.
-  const hi = Math.floor(n / 0x1_0000_0000);
-  const lo = n >>> 0;
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  dv.setUint32(off, hi);
-  dv.setUint32(off + 4, lo);
-}
-
-function readIndex(buf: Uint8Array, off = 0): number {
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  return dv.getUint32(off) * 0x1_0000_0000 + dv.getUint32(off + 4);
-}
+const INDEX_START = Uint8Array.of(INDEX_PREFIX);
+const INDEX_END = Uint8Array.of(INDEX_PREFIX + 1);
+/** Block keys one cursor read fetches at first; doubles per read up to MAX_GULP. */
+const FIRST_GULP = 4;
+const MAX_GULP = 256;
+/** The bytes one gulp may carry (classic-level's default, 16 KiB, would split gulps of dense terms). */
+const GULP_BYTES = 1 << 20;
+/** A target more than this many blocks past the blocks read is reached by a seek instead of reading on. */
+const NEAR_BLOCKS = 4;
 
 function tileKey(level: number, index: number): Bytes {
   const k = new Uint8Array(10);
@@ -70,93 +60,150 @@ function leafKey(hash: Uint8Array): Bytes {
   return k;
 }
 
-/** x <field> <value> 0x00: the prefix of a term's postings. */
-function termPrefix(field: number, value: string): Bytes {
-  const v = encoder.encode(value);
-  const k = new Uint8Array(v.length + 3);
-  k[0] = INDEX;
-  k[1] = field;
-  k.set(v, 2);
-  return k;
-}
-
-/** A posting key: `prefix` (a term prefix, or x <field> <ns:8> for times) then the index. */
-function postingKey(prefix: Bytes, index: number): Bytes {
-  const k = new Uint8Array(prefix.length + 8);
-  k.set(prefix);
-  putIndex(k, prefix.length, index);
-  return k;
-}
-
-function timePrefix(field: number, ns: bigint): Bytes {
-  const k = new Uint8Array(10);
-  k[0] = INDEX;
-  k[1] = field;
-  new DataView(k.buffer).setBigUint64(2, ns < 0n ? 0n : ns);
-  return k;
-}
-
-/** Every posting key of the entry at `index`, in the order it is written. */
-export function postingKeys(index: number, t: EntryTerms): Bytes[] {
-  const out: Bytes[] = [];
-  for (const { field, value } of t.values) out.push(postingKey(termPrefix(field, value), index));
-  for (const { field, ns } of t.times) out.push(postingKey(timePrefix(field, ns), index));
-  return out;
-}
-
 /**
- * A posting list as a seekable cursor over one classic-level iterator, bounded to the index
- * window [lo, hi). Forward: seek(t) gives the smallest posting >= t; reverse: the largest <= t.
- * A target the iterator has already passed costs no I/O.
+ * A term's posting list over its blocks, bounded to the index window [lo, hi). Forward: seek(t)
+ * gives the smallest posting >= t; reverse: the largest <= t. Block keys are read in growing
+ * gulps (one store call each) and a block is decoded only when a target falls in it: a target
+ * inside or near the blocks read costs no I/O, a far one a seek. The block holding an index is
+ * the one with the largest first index at or below it: a reverse iterator's seek lands on it, a
+ * forward one needs the block before its seek position (one more read, run alongside).
  */
-class LevelPostings implements PostingCursor {
-  readonly #it;
+class BlockPostings implements PostingCursor {
   readonly #db: ClassicLevel<Bytes, Bytes>;
+  readonly #it;
   readonly #prefix: Bytes;
+  readonly #lo: number;
+  readonly #hi: number;
   readonly #reverse: boolean;
-  /** The posting the iterator stands on (undefined: none read yet), or null at the end. */
-  #at: number | null | undefined;
+  /** Blocks read and not yet passed: [first index, value], in traversal order. */
+  #blocks: [number, Bytes][] = [];
+  #bi = 0;
+  /** The decoded block: its postings in [lo, hi), in traversal order. */
+  #buf: number[] = [];
+  #pos = 0;
+  /** The iterator has no more blocks. */
+  #done = false;
+  #gulp = FIRST_GULP;
+  /** Not positioned yet. */
+  #fresh = true;
+  /** The mean distance between the first indexes of the blocks last read (0: not known). */
+  #span = 0;
+  /** Forward only: a reverse iterator that finds the block holding a seek target. */
+  readonly #cover;
+  reads = 0;
 
   constructor(db: ClassicLevel<Bytes, Bytes>, prefix: Bytes, lo: number, hi: number, reverse: boolean) {
     this.#db = db;
     this.#prefix = prefix;
+    this.#lo = lo;
+    this.#hi = hi;
     this.#reverse = reverse;
-    this.#it = db.keys({ gte: postingKey(prefix, lo), lt: postingKey(prefix, hi), reverse });
+    // A gulp is at most MAX_GULP blocks of at most MAX_BLOCK postings: let one nextv return it whole.
+    const highWaterMarkBytes = GULP_BYTES;
+    this.#it = reverse
+      ? db.iterator({ gte: blockKey(prefix, 0), lte: blockKey(prefix, Math.max(0, hi - 1)), reverse, highWaterMarkBytes })
+      : db.iterator({ gte: blockKey(prefix, lo), lt: blockKey(prefix, hi), highWaterMarkBytes });
+    this.#cover = reverse ? undefined : db.iterator({ gte: blockKey(prefix, 0), lt: blockKey(prefix, hi), reverse: true });
+  }
+
+  /** Whether posting p is at or past the target in traversal order. */
+  #reached(p: number, target: number): boolean {
+    return this.#reverse ? p <= target : p >= target;
   }
 
   async seek(target: number): Promise<number | undefined> {
-    const at = this.#at;
-    if (at === null) return undefined;
-    if (at !== undefined && (this.#reverse ? at <= target : at >= target)) return at;
-    // A short gap is cheaper to step over than to seek across (a seek drops the read-ahead cache).
-    if (at === undefined || Math.abs(target - at) > 64) this.#it.seek(postingKey(this.#prefix, target));
     for (;;) {
-      const k = await this.#it.next();
-      if (k === undefined) {
-        this.#at = null;
-        return undefined;
+      // In the decoded block: gallop, then binary search.
+      const buf = this.#buf;
+      if (this.#pos < buf.length && this.#reached(buf[buf.length - 1]!, target)) {
+        let step = 1;
+        let a = this.#pos;
+        while (a + step < buf.length && !this.#reached(buf[a + step]!, target)) {
+          a += step;
+          step *= 2;
+        }
+        let lo = a;
+        let hi = Math.min(buf.length - 1, a + step);
+        while (lo < hi) {
+          const mid = (lo + hi) >>> 1;
+          if (this.#reached(buf[mid]!, target)) hi = mid;
+          else lo = mid + 1;
+        }
+        this.#pos = lo;
+        return buf[lo];
       }
-      const i = readIndex(k, this.#prefix.length);
-      if (this.#reverse ? i <= target : i >= target) {
-        this.#at = i;
-        return i;
+      this.#pos = buf.length;
+      if (this.#bi < this.#blocks.length) {
+        this.#nextBlock(target);
+        continue;
       }
+      if (this.#done) return undefined;
+      await this.#read(target);
     }
   }
 
-  async next(n: number): Promise<number[]> {
-    const keys = await this.#it.nextv(n);
-    return keys.map((k) => readIndex(k, this.#prefix.length));
+  /** Decodes the next block that may hold the target, skipping (undecoded) those before it. */
+  #nextBlock(target: number): void {
+    const blocks = this.#blocks;
+    let bi = this.#bi;
+    if (this.#reverse) {
+      // Descending first indexes: a block starting after the target holds nothing at or below it.
+      while (bi + 1 < blocks.length && blocks[bi]![0] > target) bi++;
+    } else {
+      // Ascending: a block is passed when the next one starts at or before the target.
+      while (bi + 1 < blocks.length && blocks[bi + 1]![0] <= target) bi++;
+    }
+    const [first, value] = blocks[bi]!;
+    this.#bi = bi + 1;
+    this.#buf = decodeBlock(first, value, this.#lo, this.#hi);
+    if (this.#reverse) {
+      this.#buf.reverse();
+      // Blocks further back start before this one: all below lo once this one does.
+      if (first < this.#lo) this.#end();
+    }
+    this.#pos = 0;
   }
 
-  async has(indexes: readonly number[]): Promise<boolean[]> {
-    if (indexes.length === 0) return [];
-    const values = await this.#db.getMany(indexes.map((i) => postingKey(this.#prefix, i)));
-    return values.map((v) => v !== undefined);
+  #end(): void {
+    this.#done = true;
+    this.#blocks = [];
+    this.#bi = 0;
+  }
+
+  /**
+   * Reads the next gulp of blocks; first seeks to the block holding the target when it is more
+   * than a few blocks past those read (a seek costs the same store call as reading on).
+   */
+  async #read(target: number): Promise<void> {
+    const last = this.#blocks.length > 0 ? this.#blocks[this.#blocks.length - 1]![0] : undefined;
+    let cover: Promise<[Bytes, Bytes] | undefined> | undefined;
+    if (this.#fresh || last === undefined || this.#span === 0 || Math.abs(target - last) > NEAR_BLOCKS * this.#span) {
+      const at = this.#reverse ? Math.min(target, this.#hi - 1) : Math.max(target, this.#lo);
+      this.#it.seek(blockKey(this.#prefix, at));
+      this.#gulp = FIRST_GULP;
+      if (!this.#reverse && at > 0) {
+        // Forward, the block holding `at` starts before the seek position: read it alongside.
+        this.#cover!.seek(blockKey(this.#prefix, at - 1));
+        cover = this.#cover!.next();
+      }
+    }
+    this.#fresh = false;
+    const n = this.#gulp;
+    const [entries, before] = await Promise.all([this.#it.nextv(n), cover]);
+    this.reads += entries.length + (before ? 1 : 0);
+    this.#gulp = Math.min(MAX_GULP, n * 2);
+    // nextv may return fewer than asked (it also stops at a byte budget): only none is the end.
+    if (entries.length === 0) this.#done = true;
+    const blocks: [number, Bytes][] = [];
+    if (before !== undefined) blocks.push([blockFirst(before[0]), before[1]]);
+    for (const [k, v] of entries) blocks.push([blockFirst(k), v]);
+    if (blocks.length > 1) this.#span = Math.abs(blocks[blocks.length - 1]![0] - blocks[0]![0]) / (blocks.length - 1);
+    this.#blocks = blocks;
+    this.#bi = 0;
   }
 
   async close(): Promise<void> {
-    await this.#it.close();
+    await Promise.all([this.#it.close(), this.#cover?.close()]);
   }
 }
 
@@ -236,46 +283,36 @@ export class LevelStore implements LogStore, SearchIndex {
       putIndex(v, 0, index);
       b.put(leafKey(hash), v);
     }
-    if (batch.terms) {
-      batch.terms.forEach((t, i) => {
-        if (t) for (const k of postingKeys(batch.start + i, t)) b.put(k, EMPTY);
-      });
-    }
+    if (batch.terms) for (const r of indexRecords(batch.start, batch.terms)) b.put(r.key, r.value);
     b.put(CHECKPOINT_KEY, new TextEncoder().encode(batch.checkpoint));
     await b.write({ sync: true });
   }
 
   postings(field: number, value: string, lo: number, hi: number, reverse: boolean): PostingCursor {
-    return new LevelPostings(this.#db, termPrefix(field, value), lo, hi, reverse);
+    return new BlockPostings(this.#db, termPrefix(field, value), lo, hi, reverse);
   }
 
-  async firstAtOrAfter(field: number, ns: bigint): Promise<number | undefined> {
-    const [k] = await this.#db.keys({ gte: timePrefix(field, ns), lt: Uint8Array.of(INDEX, field + 1), limit: 1 }).all();
-    return k === undefined ? undefined : readIndex(k, 10);
+  async firstIntegratedAtOrAfter(ns: bigint): Promise<number | undefined> {
+    const start = timeKey(ns);
+    const [k] = await this.#db.keys({ gte: start, lt: Uint8Array.of(INDEX_PREFIX, start[1]! + 1), limit: 1 }).all();
+    return k === undefined ? undefined : parseTimeKey(k).first;
   }
 
-  async lastTime(field: number): Promise<bigint | undefined> {
-    const [k] = await this.#db.keys({ gte: Uint8Array.of(INDEX, field), lt: Uint8Array.of(INDEX, field + 1), reverse: true, limit: 1 }).all();
-    return k === undefined ? undefined : new DataView(k.buffer, k.byteOffset, k.byteLength).getBigUint64(2);
-  }
-
-  /** Deletes every posting (before a rebuild). */
+  /** Deletes every index record (before a rebuild). */
   async clearIndexes(): Promise<void> {
-    await this.#db.clear({ gte: Uint8Array.of(INDEX), lt: INDEX_END });
+    await this.#db.clear({ gte: INDEX_START, lt: INDEX_END });
   }
 
-  /** Writes the postings of entries from `start` (a rebuild; not synced: the caller syncs at the end). */
+  /** Writes the index records of the entries from `start` (a rebuild; synced only when asked: the last write). */
   async writeIndexes(start: number, terms: readonly (EntryTerms | undefined)[], sync = false): Promise<void> {
     const b = this.#db.batch();
-    terms.forEach((t, i) => {
-      if (t) for (const k of postingKeys(start + i, t)) b.put(k, EMPTY);
-    });
+    for (const r of indexRecords(start, terms)) b.put(r.key, r.value);
     await b.write({ sync });
   }
 
-  /** Every posting key, in key order (tests compare indexes with this). */
-  async *indexKeys(): AsyncGenerator<Bytes> {
-    for await (const k of this.#db.keys({ gte: Uint8Array.of(INDEX), lt: INDEX_END })) yield k;
+  /** Every index record, in key order (tests compare indexes with this). */
+  async *indexRecords(): AsyncGenerator<IndexRecord> {
+    for await (const [key, value] of this.#db.iterator({ gte: INDEX_START, lt: INDEX_END })) yield { key, value };
   }
 
   async close(): Promise<void> {

@@ -33,8 +33,8 @@ export interface CommitBatch {
 export interface EntryTerms {
   /** Exact-match terms: a field byte and a value (UTF-8, no NUL). */
   values: readonly { field: number; value: string }[];
-  /** Times: a field byte and nanoseconds since the epoch. */
-  times: readonly { field: number; ns: bigint }[];
+  /** When the log received the entry, nanoseconds since the epoch; never decreases in log order. */
+  integratedAt: bigint;
 }
 
 export interface StoredTile {
@@ -63,10 +63,8 @@ export interface LogStore {
 export interface PostingCursor {
   /** Forward: the smallest posting >= target; reverse: the largest <= target; undefined past the end. */
   seek(target: number): Promise<number | undefined>;
-  /** The next `n` postings in order (fewer at the end); not to be mixed with seek. */
-  next(n: number): Promise<number[]>;
-  /** Whether each of `indexes` is in the list (one lookup for all). */
-  has(indexes: readonly number[]): Promise<boolean[]>;
+  /** Store reads (keys) so far: what the cursor has cost, for a page's budget. */
+  readonly reads: number;
   close(): Promise<void>;
 }
 
@@ -77,8 +75,6 @@ export interface PostingCursor {
 export interface SearchIndex {
   /** The entries with term (field, value), in the index window [lo, hi). */
   postings(field: number, value: string, lo: number, hi: number, reverse: boolean): PostingCursor;
-  /** The first index whose time in `field` is >= ns (for a time that never decreases in log order). */
-  firstAtOrAfter(field: number, ns: bigint): Promise<number | undefined>;
-  /** The largest time stored in `field`. */
-  lastTime(field: number): Promise<bigint | undefined>;
+  /** The first entry integrated at or after `ns` (integrated_at never decreases in log order). */
+  firstIntegratedAtOrAfter(ns: bigint): Promise<number | undefined>;
 }

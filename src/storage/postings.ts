@@ -1,0 +1,159 @@
+/**
+ * The on-disk layout of the search indexes (docs/search.md "Layout"), under the prefix `x` of the
+ * LevelDB store:
+ *
+ *   x <field:1> <value UTF-8> 0x00 <first:8>   a posting block: the entries from `first` on that
+ *                                             have the term (field, value). The value holds the
+ *                                             other indexes as varint deltas (empty: just `first`).
+ *   x 0x21 <ns:8> <first:8>                   a time run: entries from `first` on were integrated
+ *                                             at `ns` (until the next run), empty value
+ *
+ * A block holds one term's postings within one group of consecutive entries (a commit batch, or a
+ * rebuild window), at most MAX_BLOCK of them, so a term shared by many events costs one key per
+ * batch instead of one per event; a unique term (event_id) is a block of one, an empty value.
+ * Blocks of a term never overlap and sort by their first index, so the block holding an index is
+ * the one with the largest first index at or below it. Integers are big-endian.
+ *
+ * integrated_at never decreases in log order, so one run per change of receive time maps a time
+ * to an index. Entries with no terms (opaque) have no posting and no time.
+ */
+import type { EntryTerms } from './store.js';
+
+export const INDEX_PREFIX = 0x78; // "x"
+/** The field byte of integrated_at time runs (src/query/terms.ts TIME). */
+export const INTEGRATED_AT = 0x21;
+/** The most postings in one block: keeps what a seek decodes bounded. */
+export const MAX_BLOCK = 1024;
+
+type Bytes = Uint8Array;
+
+/** One index record: a key and its value. */
+export interface IndexRecord {
+  key: Bytes;
+  value: Bytes;
+}
+
+const EMPTY = new Uint8Array(0);
+
+export function putIndex(buf: Uint8Array, off: number, n: number): void {
+  // 8-byte big-endian without BigInt: high 32 bits, then low 32 bits.
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  dv.setUint32(off, Math.floor(n / 0x1_0000_0000));
+  dv.setUint32(off + 4, n >>> 0);
+}
+
+export function readIndex(buf: Uint8Array, off = 0): number {
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  return dv.getUint32(off) * 0x1_0000_0000 + dv.getUint32(off + 4);
+}
+
+/** x <field> <value> 0x00: the prefix of a term's blocks. */
+export function termPrefix(field: number, value: string): Bytes {
+  const n = Buffer.byteLength(value);
+  const k = new Uint8Array(n + 3);
+  k[0] = INDEX_PREFIX;
+  k[1] = field;
+  Buffer.from(k.buffer, k.byteOffset, k.byteLength).write(value, 2);
+  return k;
+}
+
+/** The key of the block of `prefix` (a term prefix) that starts at `first`. */
+export function blockKey(prefix: Bytes, first: number): Bytes {
+  const k = new Uint8Array(prefix.length + 8);
+  k.set(prefix);
+  putIndex(k, prefix.length, first);
+  return k;
+}
+
+/** The first index of a block, from its key. */
+export function blockFirst(key: Bytes): number {
+  return readIndex(key, key.length - 8);
+}
+
+/** x 0x21 <ns>: where the time runs at or after `ns` begin. */
+export function timeKey(ns: bigint, first = 0): Bytes {
+  const k = new Uint8Array(18);
+  k[0] = INDEX_PREFIX;
+  k[1] = INTEGRATED_AT;
+  new DataView(k.buffer).setBigUint64(2, ns < 0n ? 0n : ns);
+  putIndex(k, 10, first);
+  return k;
+}
+
+/** The (time, first index) of a time run key. */
+export function parseTimeKey(key: Bytes): { ns: bigint; first: number } {
+  return { ns: new DataView(key.buffer, key.byteOffset, key.byteLength).getBigUint64(2), first: readIndex(key, 10) };
+}
+
+/** A block's value: the indexes after the first as varint deltas (each at least 1). */
+function encodeDeltas(list: readonly number[], from: number, to: number): Bytes {
+  if (to - from === 1) return EMPTY;
+  const out = new Uint8Array((to - from - 1) * 8);
+  let p = 0;
+  for (let i = from + 1; i < to; i++) {
+    let d = list[i]! - list[i - 1]!;
+    while (d >= 0x80) {
+      out[p++] = (d & 0x7f) | 0x80;
+      d = (d - (d & 0x7f)) / 128;
+    }
+    out[p++] = d;
+  }
+  return out.subarray(0, p);
+}
+
+/** The indexes of a block, ascending, kept when inside [lo, hi). */
+export function decodeBlock(first: number, value: Bytes, lo = 0, hi = Number.MAX_SAFE_INTEGER): number[] {
+  const out: number[] = [];
+  let at = first;
+  if (at >= lo && at < hi) out.push(at);
+  for (let p = 0; p < value.length && at < hi; ) {
+    let d = 0;
+    let scale = 1;
+    let b: number;
+    do {
+      b = value[p++]!;
+      d += (b & 0x7f) * scale;
+      scale *= 128;
+    } while (b & 0x80);
+    at += d;
+    if (at >= lo && at < hi) out.push(at);
+  }
+  return out;
+}
+
+/**
+ * The index records of the consecutive entries from `start` (their terms, undefined for an
+ * opaque entry): one block per term (split at MAX_BLOCK) and one time run per change of
+ * receive time. Terms are grouped per field in maps keyed by the value, so no key string is
+ * built per event.
+ */
+export function indexRecords(start: number, terms: readonly (EntryTerms | undefined)[]): IndexRecord[] {
+  const byField: Map<string, number[]>[] = [];
+  const out: IndexRecord[] = [];
+  let lastNs = -1n;
+  for (let i = 0; i < terms.length; i++) {
+    const t = terms[i];
+    if (!t) continue;
+    const index = start + i;
+    for (const { field, value } of t.values) {
+      const m = (byField[field] ??= new Map());
+      const list = m.get(value);
+      if (list === undefined) m.set(value, [index]);
+      else if (list[list.length - 1] !== index) list.push(index);
+    }
+    if (t.integratedAt !== lastNs) {
+      out.push({ key: timeKey(t.integratedAt, index), value: EMPTY });
+      lastNs = t.integratedAt;
+    }
+  }
+  byField.forEach((m, field) => {
+    for (const [value, list] of m) {
+      const prefix = termPrefix(field, value);
+      for (let from = 0; from < list.length; from += MAX_BLOCK) {
+        const to = Math.min(list.length, from + MAX_BLOCK);
+        out.push({ key: blockKey(prefix, list[from]!), value: encodeDeltas(list, from, to) });
+      }
+    }
+  });
+  return out;
+}
