@@ -62,9 +62,14 @@ export function scanEvents(service: LogService, filter: EventFilter, opts: { siz
       yield out;
     }
   }
+  return eventSourceOf(progress, batches);
+}
+
+/** An EventSource over `batches`, whose range and progress are `progress`. */
+export function eventSourceOf(progress: ScanProgress, batches: () => AsyncIterable<LoggedEvent[]>): EventSource {
   return {
-    start,
-    end,
+    start: progress.start,
+    end: progress.end,
     progress,
     batches,
     async *[Symbol.asyncIterator]() {

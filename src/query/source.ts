@@ -7,7 +7,7 @@
  */
 import type { LogService } from '../log/service.js';
 import { compileFilter, type EventFilter } from './filter.js';
-import { scanEvents, type EventSource, type ScanProgress } from './scan.js';
+import { eventSourceOf, scanEvents, type EventSource, type ScanProgress } from './scan.js';
 import type { SearchService } from './search.js';
 import type { TermField } from './terms.js';
 import type { LoggedEvent } from './types.js';
@@ -41,13 +41,5 @@ export function eventSource(service: LogService, search: SearchService | undefin
     }
     progress.scanned = end - start;
   }
-  return {
-    start,
-    end,
-    progress,
-    batches,
-    async *[Symbol.asyncIterator]() {
-      for await (const b of batches()) yield* b;
-    },
-  };
+  return eventSourceOf(progress, batches);
 }
