@@ -4,11 +4,9 @@
  * arrives during one commit (group commit), so waiting longer only adds latency.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type autocannon from 'autocannon';
-import { fmt, headline, median, meta, ms, otherLoad, saveResult, spread, writeSection, type ResultMeta } from './lib.js';
+import { fmt, headline, median, meta, ms, otherLoad, saveResult, spread, uniqueAddRequest, writeSection, type ResultMeta } from './lib.js';
 import { load, startCandor, type LoadFigure, type LoadResult } from './servers.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -31,19 +29,7 @@ export async function main(): Promise<void> {
       for (let r = 0; r < RUNS; r++) {
         const dir = mkdtempSync(join(tmpdir(), 'candor-bench-'));
         const c = await startCandor(dir, ['--batch-max-delay-ms', String(delay), '--batch-max-entries', String(maxBatch)]);
-        const prefix = randomBytes(6).toString('hex');
-        let n = 0;
-        const requests = [
-          {
-            method: 'POST' as const,
-            path: '/add',
-            headers: { 'content-type': 'application/octet-stream' },
-            setupRequest: (q: autocannon.Request) => {
-              q.body = `audit event ${prefix}-${String(n++).padStart(12, '0')} {"actor":"alice@example.com","action":"db.query"}`;
-              return q;
-            },
-          },
-        ];
+        const requests = [uniqueAddRequest('{"actor":"alice@example.com","action":"db.query"}')];
         await load({ url: c.url, duration: 1, requests });
         results.push(await load({ url: c.url, duration: DURATION, requests }));
         await c.stop();

@@ -22,6 +22,7 @@ import { parseCheckpoint } from '../src/core/checkpoint.js';
 import { nodeHasher } from '../src/crypto/node.js';
 import { LogService } from '../src/log/service.js';
 import { TreeState } from '../src/log/tree.js';
+import { XMOD, goBuildEnv } from './goenv.js';
 import { renderCharts } from './charts.js';
 import { MemStore } from './memstore.js';
 import { benchSequencer, fmt, headline, median, meta, opsPerSecond, otherLoad, repeat, saveResult, spread, verdict, writeSection, type ResultMeta } from './lib.js';
@@ -31,7 +32,6 @@ const PROOFS = Number(process.env.BENCH_GO_PROOFS ?? 100_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const RECORD = 64;
 const GO_SRC = fileURLToPath(new URL('../../bench/go/', import.meta.url));
-const XMOD = '/usr/share/gocode/src/golang.org/x/mod';
 
 export interface GoData extends ResultMeta {
   n: number;
@@ -58,16 +58,7 @@ async function buildGo(work: string): Promise<string | { skipped: string }> {
   const src = join(work, 'src');
   mkdirSync(src, { recursive: true });
   for (const f of ['go.mod', 'main.go']) copyFileSync(join(GO_SRC, f), join(src, f));
-  const env = {
-    ...process.env,
-    GOPROXY: 'off',
-    GOFLAGS: '-mod=mod',
-    GOTOOLCHAIN: 'local',
-    GOWORK: 'off',
-    GO111MODULE: 'on',
-    GOCACHE: join(work, 'gocache'),
-    GOPATH: join(work, 'gopath'),
-  };
+  const env = goBuildEnv(work);
   const bin = join(work, 'tlogbench');
   await run('go', ['build', '-o', bin, '.'], { cwd: src, env, timeoutMs: 120_000 });
   return bin;

@@ -9,12 +9,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { formatTileIndex } from '../src/core/tile.js';
-import type autocannon from 'autocannon';
 import { renderCharts } from './charts.js';
 import { cachedLog } from './logs.js';
-import { fmt, headline, median, meta, ms, otherLoad, saveResult, spread, verdict, writeSection, type ResultMeta } from './lib.js';
+import { fmt, headline, median, meta, ms, otherLoad, saveResult, spread, verdict, uniqueAddRequest, writeSection, type ResultMeta } from './lib.js';
 import { load, startBare, startCandor, type LoadFigure, type LoadResult } from './servers.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -38,22 +36,7 @@ export interface HttpData extends ResultMeta {
 async function addBench(): Promise<NonNullable<HttpData['add']>> {
   const bare: LoadResult[] = [];
   const candor: LoadResult[] = [];
-  // Unique bodies of a fixed length (autocannon's idReplacement miscounts Content-Length).
-  const prefix = randomBytes(6).toString('hex');
-  let n = 0;
-  const req = {
-    requests: [
-      {
-        method: 'POST' as const,
-        path: '/add',
-        headers: { 'content-type': 'application/octet-stream' },
-        setupRequest: (r: autocannon.Request) => {
-          r.body = `audit event ${prefix}-${String(n++).padStart(12, '0')} {"actor":"alice@example.com","action":"db.query","resource":"postgres://prod/customers"}`;
-          return r;
-        },
-      },
-    ],
-  };
+  const req = { requests: [uniqueAddRequest()] };
   for (let r = 0; r < RUNS; r++) {
     const b = await startBare();
     bare.push(await load({ url: b.url, duration: DURATION, ...req }));

@@ -11,9 +11,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type autocannon from 'autocannon';
 import { renderCharts } from './charts.js';
-import { fmt, headline, median, meta, ms, otherLoad, quantile, saveResult, spread, writeSection, type ResultMeta } from './lib.js';
+import { fmt, headline, median, meta, ms, otherLoad, quantile, saveResult, spread, uniqueAddRequest, writeSection, type ResultMeta } from './lib.js';
 import { paced, postRequest, type PacedResult } from './paced.js';
 import { load, startBare, startCandor } from './servers.js';
 
@@ -207,23 +206,11 @@ export async function main(): Promise<void> {
         `  server: ${fmt(view.batches)} batches, mean ${fmt(view.meanBatch, 1)} entries, integration mean ${ms(view.meanMs)} ms, p50 ≤ ${ms(view.p50Ms)} ms, p99 ≤ ${ms(view.p99Ms)} ms; LevelDB: ${lv.flushes} level-0 flushes (${fmt(lv.bytes / Math.max(1, view.entries!))} B per entry), ${lv.compactions} compactions`,
       );
       // For comparison: autocannon's own rate limiting at half the peak.
-      const prefix = randomBytes(6).toString('hex');
-      let n = 0;
       const ac = await load({
         url: candor.url,
         duration: Math.max(1, Math.round(DURATION_MS / 1000)),
         overallRate: Math.round(best / 2),
-        requests: [
-          {
-            method: 'POST',
-            path: '/add',
-            headers: { 'content-type': 'application/octet-stream' },
-            setupRequest: (q: autocannon.Request) => {
-              q.body = `audit event ${prefix}-${String(n++).padStart(12, '0')} {"actor":"alice@example.com","action":"db.query","resource":"postgres://prod/customers"}`;
-              return q;
-            },
-          },
-        ],
+        requests: [uniqueAddRequest()],
       });
       autocannonHalf.push({ rps: ac.rps, reportedP99: ac.autocannonP99, rawP50: ac.p50, rawP99: ac.p99 });
       console.log(`  autocannon overallRate ${fmt(best / 2)}: reports p99 ${ac.autocannonP99} ms; its raw response times give p50 ${ms(ac.p50)} p99 ${ms(ac.p99)} ms`);

@@ -1,4 +1,6 @@
 /** Shared helpers for benchmarks: timing, medians, machine description, results file and data. */
+import { randomBytes } from 'node:crypto';
+import type autocannon from 'autocannon';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -231,3 +233,24 @@ export async function benchSequencer(store: LogStore, opts: Partial<SequencerOpt
   });
 }
 
+
+/** The JSON tail of the audit-event-like bodies the HTTP benchmarks POST to /add. */
+export const ADD_BODY_JSON = '{"actor":"alice@example.com","action":"db.query","resource":"postgres://prod/customers"}';
+
+/**
+ * An autocannon request that POSTs a new entry to /add each time: unique bodies of a fixed length
+ * (autocannon's idReplacement miscounts Content-Length), so none is deduplicated.
+ */
+export function uniqueAddRequest(json = ADD_BODY_JSON): autocannon.Request {
+  const prefix = randomBytes(6).toString('hex');
+  let n = 0;
+  return {
+    method: 'POST',
+    path: '/add',
+    headers: { 'content-type': 'application/octet-stream' },
+    setupRequest: (q) => {
+      q.body = `audit event ${prefix}-${String(n++).padStart(12, '0')} ${json}`;
+      return q;
+    },
+  };
+}

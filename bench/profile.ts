@@ -7,11 +7,10 @@
  * for the synced commit on libuv's thread pool); the rest is CPU work on the main thread.
  */
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type autocannon from 'autocannon';
-import { fmt, headline, meta, otherLoad, saveResult, writeSection, type ResultMeta } from './lib.js';
+import { fmt, headline, meta, otherLoad, saveResult, uniqueAddRequest, writeSection, type ResultMeta } from './lib.js';
 import { cachedLog } from './logs.js';
 import { freePort, load, startCandor, type Child, type LoadResult } from './servers.js';
 
@@ -157,20 +156,8 @@ export async function main(): Promise<void> {
   const profiles: ProfileSummary[] = [];
   const dataDir = mkdtempSync(join(tmpdir(), 'candor-prof-data-'));
   try {
-    const prefix = randomBytes(6).toString('hex');
-    let n = 0;
     const add = http({
-      requests: [
-        {
-          method: 'POST',
-          path: '/add',
-          headers: { 'content-type': 'application/octet-stream' },
-          setupRequest: (q: autocannon.Request) => {
-            q.body = `audit event ${prefix}-${String(n++).padStart(12, '0')} {"actor":"alice@example.com","action":"db.query","resource":"postgres://prod/customers"}`;
-            return q;
-          },
-        },
-      ],
+      requests: [uniqueAddRequest()],
     });
     profiles.push(await profiled('POST /add, 64 connections', dataDir, [], add));
   } finally {

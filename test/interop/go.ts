@@ -5,9 +5,9 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { XMOD, goBuildEnv } from '../../bench/goenv.js';
 
 const GO_SRC = fileURLToPath(new URL('./go/', import.meta.url));
-const XMOD = '/usr/share/gocode/src/golang.org/x/mod';
 
 /** Go and Debian's x/mod source are installed (`apt-get install golang-go golang-golang-x-mod-dev`). */
 export const hasGo =
@@ -36,16 +36,7 @@ export async function buildInterop(prefix: string): Promise<{ work: string; bin:
   mkdirSync(src);
   for (const f of ['go.mod', 'main.go']) copyFileSync(join(GO_SRC, f), join(src, f));
   const bin = join(work, 'candor-interop');
-  const env = {
-    ...process.env,
-    GOPROXY: 'off',
-    GOFLAGS: '-mod=mod',
-    GOTOOLCHAIN: 'local',
-    GOWORK: 'off',
-    GO111MODULE: 'on',
-    GOCACHE: join(work, 'gocache'),
-    GOPATH: join(work, 'gopath'),
-  };
+  const env = goBuildEnv(work);
   const r = await exec('go', ['build', '-o', bin, '.'], { cwd: src, env, timeoutMs: 50_000 });
   if (r.code !== 0) throw new Error(`go build failed (${r.code}):\n${r.stdout}${r.stderr}`);
   return { work, bin };
