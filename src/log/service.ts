@@ -3,7 +3,7 @@
  * implement an operation a second time. Every argument is checked here, once, with an error that
  * names the field.
  */
-import { leafTerms } from '../query/rebuild.js';
+import { leafTerms } from '../query/terms.js';
 import { toBase64 } from '../core/bytes.js';
 import { CandorError } from '../core/errors.js';
 import type { Hasher } from '../core/hash.js';
@@ -75,7 +75,7 @@ export class LogService {
    */
   addMany(entries: readonly Uint8Array[], terms?: readonly (EntryTerms | undefined)[]): Promise<Ack[]> {
     // Callers other than ingestion (the log's own events, tools) get their event leaves indexed too.
-    return this.#seq.submitMany(entries, terms ?? (this.#indexes ? entries.map((e) => leafTerms(0, e)) : undefined));
+    return this.#seq.submitMany(entries, terms ?? (this.#indexes ? entries.map(leafTerms) : undefined));
   }
 
   /** The published checkpoint: with a witness policy, the one witnessing publishes, cosignatures included. */

@@ -6,20 +6,10 @@
  * same (tested). The log must not be serving (the store is opened exclusively).
  */
 import { parseCheckpoint } from '../core/checkpoint.js';
-import { isEventLeaf } from '../events/leaf.js';
 import type { LevelStore } from '../storage/level.js';
-import type { EntryTerms } from '../storage/store.js';
-import { eventTerms } from './terms.js';
-import { decodeLoggedEvent } from './types.js';
+import { leafTerms } from './terms.js';
 
 const PAGE = 4096;
-
-/** The search terms of a leaf; undefined for an opaque entry. */
-export function leafTerms(index: number, leaf: Uint8Array): EntryTerms | undefined {
-  if (!isEventLeaf(leaf)) return undefined;
-  const e = decodeLoggedEvent(index, leaf);
-  return eventTerms(e.event, e.receivedAt);
-}
 
 /** Rebuilds every index of the log in `store`; `progress` sees (entries done, tree size). Returns the tree size. */
 export async function rebuildIndexes(store: LevelStore, progress?: (done: number, size: number) => void): Promise<number> {
@@ -30,7 +20,7 @@ export async function rebuildIndexes(store: LevelStore, progress?: (done: number
   for (let start = 0; start < size; start += PAGE) {
     const end = Math.min(size, start + PAGE);
     const leaves = await store.readEntries(start, end);
-    await store.writeIndexes(start, leaves.map((l, i) => leafTerms(start + i, l)), end === size);
+    await store.writeIndexes(start, leaves.map(leafTerms), end === size);
     progress?.(end, size);
   }
   return size;

@@ -10,7 +10,9 @@
  * ask for a table or for one of its columns.
  */
 import type { Event } from '../gen/candor/v1/event_pb.js';
+import { isEventLeaf } from '../events/leaf.js';
 import type { EntryTerms } from '../storage/store.js';
+import { decodeLoggedEvent } from './types.js';
 
 /** Term fields: the byte that names each in the store's keys. Never renumber (stored on disk). */
 export const FIELD = {
@@ -88,4 +90,11 @@ export function eventTerms(ev: Event, receivedAt: bigint): EntryTerms {
   addBoth(values, FIELD.session, ev.sessionId, bodyString(ev, 'sessionId'));
   if (ev.object?.name) for (const p of objectPaths(ev)) add(values, FIELD.object, p);
   return { values, integratedAt: receivedAt };
+}
+
+/** The search terms of a leaf (decoding it); undefined for an opaque entry. */
+export function leafTerms(leaf: Uint8Array): EntryTerms | undefined {
+  if (!isEventLeaf(leaf)) return undefined;
+  const e = decodeLoggedEvent(0, leaf);
+  return eventTerms(e.event, e.receivedAt);
 }
