@@ -10,7 +10,7 @@ import { logServiceDefinition } from '../../src/grpc/definition.js';
 import { SubmitStreamRequestSchema } from '../../src/gen/candor/v1/log_service_pb.js';
 import { parseWitnessingConfig } from '../../src/witnessing/config.js';
 import { RawClient, encoded, sampleEvent, startEventLog, type EventLog } from '../grpc/helpers.js';
-import { strayWitnessKey } from '../witnessing/helpers.js';
+import { strayWitnessKey, waitFor } from '../witnessing/helpers.js';
 
 let log: EventLog;
 const servers: (Server | HttpServer)[] = [];
@@ -109,10 +109,14 @@ describe('misbehaving peers', () => {
     await done;
     expect(answered).toBe(30);
 
-    // The witnesses were tried and failed; none of it held up a commit.
-    const metrics = await (await fetch(`${log.url}/metrics`)).text();
-    expect(metrics).toMatch(/candor_witness_requests_total\{[^}]*witness="hangs"[^}]*status="timeout"/);
-    expect(metrics).toMatch(/candor_witness_requests_total\{[^}]*witness="closes"/);
+    // The witnesses were tried and failed; none of it held up a commit. On a fast machine all of
+    // the above can finish inside the witness timeout, so wait (bounded) for the first timeout.
+    const failures = [/candor_witness_requests_total\{[^}]*witness="hangs"[^}]*status="timeout"/, /candor_witness_requests_total\{[^}]*witness="closes"/];
+    const metrics = await waitFor('the witnesses\' failures in /metrics', async () => {
+      const text = await (await fetch(`${log.url}/metrics`)).text();
+      return failures.every((re) => re.test(text)) && text;
+    }, 10_000);
+    for (const re of failures) expect(metrics).toMatch(re);
     for (const q of quitters) q.close();
     gw.close();
   });
