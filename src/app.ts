@@ -29,6 +29,7 @@ import { PrivacyService } from './privacy/service.js';
 import type { Authorize, SystemEventSink } from './query/access.js';
 import { CandorError } from './core/errors.js';
 import { SearchService } from './query/search.js';
+import { SHARED_FIELDS, leafTerms } from './query/terms.js';
 import { AUDITORS_FILE, AuditorRegistry } from './auditors/registry.js';
 import { LogSystemEvents } from './events/system.js';
 import { ReadAudit } from './query/audit.js';
@@ -86,7 +87,9 @@ export async function startLog(config: Config, opts: StartOptions = {}): Promise
   // What is open so far, closed in reverse order if the start fails part-way.
   const opened: (() => unknown)[] = [];
   try {
-    const level = await LevelStore.open(join(config.data, 'db'));
+    let logger: { error(obj: object, msg: string): void } | undefined;
+    const merge = { shared: SHARED_FIELDS, termsOf: leafTerms, onError: (err: unknown) => logger?.error({ err }, 'merging posting blocks failed; retried after the next commit') };
+    const level = await LevelStore.open(join(config.data, 'db'), config.indexes ? { merge } : {});
     const store = opts.wrapStore ? opts.wrapStore(level) : level;
     opened.push(() => store.close());
     const metrics = createMetrics();
@@ -105,6 +108,8 @@ export async function startLog(config: Config, opts: StartOptions = {}): Promise
       metrics,
     });
     opened.push(() => sequencer.close());
+    // Windows finished before this start and not merged yet (an older log, or a crash mid-merge).
+    void level.merger?.run(sequencer.size).catch(() => {});
     const witnessing = config.witnessing
       ? new LogWitnessing({
           config: config.witnessing,
@@ -115,7 +120,6 @@ export async function startLog(config: Config, opts: StartOptions = {}): Promise
         })
       : undefined;
     const service = new LogService({ sequencer, store, hasher, metrics, indexes: config.indexes, ...(witnessing ? { witnessing } : {}) });
-    let logger: { error(obj: object, msg: string): void } | undefined;
     const producers = ProducerRegistry.open(join(config.data, REGISTRY_FILE), {
       onReloadError: (err) => logger?.error({ err }, 'producers.json is invalid; the previous producer registry stays in force'),
     });

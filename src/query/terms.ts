@@ -29,6 +29,9 @@ export const FIELD = {
 
 export type TermField = keyof typeof FIELD;
 
+/** The fields whose terms recur across events (all but the ids): their blocks are merged (src/storage/merge.ts). */
+export const SHARED_FIELDS: readonly number[] = [FIELD.tenant, FIELD.actor, FIELD.resource, FIELD.type, FIELD.review, FIELD.session, FIELD.object];
+
 /**
  * Time fields: nanoseconds since the epoch. Only integrated_at is stored (as time runs,
  * src/storage/postings.ts); occurred_at is a filter on the decoded events, and its byte is

@@ -7,6 +7,7 @@
  *                          a run never crosses a bundle (256-entry) boundary
  *   h <leaf hash:32>       leaf hash -> index (8 bytes)
  *   x ...                  the search indexes: posting blocks and time runs (src/storage/postings.ts)
+ *   m                      the search indexes are merged below this index (src/storage/merge.ts)
  * Integers are big-endian, so entries and tiles sort in index order and a bundle is one range
  * scan. Entries are written as runs (one key per batch and bundle, not per entry) because each
  * LevelDB put costs more than hashing the entry. Each commit is one LevelDB write batch with sync:
@@ -18,6 +19,7 @@ import { CandorError } from '../core/errors.js';
 import { HASH_SIZE } from '../core/hash.js';
 import { TILE_WIDTH, decodeBundle, encodeBundle } from '../core/tile.js';
 import { INDEX_PREFIX, blockFirst, blockKey, decodeBlock, indexRecords, parseTimeKey, putIndex, readIndex, termPrefix, timeKey, type IndexRecord } from './postings.js';
+import { MERGED_KEY, MERGE_WINDOW, PostingMerger, type MergeOptions } from './merge.js';
 import type { CommitBatch, EntryTerms, LogStore, PostingCursor, SearchIndex, StoredTile } from './store.js';
 
 const FULL_TILE_BYTES = TILE_WIDTH * HASH_SIZE;
@@ -207,14 +209,22 @@ class BlockPostings implements PostingCursor {
   }
 }
 
+export interface LevelStoreOptions {
+  /** Merge each finished window's posting blocks in the background (a serving log with indexes). */
+  merge?: MergeOptions;
+}
+
 export class LevelStore implements LogStore, SearchIndex {
   readonly #db: ClassicLevel<Bytes, Bytes>;
+  /** Present when merging: it counts each commit's blocks and merges finished windows. */
+  readonly merger: PostingMerger | undefined;
 
-  private constructor(db: ClassicLevel<Bytes, Bytes>) {
+  private constructor(db: ClassicLevel<Bytes, Bytes>, opts: LevelStoreOptions) {
     this.#db = db;
+    this.merger = opts.merge ? new PostingMerger(db, this, opts.merge) : undefined;
   }
 
-  static async open(path: string): Promise<LevelStore> {
+  static async open(path: string, opts: LevelStoreOptions = {}): Promise<LevelStore> {
     const db = new ClassicLevel<Bytes, Bytes>(path, { keyEncoding: 'view', valueEncoding: 'view' });
     try {
       await db.open();
@@ -222,7 +232,7 @@ export class LevelStore implements LogStore, SearchIndex {
       const cause = (err as { cause?: { message?: string } }).cause?.message ?? (err as Error).message;
       throw new CandorError('unavailable', `cannot open the log store at ${path}: ${cause}`, { cause: err });
     }
-    return new LevelStore(db);
+    return new LevelStore(db, opts);
   }
 
   async readCheckpoint(): Promise<string | undefined> {
@@ -283,9 +293,11 @@ export class LevelStore implements LogStore, SearchIndex {
       putIndex(v, 0, index);
       b.put(leafKey(hash), v);
     }
-    if (batch.terms) for (const r of indexRecords(batch.start, batch.terms)) b.put(r.key, r.value);
+    const records = batch.terms ? indexRecords(batch.start, batch.terms) : [];
+    for (const r of records) b.put(r.key, r.value);
     b.put(CHECKPOINT_KEY, new TextEncoder().encode(batch.checkpoint));
     await b.write({ sync: true });
+    if (batch.terms) this.merger?.committed(batch.start, batch.start + batch.entries.length, records);
   }
 
   postings(field: number, value: string, lo: number, hi: number, reverse: boolean): PostingCursor {
@@ -301,13 +313,28 @@ export class LevelStore implements LogStore, SearchIndex {
   /** Deletes every index record (before a rebuild). */
   async clearIndexes(): Promise<void> {
     await this.#db.clear({ gte: INDEX_START, lt: INDEX_END });
+    await this.#db.del(MERGED_KEY);
   }
 
-  /** Writes the index records of the entries from `start` (a rebuild; synced only when asked: the last write). */
+  /**
+   * Writes the index records of the entries from `start` (a rebuild; synced only when asked: the
+   * last write). A whole merge window written at once is merged already: it is marked so.
+   */
   async writeIndexes(start: number, terms: readonly (EntryTerms | undefined)[], sync = false): Promise<void> {
     const b = this.#db.batch();
     for (const r of indexRecords(start, terms)) b.put(r.key, r.value);
+    if (start % MERGE_WINDOW === 0 && terms.length === MERGE_WINDOW) {
+      const marker = new Uint8Array(8);
+      putIndex(marker, 0, start + MERGE_WINDOW);
+      b.put(MERGED_KEY, marker);
+    }
     await b.write({ sync });
+  }
+
+  /** Where merging has got to: every window below this index is merged. */
+  async mergedBelow(): Promise<number> {
+    const v = await this.#db.get(MERGED_KEY);
+    return v === undefined ? 0 : readIndex(v);
   }
 
   /** Every index record, in key order (tests compare indexes with this). */
@@ -316,6 +343,7 @@ export class LevelStore implements LogStore, SearchIndex {
   }
 
   async close(): Promise<void> {
+    await this.merger?.close();
     await this.#db.close();
   }
 }

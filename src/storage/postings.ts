@@ -147,13 +147,15 @@ export function indexRecords(start: number, terms: readonly (EntryTerms | undefi
     }
   }
   byField.forEach((m, field) => {
-    for (const [value, list] of m) {
-      const prefix = termPrefix(field, value);
-      for (let from = 0; from < list.length; from += MAX_BLOCK) {
-        const to = Math.min(list.length, from + MAX_BLOCK);
-        out.push({ key: blockKey(prefix, list[from]!), value: encodeDeltas(list, from, to) });
-      }
-    }
+    for (const [value, list] of m) blockRecords(termPrefix(field, value), list, out);
   });
   return out;
+}
+
+/** Appends to `out` the blocks of a term's postings (ascending): as few as MAX_BLOCK allows. */
+export function blockRecords(prefix: Bytes, list: readonly number[], out: IndexRecord[]): void {
+  for (let from = 0; from < list.length; from += MAX_BLOCK) {
+    const to = Math.min(list.length, from + MAX_BLOCK);
+    out.push({ key: blockKey(prefix, list[from]!), value: encodeDeltas(list, from, to) });
+  }
 }
