@@ -185,15 +185,15 @@ export function encodeBundle(entries: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** Splits an entry bundle into its entries; throws on a truncated bundle. */
-export function decodeBundle(bundle: Uint8Array): Uint8Array[] {
+/** Splits an entry bundle into its entries, or those at positions [from, to) (the others are skipped, not copied); throws on a truncated bundle. */
+export function decodeBundle(bundle: Uint8Array, from = 0, to = Number.POSITIVE_INFINITY): Uint8Array[] {
   const out: Uint8Array[] = [];
   let off = 0;
-  while (off < bundle.length) {
+  for (let i = 0; off < bundle.length && i < to; i++) {
     if (off + 2 > bundle.length) throw invalid('entry bundle is truncated');
     const n = (bundle[off]! << 8) | bundle[off + 1]!;
     if (off + 2 + n > bundle.length) throw invalid('entry bundle is truncated');
-    out.push(bundle.subarray(off + 2, off + 2 + n));
+    if (i >= from) out.push(bundle.subarray(off + 2, off + 2 + n));
     off += 2 + n;
   }
   return out;

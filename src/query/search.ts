@@ -468,19 +468,23 @@ export class SearchService {
 /**
  * The first index from `candidate` on (or back, for reverse lists) that every list holds
  * (match), or, once `overBudget`, the candidate reached so far: nothing between the start and it
- * matches. The lists are buffered (src/storage/level.ts), so most seeks cost no I/O.
+ * matches. The lists come sparsest first, and each new candidate is checked from the first list
+ * again: a dense list is consulted only where every sparser one agrees (round-robin would seek it
+ * at every candidate a sparse list then rejects). The lists are buffered (src/storage/level.ts),
+ * so most seeks cost no I/O.
  */
 async function leapfrog(lists: readonly PostingCursor[], candidate: number, overBudget: () => boolean): Promise<{ at: number; match: boolean } | undefined> {
-  let agreed = 0;
-  for (let k = 0; agreed < lists.length; k = (k + 1) % lists.length) {
+  /** The list that proposed the candidate (it holds it). */
+  let proposer = -1;
+  for (let k = 0; k < lists.length; k++) {
+    if (k === proposer) continue;
     const at = await lists[k]!.seek(candidate);
     if (at === undefined) return undefined;
-    if (at === candidate) agreed++;
-    else {
-      candidate = at;
-      agreed = 1;
-      if (overBudget()) return { at: candidate, match: false };
-    }
+    if (at === candidate) continue;
+    candidate = at;
+    proposer = k;
+    k = -1;
+    if (overBudget()) return { at: candidate, match: false };
   }
   return { at: candidate, match: true };
 }

@@ -249,18 +249,18 @@ export class LevelStore implements LogStore, SearchIndex {
 
   async readEntries(start: number, end: number): Promise<Uint8Array[]> {
     if (end <= start) return [];
-    // The run holding `start` begins at or before it, in the same bundle.
+    // The run holding `start` is the last one starting at or before it, in the same bundle: one
+    // read, which is all when it also holds `end - 1` (a search reading scattered events).
     const bundleStart = start - (start % TILE_WIDTH);
-    const [first] = await this.#db.keys({ gte: entryKey(bundleStart), lte: entryKey(start), reverse: true, limit: 1 }).all();
+    const [first] = await this.#db.iterator({ gte: entryKey(bundleStart), lte: entryKey(start), reverse: true, limit: 1 }).all();
     if (!first) throw new CandorError('internal', `store is missing entry ${start}`);
     const out: Uint8Array[] = [];
-    for await (const [k, v] of this.#db.iterator({ gte: first, lt: entryKey(end) })) {
+    const take = ([k, v]: [Uint8Array, Uint8Array]) => {
       const runStart = readIndex(k, 1);
-      decodeBundle(v).forEach((e, i) => {
-        const index = runStart + i;
-        if (index >= start && index < end) out.push(e);
-      });
-    }
+      for (const e of decodeBundle(v, start - runStart, end - runStart)) out.push(e);
+    };
+    take(first);
+    if (out.length < end - start) for await (const run of this.#db.iterator({ gt: first[0], lt: entryKey(end) })) take(run);
     if (out.length !== end - start) throw new CandorError('internal', `store is missing entries in [${start}, ${end})`);
     return out;
   }
