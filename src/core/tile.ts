@@ -185,6 +185,13 @@ export function encodeBundle(entries: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
+/** The number of entries in an entry bundle (its length prefixes walked, nothing copied). */
+export function bundleCount(bundle: Uint8Array): number {
+  let n = 0;
+  for (let off = 0; off < bundle.length; n++) off += 2 + ((bundle[off]! << 8) | bundle[off + 1]!);
+  return n;
+}
+
 /** Splits an entry bundle into its entries, or those at positions [from, to) (the others are skipped, not copied); throws on a truncated bundle. */
 export function decodeBundle(bundle: Uint8Array, from = 0, to = Number.POSITIVE_INFINITY): Uint8Array[] {
   const out: Uint8Array[] = [];

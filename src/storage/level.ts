@@ -17,7 +17,7 @@
 import { ClassicLevel } from 'classic-level';
 import { CandorError } from '../core/errors.js';
 import { HASH_SIZE } from '../core/hash.js';
-import { TILE_WIDTH, decodeBundle, encodeBundle } from '../core/tile.js';
+import { TILE_WIDTH, bundleCount, decodeBundle, encodeBundle } from '../core/tile.js';
 import { INDEX_PREFIX, blockFirst, blockKey, decodeBlock, indexRecords, parseTimeKey, putIndex, readIndex, termPrefix, timeKey, type IndexRecord } from './postings.js';
 import { MERGED_KEY, MERGE_WINDOW, PostingMerger, type MergeOptions } from './merge.js';
 import type { CommitBatch, EntryTerms, LogStore, PostingCursor, SearchIndex, StoredTile } from './store.js';
@@ -252,7 +252,11 @@ export class LevelStore implements LogStore, SearchIndex {
     // The run holding `start` is the last one starting at or before it, in the same bundle: one
     // read, which is all when it also holds `end - 1` (a search reading scattered events).
     const bundleStart = start - (start % TILE_WIDTH);
-    const [first] = await this.#db.iterator({ gte: entryKey(bundleStart), lte: entryKey(start), reverse: true, limit: 1 }).all();
+    // Commits of a busy log write a bundle as one run: try the run at the bundle's start first
+    // (one get, cheaper than an iterator), then the last run starting at or before `start`.
+    const atBundle = await this.#db.get(entryKey(bundleStart));
+    let first: [Uint8Array, Uint8Array] | undefined = atBundle === undefined ? undefined : [entryKey(bundleStart), atBundle];
+    if (!first || bundleCount(atBundle!) <= start - bundleStart) [first] = await this.#db.iterator({ gte: entryKey(bundleStart), lte: entryKey(start), reverse: true, limit: 1 }).all();
     if (!first) throw new CandorError('internal', `store is missing entry ${start}`);
     const out: Uint8Array[] = [];
     const take = ([k, v]: [Uint8Array, Uint8Array]) => {
