@@ -8,7 +8,7 @@ import { toBase64 } from '../core/bytes.js';
 import { CandorError } from '../core/errors.js';
 import type { Hasher } from '../core/hash.js';
 import { HASH_SIZE } from '../core/hash.js';
-import { consistencyProofRanges, inclusionProofRanges, proofHashes, proofNodes } from '../core/merkle.js';
+import { consistencyProofRanges, inclusionProof, inclusionProofRanges, proofHashes, proofNodes, type NodeId } from '../core/merkle.js';
 import { ENTRIES, TILE_WIDTH, encodeBundle, rowWidth, type TileRef } from '../core/tile.js';
 import type { EntryTerms, LogStore } from '../storage/store.js';
 import { isEventLeaf } from '../events/leaf.js';
@@ -149,16 +149,24 @@ export class LogService {
   }
 
   /**
-   * Inclusion proofs of many entries in the tree of `size`, as export needs them: the tiles of
-   * all the proofs are read at once, and a node that several proofs share is hashed once.
+   * Inclusion proofs of many entries in the tree of `size`, as export needs them. Entries in one
+   * 256-entry block share their proof above the block (RFC 9162's splits stay multiples of 256
+   * until the range fits in it), so one proof's nodes per block locate every tile the batch
+   * needs; the tiles are read at once, and a node that several proofs share is read once (the
+   * same bytes, which export encodes once).
    */
   async inclusionProofs(indexes: readonly number[], size: number): Promise<InclusionProof[]> {
     const s = this.#checkSize(size);
+    const blocks = new Set<number>();
+    const ids: NodeId[] = [];
     for (const i of indexes) {
       if (!Number.isSafeInteger(i) || i < 0 || i >= s) throw new CandorError('out_of_range', `index ${i} is not below tree size ${s}`);
+      const block = Math.floor(i / TILE_WIDTH);
+      if (blocks.has(block)) continue;
+      blocks.add(block);
+      ids.push({ height: 0, index: i }, ...proofNodes(inclusionProofRanges(i, s)));
     }
-    const plans = indexes.map((i) => inclusionProofRanges(i, s));
-    const read = await this.#seq.reader.nodes([...indexes.map((index) => ({ height: 0, index })), ...plans.flatMap(proofNodes)]);
+    const read = await this.#seq.reader.nodes(ids);
     const nodes = new Map<number, Uint8Array>();
     // Heights are below 64 and indexes below 2^53 / 2^height, so height + 64 * index is exact and unique.
     const shared = (height: number, index: number) => {
@@ -167,9 +175,9 @@ export class LogService {
       if (!h) nodes.set(k, (h = read(height, index)));
       return h;
     };
-    const edges = new Map<string, Uint8Array>();
+    const edges = new Map<number, Uint8Array>();
     this.#metrics?.proofsServed.inc({ kind: 'inclusion' }, indexes.length);
-    return indexes.map((index, j) => ({ index, size: s, leafHash: read(0, index), proof: proofHashes(this.#hasher, plans[j]!, shared, edges) }));
+    return indexes.map((index) => ({ index, size: s, leafHash: shared(0, index), proof: inclusionProof(this.#hasher, index, s, shared, edges) }));
   }
 
   /** A consistency proof from tree size `from` to `to` (default: the latest). */
