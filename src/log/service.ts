@@ -175,9 +175,20 @@ export class LogService {
       if (!h) nodes.set(k, (h = read(height, index)));
       return h;
     };
+    // A proof is the path inside the entry's block [lo, hi) (as if the block were a tree of its
+    // own), then the hashes above the block, which the block's entries share: computed once each.
     const edges = new Map<number, Uint8Array>();
+    const above = new Map<number, Uint8Array[]>();
     this.#metrics?.proofsServed.inc({ kind: 'inclusion' }, indexes.length);
-    return indexes.map((index) => ({ index, size: s, leafHash: shared(0, index), proof: inclusionProof(this.#hasher, index, s, shared, edges) }));
+    return indexes.map((index) => {
+      const lo = index - (index % TILE_WIDTH);
+      const hi = Math.min(lo + TILE_WIDTH, s);
+      const inBlock = (height: number, i: number) => shared(height, i + lo / 2 ** height);
+      const lower = inclusionProof(this.#hasher, index - lo, hi - lo, inBlock);
+      let upper = above.get(lo);
+      if (!upper) above.set(lo, (upper = inclusionProof(this.#hasher, index, s, shared, edges).slice(lower.length)));
+      return { index, size: s, leafHash: shared(0, index), proof: lower.concat(upper) };
+    });
   }
 
   /** A consistency proof from tree size `from` to `to` (default: the latest). */
