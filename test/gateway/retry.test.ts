@@ -86,7 +86,8 @@ describe('retries', () => {
     const gw = gateway({ transport: t, retry: { initialMs: 10, maxMs: 40, giveUpAfterMs: 300 } });
     const started = Date.now();
     await expect(gw.producerEvents.heartbeat()).rejects.toMatchObject({ code: 'unavailable' });
-    expect(Date.now() - started).toBeLessThan(1000);
+    // Gave up on the 300 ms budget, not the default of 120 s (room for a loaded machine).
+    expect(Date.now() - started).toBeLessThan(5000);
     expect(t.attempts()).toBeGreaterThan(2);
   });
 

@@ -6,6 +6,7 @@ import { status } from '@grpc/grpc-js';
 import { concat } from '../../src/core/bytes.js';
 import { EventSchema, LabelSchema, ProducerInfoSchema, ReviewCancelledSchema, SessionDeniedSchema } from '../../src/gen/candor/v1/event_pb.js';
 import { SubmitBatchRequestSchema, SubmitBatchResponseSchema } from '../../src/gen/candor/v1/log_service_pb.js';
+import { waitFor } from '../helpers/wait.js';
 import { RawClient, changed, encoded, metricValue, sampleEvent, startEventLog, type CallError, type EventLog } from './helpers.js';
 
 let log: EventLog;
@@ -126,12 +127,13 @@ describe('bad input', () => {
 
 describe('a full queue', () => {
   it('answers RESOURCE_EXHAUSTED with grpc-retry-pushback-ms, and the retry succeeds', async () => {
-    // A batch waits 300 ms to close, and the queue holds 4 entries: the second request overflows it.
-    const small = await startEventLog([{ id: 'gw' }], { queueMaxEntries: 4, batchMaxDelayMs: 300 });
+    // A batch waits 1 s to close, and the queue holds 4 entries: the second request, sent once the
+    // first is queued, overflows it.
+    const small = await startEventLog([{ id: 'gw' }], { queueMaxEntries: 4, batchMaxDelayMs: 1000 });
     const c = new RawClient(small.address, small.creds.gw!.token);
     try {
       const first = c.call('SubmitBatch', SubmitBatchRequestSchema, SubmitBatchResponseSchema, { events: Array.from({ length: 4 }, () => encoded(sampleEvent())) });
-      await new Promise((r) => setTimeout(r, 50));
+      await waitFor('the first request to fill the queue', () => small.sequencer.queueDepth === 4);
       const later = [encoded(sampleEvent())];
       const err = await submit(c, later);
       expectError(err, status.RESOURCE_EXHAUSTED, 'resource_exhausted', /queue is full/);

@@ -23,6 +23,7 @@ import {
   type WatchCheckpointsResponse,
 } from '../../src/gen/candor/v1/log_service_pb.js';
 import { logServiceDefinition } from '../../src/grpc/definition.js';
+import { waitFor } from '../helpers/wait.js';
 import { RawClient, encoded, sampleEvent, startEventLog, type EventLog } from './helpers.js';
 
 let log: EventLog;
@@ -137,7 +138,14 @@ describe('reads', () => {
       decode,
       (items) => items.length >= 1,
     );
-    await new Promise((r) => setTimeout(r, 100));
+    // Both watches must be open before the submission: the first would otherwise start at the new
+    // checkpoint and wait forever for a second. A watch is open once its request ID came back.
+    let laterOpen = false;
+    later.call.once('metadata', () => (laterOpen = true));
+    await waitFor('the current checkpoint on the first watch', () => watch.items.length > 0);
+    await waitFor('the second watch to open', () => laterOpen);
+    // A round trip on the same connection: anything the server sent on the watches before it is here.
+    await checkpoint();
     expect(watch.items).toHaveLength(1);
     expect(Number(watch.items[0]!.treeSize)).toBe(start.size);
     expect(later.items).toHaveLength(0);
@@ -156,16 +164,22 @@ describe('shutdown', () => {
     try {
       const def = logServiceDefinition.WatchCheckpoints!;
       const call = c.client.makeServerStreamRequest<Uint8Array, Uint8Array>(def.path, def.requestSerialize, def.responseDeserialize, new Uint8Array(), c.metadata(), {});
+      // The watch is open once the server's response headers (its request ID) came back. The log
+      // is empty: there is no checkpoint to send yet.
+      let opened = false;
+      call.once('metadata', () => (opened = true));
       const ended = new Promise<string>((resolve) => {
         call.on('data', () => undefined);
         call.on('end', () => resolve('end'));
         call.on('error', (e: ServiceError) => resolve(`error ${e.code}`));
       });
-      await new Promise((r) => setTimeout(r, 100));
+      await waitFor('the watch to open', () => opened);
       const t = Date.now();
-      await own.cleanup();
+      const closed = own.cleanup();
       expect(await ended).toBe('end');
-      expect(Date.now() - t).toBeLessThan(1500);
+      // Ended by the server, not cut by the end of the 2 s grace for calls in flight.
+      expect(Date.now() - t).toBeLessThan(1900);
+      await closed;
     } finally {
       c.close();
     }

@@ -5,15 +5,17 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Command, CommanderError } from 'commander';
 import { status } from '@grpc/grpc-js';
+import type { CandorError } from '../../src/core/errors.js';
 import { parseSignerKey } from '../../src/core/note.js';
 import { portableHasher } from '../../src/core/hash.js';
 import { signEventBatch } from '../../src/events/signature.js';
 import { SubmitBatchRequestSchema, SubmitBatchResponseSchema } from '../../src/gen/candor/v1/log_service_pb.js';
 import { registerProducerCommands } from '../../src/producers/cli.js';
-import { REGISTRY_FILE, readRegistryFile } from '../../src/producers/registry.js';
+import { REGISTRY_FILE, readRegistryFile, type ProducerRegistry } from '../../src/producers/registry.js';
 import { RawClient, encoded, sampleEvent } from '../grpc/helpers.js';
 import { startTestLog } from '../helpers/log.js';
 import { tempDir } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
 
 const dir = tempDir();
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -25,6 +27,18 @@ async function candor(...args: string[]): Promise<string> {
   registerProducerCommands(program, { out: (s) => (printed += s) });
   await program.parseAsync(['producer', ...args, ...(args[0] === 'types' ? [] : ['--data', dir])], { from: 'user' });
   return printed;
+}
+
+/** Waits (bounded) until the running log's registry refuses `token` with the error `code`. */
+async function refused(log: { producers: ProducerRegistry }, token: string, code: string): Promise<void> {
+  await waitFor(`the log to re-read producers.json and answer ${code}`, () => {
+    try {
+      log.producers.authenticate({ token });
+      return false;
+    } catch (err) {
+      return (err as CandorError).code === code;
+    }
+  });
 }
 
 async function fails(args: string[], message: RegExp) {
@@ -84,14 +98,15 @@ describe('candor producer', () => {
 
       const list = JSON.parse(await candor('list', '--json')) as { tokens: { id: string }[] }[];
       expect(await candor('token', 'revoke', 'gw-1', list[0]!.tokens[0]!.id)).toMatch(/no credentials left/);
-      await new Promise((r) => setTimeout(r, 1300));
+      // The log re-reads producers.json every second; a loaded machine may take longer.
+      await refused(log, token, 'unauthenticated');
       const err = await client.fail('SubmitBatch', SubmitBatchRequestSchema, { events: [encoded(sampleEvent())], signature });
       expect(err.code).toBe(status.UNAUTHENTICATED);
 
       const out = await candor('token', 'add', 'gw-1');
       client.token = /^(candor_pt_\S+)$/m.exec(out)![1]!;
       await candor('disable', 'gw-1');
-      await new Promise((r) => setTimeout(r, 1300));
+      await refused(log, client.token, 'permission_denied');
       expect((await client.fail('SubmitBatch', SubmitBatchRequestSchema, { events })).code).toBe(status.PERMISSION_DENIED);
     } finally {
       client.close();

@@ -16,6 +16,7 @@ import {
   type ProducerRecord,
 } from '../../src/producers/registry.js';
 import { tempDir } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
 
 const dir = tempDir();
 const file = join(dir, REGISTRY_FILE);
@@ -93,18 +94,28 @@ describe('a registry', () => {
   });
 
   it('follows changes to the file, and keeps the old registry if the new file is bad', async () => {
-    const watched = ProducerRegistry.open(file, { watchMs: 20, onReloadError: () => undefined });
+    let reloadErrors = 0;
+    const watched = ProducerRegistry.open(file, { watchMs: 20, onReloadError: () => reloadErrors++ });
     try {
-      expect(watched.authenticate({ token: b.token, peerIdentities: ['CN=gw-both'] }).producer.id).toBe('gw-both');
+      const both = () => watched.authenticate({ token: b.token, peerIdentities: ['CN=gw-both'] });
+      expect(both().producer.id).toBe('gw-both');
       updateRegistryFile(file, (doc) => {
         const p = doc.producers.find((x) => x.id === 'gw-both')!;
         p.tokens = p.tokens.filter((t) => t.sha256 !== b.record.sha256);
       });
-      await new Promise((r) => setTimeout(r, 150));
-      expect(() => watched.authenticate({ token: b.token, peerIdentities: ['CN=gw-both'] })).toThrow(/not valid/);
+      await waitFor('the revoked token to be refused', () => {
+        try {
+          both();
+          return false;
+        } catch {
+          return true;
+        }
+      });
+      expect(both).toThrow(/not valid/);
       const good = readFileSync(file, 'utf8');
       writeFileSync(file, '{ "version": 1, "producers": [ {"id": "x"} ] }');
-      await new Promise((r) => setTimeout(r, 150));
+      // The bad file was read (and refused) at least once; the old registry is still in use.
+      await waitFor('the bad file to be refused', () => reloadErrors > 0);
       expect(watched.authenticate({ token: a.token }).producer.id).toBe('gw-token');
       writeFileSync(file, good);
     } finally {

@@ -19,11 +19,15 @@ interface SseEvent {
   data: string;
 }
 
-/** Opens GET /v1/tail and collects events until `until` says stop (bounded by a timeout). */
-async function tail(params: Record<string, string>, headers: Record<string, string>, until: (got: SseEvent[]) => boolean): Promise<{ status: number; events: SseEvent[] }> {
+/**
+ * Opens GET /v1/tail and collects events until `until` says stop (bounded by a timeout);
+ * `opened` is called once the response has started (the tail has its start position).
+ */
+async function tail(params: Record<string, string>, headers: Record<string, string>, until: (got: SseEvent[]) => boolean, opened?: () => void): Promise<{ status: number; events: SseEvent[] }> {
   const ac = new AbortController();
   const timer = setTimeout(() => ac.abort(), 20_000);
   const res = await fetch(`${log.url}/v1/tail?${new URLSearchParams(params)}`, { headers: { Authorization: 'Bearer tok-all', ...headers }, signal: ac.signal });
+  opened?.();
   const events: SseEvent[] = [];
   if (res.status !== 200) {
     clearTimeout(timer);
@@ -63,13 +67,15 @@ describe('GET /v1/tail', () => {
     const fresh = Array.from({ length: 120 }, (_, i) => variedEvent(i + 1000));
     const want = () => naive(events.filter((e) => e.index >= start), { actor: 'usr_b' }, 'oldest');
     let events = await allEvents(log);
-    // Written while the tail is open: it only sees events from now on.
+    // Written while the tail is open (not before: it only sees events from then on).
+    let opened!: () => void;
+    const open = new Promise<void>((r) => (opened = r));
     const writing = (async () => {
-      await new Promise((r) => setTimeout(r, 300));
+      await open;
       await ingest(log, fresh, 10);
     })();
     const expected = fresh.filter((e) => e.actor?.id === 'usr_b').length;
-    const got = await tail({ actor: 'usr_b' }, {}, (evs) => evs.length >= expected);
+    const got = await tail({ actor: 'usr_b' }, {}, (evs) => evs.length >= expected, opened);
     await writing;
     events = await allEvents(log);
     expect(got.events.map((e) => Number(e.id))).toEqual(want());

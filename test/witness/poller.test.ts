@@ -157,7 +157,8 @@ describe('pollOnce', () => {
     const err = await pollOnce({ witness: w.witness, url: tiles.url, timeoutMs: 200 }).catch((e: unknown) => e);
     expect(codeOf(err)).toBe('unavailable');
     expect((err as Error).message).toMatch(/no answer within 200 ms/);
-    expect(Date.now() - t0).toBeLessThan(2000);
+    // Did not wait for the 3 s answer (room for a loaded machine).
+    expect(Date.now() - t0).toBeLessThan(2500);
   });
 });
 
@@ -170,7 +171,7 @@ describe('startPoller', () => {
     const poller = startPoller({ witness: w.witness, url: tiles.url, intervalMs: 20, logger });
     try {
       const waitFor = async (size: number) => {
-        const deadline = Date.now() + 3000;
+        const deadline = Date.now() + 10_000;
         while ((await w.store.getState(ORIGIN)).size !== size) {
           if (Date.now() > deadline) throw new Error(`witness did not reach size ${size}`);
           await new Promise((r) => setTimeout(r, 10));

@@ -18,6 +18,7 @@ import { tempDir } from '../helpers/server.js';
 import { startWitness, type RunningWitness } from '../witness/helpers.js';
 
 export { startWitness, type RunningWitness };
+export { waitFor } from '../helpers/wait.js';
 
 export type TestLog = Awaited<ReturnType<typeof startTestLog>>;
 
@@ -131,16 +132,6 @@ export function scratch(cleanups: Array<() => Promise<unknown>>, prefix?: string
   const dir = tempDir(prefix);
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   return dir;
-}
-
-export async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 /** The value of a counter or gauge sample with these labels (0 if absent). */

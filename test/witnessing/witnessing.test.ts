@@ -136,35 +136,34 @@ describe('dead and slow witnesses', () => {
           { name: 'slow', vkey: strayWitnessKey('slow.candor.test').vkey, url: slow.url },
         ],
         quorum: 1,
-        timeoutMs: 400,
+        timeoutMs: 2000,
       }),
     );
-    const started = performance.now();
     let slowest = 0;
     for (let i = 0; i < 60; i++) {
       const t = performance.now();
       expect((await post(log.url, `entry ${i}`)).status).toBe(200);
       slowest = Math.max(slowest, performance.now() - t);
     }
-    // 60 synced commits; none waited for a witness (the slow one holds a request for 400 ms).
-    expect(slowest).toBeLessThan(300);
-    expect(performance.now() - started).toBeLessThan(5000);
+    // 60 synced commits; none waited for a witness (the slow one holds each request for 2 s; a
+    // loaded machine may take a good part of a second for a commit).
+    expect(slowest).toBeLessThan(1500);
     const w = await post(log.url, 'witnessed', '?witnessed=1');
     expect(w.status).toBe(200);
     expect(cosigners(w.body.checkpoint, key.vkey, [live!.vkeys[0]!])).toHaveLength(1);
 
     await waitFor('the dead witness to be counted', async () => (await metric(log, 'candor_witness_requests_total', { witness: 'dead', status: 'network' })) > 0);
-    await waitFor('the slow witness to time out', async () => (await metric(log, 'candor_witness_requests_total', { witness: 'slow', status: 'timeout' })) > 0, 3000);
-    // One request in flight at a time, each bounded by 400 ms, then backoff: far fewer requests
-    // than the 61 checkpoints committed.
+    await waitFor('the slow witness to time out', async () => (await metric(log, 'candor_witness_requests_total', { witness: 'slow', status: 'timeout' })) > 0, 10_000);
+    // One request in flight at a time, each bounded by 2 s, then backoff: far fewer requests than
+    // the 61 checkpoints committed.
     expect(slow.requests).toBeLessThan(10);
     const status = log.witnessing!.status();
     expect(status.find((s) => s.name === 'dead')).toMatchObject({ lastStatus: 'network' });
     expect(status.find((s) => s.name === 'slow')!.failures).toBeGreaterThan(0);
-    // Closing does not wait for the slow witness.
+    // Closing does not wait for the slow witness (up to 2 s for the request in flight).
     const t = performance.now();
     await log.close();
-    expect(performance.now() - t).toBeLessThan(1000);
+    expect(performance.now() - t).toBeLessThan(1500);
   });
 
   it('a witnessed ack that the policy cannot meet fails in time with a retryable 503; the entry is not logged twice', async () => {
@@ -182,7 +181,8 @@ describe('dead and slow witnesses', () => {
     );
     const t = performance.now();
     const r = await post(log.url, 'needs two', '?witnessed=1');
-    expect(performance.now() - t).toBeLessThan(2000);
+    // After the configured 300 ms, not the default 5 s nor never (room for a loaded machine).
+    expect(performance.now() - t).toBeLessThan(4000);
     expect(r.status).toBe(503);
     expect(r.body.error.code).toBe('unavailable');
     expect(r.body.error.message).toMatch(/witness policy \(2 of 2 witnesses\).*retry/);
@@ -204,7 +204,8 @@ describe('dead and slow witnesses', () => {
       await startWitnessedLog({ origin, dir: key.dir, witnesses: [{ name: 'liar', vkey: configured.vkey, url: liar.url }], ackTimeoutMs: 300 }),
     );
     expect((await post(log.url, 'x', '?witnessed=1')).status).toBe(503);
-    expect(await metric(log, 'candor_witness_requests_total', { witness: 'liar', status: 'bad_cosignature' })).toBeGreaterThan(0);
+    // The liar's answer may come after the 300 ms the ack waited, on a loaded machine.
+    await waitFor('the liar to be counted', async () => (await metric(log, 'candor_witness_requests_total', { witness: 'liar', status: 'bad_cosignature' })) > 0);
     const served = await getCheckpoint(log.url);
     expect(served.note.split('\n').filter((l) => l.startsWith('— liar'))).toEqual([]);
   });
