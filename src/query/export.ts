@@ -201,7 +201,8 @@ export class Exporter {
       let complete = false;
       let reported = 0;
       // Proofs of neighbouring events share most of their hashes, as the same arrays (inclusionProofs): encode each once.
-      const encoded = new WeakMap<Uint8Array, string>();
+      // A Map (faster than a WeakMap here), emptied per batch: proofs of one batch share hashes.
+      const encoded = new Map<Uint8Array, string>();
       const b64 = (h: Uint8Array) => {
         let s = encoded.get(h);
         if (s === undefined) encoded.set(h, (s = toBase64(h)));
@@ -224,6 +225,7 @@ export class Exporter {
         if (format === 'bundle') push(`${JSON.stringify({ format: EXPORT_FORMAT, checkpoint: note, filter: JSON.parse(filterJson(filter)) as unknown })}\n`);
         for await (const batch of source.batches()) {
           const proofs = format === 'bundle' ? await service.inclusionProofs(batch.map((e) => e.index), checkpoint.size) : undefined;
+          encoded.clear();
           for (let i = 0; i < batch.length; i++) {
             const e = batch[i]!;
             const leafHash = proofs ? proofs[i]!.leafHash : nodeHasher.leaf(e.leaf);
