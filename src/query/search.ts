@@ -478,7 +478,10 @@ async function leapfrog(lists: readonly PostingCursor[], candidate: number, over
   let proposer = -1;
   for (let k = 0; k < lists.length; k++) {
     if (k === proposer) continue;
-    const at = await lists[k]!.seek(candidate);
+    const list = lists[k]!;
+    // Most seeks land in what the cursor has read: answered without a promise.
+    let at = list.seekRead ? list.seekRead(candidate) : null;
+    if (at === null) at = await list.seek(candidate);
     if (at === undefined) return undefined;
     if (at === candidate) continue;
     candidate = at;

@@ -18,7 +18,7 @@ import { ClassicLevel } from 'classic-level';
 import { CandorError } from '../core/errors.js';
 import { HASH_SIZE } from '../core/hash.js';
 import { TILE_WIDTH, bundleCount, decodeBundle, encodeBundle } from '../core/tile.js';
-import { INDEX_PREFIX, blockFirst, blockKey, decodeBlock, indexRecords, parseTimeKey, putIndex, readIndex, termPrefix, timeKey, type IndexRecord } from './postings.js';
+import { INDEX_PREFIX, MAX_BLOCK, blockFirst, blockKey, decodeBlockInto, indexRecords, parseTimeKey, putIndex, readIndex, termPrefix, timeKey, type IndexRecord } from './postings.js';
 import { MERGED_KEY, MERGE_WINDOW, PostingMerger, type MergeOptions } from './merge.js';
 import type { CommitBatch, EntryTerms, LogStore, PostingCursor, SearchIndex, StoredTile } from './store.js';
 
@@ -81,7 +81,8 @@ class BlockPostings implements PostingCursor {
   #blocks: [number, Bytes][] = [];
   #bi = 0;
   /** The decoded block: its postings in [lo, hi), in traversal order. */
-  #buf: number[] = [];
+  readonly #buf = new Float64Array(MAX_BLOCK);
+  #len = 0;
   #pos = 0;
   /** The iterator has no more blocks. */
   #done = false;
@@ -115,17 +116,26 @@ class BlockPostings implements PostingCursor {
 
   async seek(target: number): Promise<number | undefined> {
     for (;;) {
+      const at = this.seekRead(target);
+      if (at !== null) return at;
+      await this.#read(target);
+    }
+  }
+
+  seekRead(target: number): number | undefined | null {
+    for (;;) {
       // In the decoded block: gallop, then binary search.
       const buf = this.#buf;
-      if (this.#pos < buf.length && this.#reached(buf[buf.length - 1]!, target)) {
+      const len = this.#len;
+      if (this.#pos < len && this.#reached(buf[len - 1]!, target)) {
         let step = 1;
         let a = this.#pos;
-        while (a + step < buf.length && !this.#reached(buf[a + step]!, target)) {
+        while (a + step < len && !this.#reached(buf[a + step]!, target)) {
           a += step;
           step *= 2;
         }
         let lo = a;
-        let hi = Math.min(buf.length - 1, a + step);
+        let hi = Math.min(len - 1, a + step);
         while (lo < hi) {
           const mid = (lo + hi) >>> 1;
           if (this.#reached(buf[mid]!, target)) hi = mid;
@@ -134,13 +144,12 @@ class BlockPostings implements PostingCursor {
         this.#pos = lo;
         return buf[lo];
       }
-      this.#pos = buf.length;
+      this.#pos = len;
       if (this.#bi < this.#blocks.length) {
         this.#nextBlock(target);
         continue;
       }
-      if (this.#done) return undefined;
-      await this.#read(target);
+      return this.#done ? undefined : null;
     }
   }
 
@@ -157,9 +166,9 @@ class BlockPostings implements PostingCursor {
     }
     const [first, value] = blocks[bi]!;
     this.#bi = bi + 1;
-    this.#buf = decodeBlock(first, value, this.#lo, this.#hi);
+    this.#len = decodeBlockInto(first, value, this.#lo, this.#hi, this.#buf);
     if (this.#reverse) {
-      this.#buf.reverse();
+      this.#buf.subarray(0, this.#len).reverse();
       // Blocks further back start before this one: all below lo once this one does.
       if (first < this.#lo) this.#end();
     }

@@ -103,9 +103,18 @@ function encodeDeltas(list: readonly number[], from: number, to: number): Bytes 
 
 /** The indexes of a block, ascending, kept when inside [lo, hi). */
 export function decodeBlock(first: number, value: Bytes, lo = 0, hi = Number.MAX_SAFE_INTEGER): number[] {
-  const out: number[] = [];
+  const out = new Float64Array(MAX_BLOCK);
+  return Array.from(out.subarray(0, decodeBlockInto(first, value, lo, hi, out)));
+}
+
+/**
+ * decodeBlock into `out` (room for MAX_BLOCK), returning how many: a cursor decodes block after
+ * block into the same array, allocating nothing.
+ */
+export function decodeBlockInto(first: number, value: Bytes, lo: number, hi: number, out: Float64Array): number {
+  let n = 0;
   let at = first;
-  if (at >= lo && at < hi) out.push(at);
+  if (at >= lo && at < hi) out[n++] = at;
   for (let p = 0; p < value.length && at < hi; ) {
     let d = 0;
     let scale = 1;
@@ -116,9 +125,10 @@ export function decodeBlock(first: number, value: Bytes, lo = 0, hi = Number.MAX
       scale *= 128;
     } while (b & 0x80);
     at += d;
-    if (at >= lo && at < hi) out.push(at);
+    if (at >= lo && at < hi) out[n++] = at;
   }
-  return out;
+  if (n > out.length) throw new Error(`a posting block holds ${n} postings, more than ${out.length}`);
+  return n;
 }
 
 /**

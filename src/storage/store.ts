@@ -63,6 +63,11 @@ export interface LogStore {
 export interface PostingCursor {
   /** Forward: the smallest posting >= target; reverse: the largest <= target; undefined past the end. */
   seek(target: number): Promise<number | undefined>;
+  /**
+   * seek() answered from what the cursor has read, without I/O and synchronously; null when it
+   * needs the store (then call seek). Optional: the search loop's fast path.
+   */
+  seekRead?(target: number): number | undefined | null;
   /** Store reads (keys) so far: what the cursor has cost, for a page's budget. */
   readonly reads: number;
   close(): Promise<void>;
