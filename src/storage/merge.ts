@@ -26,6 +26,8 @@ type Bytes = Uint8Array;
 export const MERGE_WINDOW = 65_536;
 /** "m": every window below this index (8 bytes) is merged. Not under "x", so no reader sees it. */
 export const MERGED_KEY = Uint8Array.of(0x6d);
+/** A term with fewer blocks in a window is left as it is: merging it would save a read or two. */
+const MIN_BLOCKS = 4;
 /** Terms whose blocks are read at once while merging. */
 const CONCURRENCY = 32;
 /** Leaves read at once when a window's terms come from its leaves. */
@@ -110,11 +112,11 @@ export class PostingMerger {
     }
   }
 
-  /** The terms of window w worth merging (more than one block), as key prefixes. */
+  /** The terms of window w worth merging (at least MIN_BLOCKS blocks), as key prefixes. */
   async #terms(w: number): Promise<Bytes[]> {
     const seen = this.#seen.get(w);
     for (const k of this.#seen.keys()) if (k <= w) this.#seen.delete(k);
-    if (seen && this.#from !== undefined && this.#from <= w) return [...seen].filter(([, n]) => n > 1).map(([t]) => Buffer.from(t, 'latin1'));
+    if (seen && this.#from !== undefined && this.#from <= w) return [...seen].filter(([, n]) => n >= MIN_BLOCKS).map(([t]) => Buffer.from(t, 'latin1'));
     // Blocks written before this process: count the window's postings per term from its leaves.
     const counts = new Map<number, Map<string, number>>();
     for (let s = w; s < w + MERGE_WINDOW && !this.#closed; s += LEAF_PAGE) {
@@ -128,7 +130,7 @@ export class PostingMerger {
       }
     }
     const out: Bytes[] = [];
-    for (const [field, values] of counts) for (const [value, n] of values) if (n > 1) out.push(termPrefix(field, value));
+    for (const [field, values] of counts) for (const [value, n] of values) if (n >= MIN_BLOCKS) out.push(termPrefix(field, value));
     return out;
   }
 
