@@ -12,7 +12,7 @@
  *   buffer is bounded and `record` waits for room (backpressure) instead of growing it.
  * - A batch is signed once with the producer's key (one Ed25519 signature per batch).
  * - Retries are safe: a batch is resent byte for byte and the log answers events it already has
- *   with their first receipt. UNAVAILABLE and RESOURCE_EXHAUSTED are retried with exponential
+ *   with their first receipt. UNAVAILABLE and RESOURCE_EXHAUSTED (a full queue, a rate limit) are retried with exponential
  *   backoff and full jitter, never sooner than the server's grpc-retry-pushback-ms.
  * - Every acknowledgement is verified before `record` resolves: the checkpoint's signature with
  *   the log's key, the leaf rebuilt from the bytes sent, its inclusion proof (receipt.ts).
@@ -274,8 +274,9 @@ export class GatewayClient {
         return await call();
       } catch (err) {
         const e = err instanceof CandorError ? err : new CandorError('unavailable', (err as Error).message, { cause: err });
-        // RESOURCE_EXHAUSTED without a pushback is gRPC's own "message too large": permanent.
-        const retryable = e.code === 'unavailable' || (e.code === 'resource_exhausted' && e.retryAfterMs !== undefined);
+        // RESOURCE_EXHAUSTED without a pushback is gRPC's own "message too large": permanent. A
+        // producer over its rate limit waits what the log asked (a spent daily quota outlasts the budget).
+        const retryable = e.code === 'unavailable' || ((e.code === 'resource_exhausted' || e.code === 'rate_limited') && e.retryAfterMs !== undefined);
         const ceiling = Math.min(this.#retry.maxMs, this.#retry.initialMs * 2 ** attempt);
         const delay = Math.max(e.retryAfterMs ?? 0, Math.random() * ceiling);
         if (!retryable || Date.now() - started + delay > this.#retry.giveUpAfterMs) throw e;

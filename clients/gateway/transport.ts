@@ -54,6 +54,7 @@ const KNOWN_CODES = new Set<string>([
   'permission_denied',
   'conflict',
   'resource_exhausted',
+  'rate_limited',
   'unavailable',
   'verification_failed',
   'internal',

@@ -3,16 +3,17 @@
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CandorError } from '../../src/core/errors.js';
-import type { SubmitBatchRequest } from '../../src/gen/candor/v1/log_service_pb.js';
+import { create } from '@bufbuild/protobuf';
+import { SubmitBatchRequestSchema, type SubmitBatchRequest } from '../../src/gen/candor/v1/log_service_pb.js';
 import { GatewayClient, GrpcTransport, type GatewayOptions } from '../../clients/gateway/index.js';
-import { startEventLog, type EventLog } from '../grpc/helpers.js';
+import { encoded, sampleEvent, startEventLog, type EventLog } from '../grpc/helpers.js';
 import { startTestLog } from '../helpers/log.js';
 
 let log: EventLog;
 const clients: GatewayClient[] = [];
 
 beforeAll(async () => {
-  log = await startEventLog([{ id: 'gw' }]);
+  log = await startEventLog([{ id: 'gw' }, { id: 'gw-limited', rateLimit: { eventsPerSecond: 20, burst: 4 } }]);
 });
 afterAll(async () => {
   for (const c of clients) await c.close().catch(() => undefined);
@@ -67,6 +68,27 @@ describe('retries', () => {
     await gw.producerEvents.heartbeat();
     expect(Date.now() - started).toBeGreaterThanOrEqual(290);
     expect(t.attempts()).toBe(2);
+  });
+
+  it('a producer over its rate limit gets rate_limited with the wait, and the SDK waits and delivers everything', async () => {
+    const direct = new GrpcTransport({ address: log.address, token: log.creds['gw-limited']!.token, deadlineMs: 2000 });
+    const over = gateway({ token: log.creds['gw-limited']!.token, producer: 'gw-limited', transport: { submitBatch: (r) => direct.submitBatch(r), close: () => {} }, batch: { maxEvents: 4, lingerMs: 0 } });
+    const size = log.service.size;
+    const started = Date.now();
+    const recorded = await Promise.all(Array.from({ length: 16 }, () => over.producerEvents.heartbeat()));
+    // 16 events at 20/s after a burst of 4: the last ones waited for tokens.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(450);
+    expect(new Set(recorded.map((r) => r.receipt.index)).size).toBe(16);
+    expect(log.service.size).toBe(size + 16);
+    // What the SDK retried: the log's own answer, named.
+    const refused = await Promise.all(Array.from({ length: 3 }, () => direct.submitBatch(create(SubmitBatchRequestSchema, { events: Array.from({ length: 4 }, () => encoded(sampleEvent())) })))).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(refused).toBeInstanceOf(CandorError);
+    expect((refused as CandorError).code).toBe('rate_limited');
+    expect((refused as CandorError).retryAfterMs).toBeGreaterThan(0);
+    direct.close();
   });
 
   it('does not retry permanent errors', async () => {
