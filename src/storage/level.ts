@@ -19,7 +19,7 @@ import { CandorError } from '../core/errors.js';
 import { HASH_SIZE } from '../core/hash.js';
 import { TILE_WIDTH, bundleCount, decodeBundle, encodeBundle } from '../core/tile.js';
 import { INDEX_PREFIX, MAX_BLOCK, blockFirst, blockKey, decodeBlockInto, indexRecords, parseTimeKey, putIndex, readIndex, termPrefix, timeKey, type IndexRecord } from './postings.js';
-import { MERGED_KEY, MERGE_WINDOW, PostingMerger, type MergeOptions } from './merge.js';
+import { MERGED_KEY, MERGE_WINDOW, PostingMerger, mergedMarker, type MergeOptions } from './merge.js';
 import type { CommitBatch, EntryTerms, LogStore, PostingCursor, SearchIndex, StoredTile } from './store.js';
 
 const FULL_TILE_BYTES = TILE_WIDTH * HASH_SIZE;
@@ -337,9 +337,7 @@ export class LevelStore implements LogStore, SearchIndex {
     const b = this.#db.batch();
     for (const r of indexRecords(start, terms)) b.put(r.key, r.value);
     if (start % MERGE_WINDOW === 0 && terms.length === MERGE_WINDOW) {
-      const marker = new Uint8Array(8);
-      putIndex(marker, 0, start + MERGE_WINDOW);
-      b.put(MERGED_KEY, marker);
+      b.put(MERGED_KEY, mergedMarker(start + MERGE_WINDOW));
     }
     await b.write({ sync });
   }

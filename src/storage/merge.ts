@@ -33,6 +33,13 @@ const CONCURRENCY = 32;
 /** Leaves read at once when a window's terms come from its leaves. */
 const LEAF_PAGE = 4096;
 
+/** The value of MERGED_KEY: every window below `index` is merged. */
+export function mergedMarker(index: number): Uint8Array {
+  const v = new Uint8Array(8);
+  putIndex(v, 0, index);
+  return v;
+}
+
 export interface MergeOptions {
   /** The fields whose terms recur (tenant, actor, ...); a unique term (event_id) is one block already. */
   shared: readonly number[];
@@ -147,9 +154,7 @@ export class PostingMerger {
     const b = this.#db.batch();
     for (const k of dels) b.del(k);
     for (const r of puts) b.put(r.key, r.value);
-    const marker = new Uint8Array(8);
-    putIndex(marker, 0, w + MERGE_WINDOW);
-    b.put(MERGED_KEY, marker);
+    b.put(MERGED_KEY, mergedMarker(w + MERGE_WINDOW));
     await b.write();
     this.merged++;
     return true;
