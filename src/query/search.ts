@@ -312,7 +312,6 @@ export class SearchService {
     return { close: () => stop() };
   }
 
-  /** Checks the filters; a reader limited to some tenants searches only those. */
   /**
    * Every event with all of `terms` among leaves [lo, hi), oldest first, a page at a time, with the
    * last index examined (for progress). No authorization and no audit: for reads whose callers did
@@ -329,6 +328,7 @@ export class SearchService {
     }
   }
 
+  /** Checks the filters; a reader limited to some tenants searches only those. */
   #plan(req: Pick<SearchRequest, 'terms' | 'leafHash' | 'occurredFrom' | 'occurredTo' | 'integratedFrom' | 'integratedTo'>, reader: Reader): Plan {
     const terms: Plan['terms'] = [];
     for (const [name, value] of Object.entries(req.terms)) {

@@ -263,9 +263,10 @@ export class LevelStore implements LogStore, SearchIndex {
     const bundleStart = start - (start % TILE_WIDTH);
     // Commits of a busy log write a bundle as one run: try the run at the bundle's start first
     // (one get, cheaper than an iterator), then the last run starting at or before `start`.
-    const atBundle = await this.#db.get(entryKey(bundleStart));
-    let first: [Uint8Array, Uint8Array] | undefined = atBundle === undefined ? undefined : [entryKey(bundleStart), atBundle];
-    if (!first || bundleCount(atBundle!) <= start - bundleStart) [first] = await this.#db.iterator({ gte: entryKey(bundleStart), lte: entryKey(start), reverse: true, limit: 1 }).all();
+    const bundleKey = entryKey(bundleStart);
+    const atBundle = await this.#db.get(bundleKey);
+    let first: [Uint8Array, Uint8Array] | undefined = atBundle === undefined ? undefined : [bundleKey, atBundle];
+    if (!first || bundleCount(atBundle!) <= start - bundleStart) [first] = await this.#db.iterator({ gte: bundleKey, lte: entryKey(start), reverse: true, limit: 1 }).all();
     if (!first) throw new CandorError('internal', `store is missing entry ${start}`);
     const out: Uint8Array[] = [];
     const take = ([k, v]: [Uint8Array, Uint8Array]) => {

@@ -45,7 +45,7 @@ export interface MergeOptions {
   shared: readonly number[];
   /** An entry's terms from its leaf (src/query/terms.ts leafTerms), for windows no commit of this process covered. */
   termsOf(leaf: Bytes): EntryTerms | undefined;
-  /** A merge failed (it is retried after the next commit). */
+  /** A merge failed (it is retried after the next commit, from the window that failed). */
   onError?(err: unknown): void;
 }
 
@@ -69,6 +69,8 @@ export class PostingMerger {
   #from: number | undefined;
   #size = 0;
   #running: Promise<void> | undefined;
+  /** The last merge failed: the next commit tries again. */
+  #failed = false;
   #closed = false;
   /** Windows merged by this process (for tests and the benchmark). */
   merged = 0;
@@ -93,9 +95,10 @@ export class PostingMerger {
       terms.set(t, (terms.get(t) ?? 0) + 1);
     }
     this.#size = Math.max(this.#size, size);
-    // At the first commit (windows finished before this process may wait) and when one finishes.
+    // At the first commit (windows finished before this process may wait), when one finishes,
+    // and after a failed merge.
     const finished = Math.floor(size / MERGE_WINDOW) > Math.floor(start / MERGE_WINDOW);
-    if (finished || this.#from === start) void this.run().catch(() => {});
+    if (finished || this.#from === start || this.#failed) void this.run().catch(() => {});
   }
 
   /** Merges every finished window below `size` not merged yet; resolves when done (or closed). */
@@ -107,6 +110,7 @@ export class PostingMerger {
   }
 
   async #loop(): Promise<void> {
+    this.#failed = false;
     try {
       let w = await this.#source.mergedBelow();
       while (!this.#closed && w + MERGE_WINDOW <= this.#size) {
@@ -114,6 +118,7 @@ export class PostingMerger {
         w += MERGE_WINDOW;
       }
     } catch (err) {
+      this.#failed = true;
       if (!this.#closed) this.#opts.onError?.(err);
       throw err;
     }

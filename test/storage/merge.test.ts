@@ -12,6 +12,7 @@ import { MERGE_WINDOW, type MergeOptions } from '../../src/storage/merge.js';
 import { MAX_BLOCK, blockFirst, decodeBlock } from '../../src/storage/postings.js';
 import type { EntryTerms } from '../../src/storage/store.js';
 import { tempDir } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -161,6 +162,42 @@ describe('merging posting blocks', () => {
       await store.merger!.run();
       expect(await store.mergedBelow()).toBe(2 * MERGE_WINDOW);
       await checkTerms(store, 2 * MERGE_WINDOW + 10);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a failed merge is reported, writes nothing, and the next commit tries it again', { timeout: 60_000 }, async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    let store = await LevelStore.open(join(dir, 'db'));
+    await commit(store, 0, SIZE, 251);
+    await store.close();
+    const errors: unknown[] = [];
+    let failures = 1;
+    const opts = mergeOpts(errors);
+    store = await LevelStore.open(join(dir, 'db'), {
+      merge: {
+        ...opts,
+        termsOf: (leaf) => {
+          if (failures > 0) {
+            failures--;
+            throw new Error('the disk hiccupped');
+          }
+          return opts.termsOf(leaf);
+        },
+      },
+    });
+    try {
+      // The first commit starts merging the finished window, which fails.
+      await commit(store, SIZE, SIZE + 5, 5);
+      await waitFor('the failure to be reported', () => errors.length > 0 || undefined);
+      expect(errors.map((e) => (e as Error).message)).toEqual(['the disk hiccupped']);
+      expect(await store.mergedBelow()).toBe(0);
+      // A later commit finishes no window, yet the failed merge is tried again.
+      await commit(store, SIZE + 5, SIZE + 10, 5);
+      await waitFor('the merge to be retried', async () => (await store.mergedBelow()) === MERGE_WINDOW || undefined, 30_000);
+      await checkTerms(store, SIZE + 10);
     } finally {
       await store.close();
     }
