@@ -17,11 +17,10 @@
 import { parseCheckpoint } from '../core/checkpoint.js';
 import { CandorError, invalid } from '../core/errors.js';
 import { HASH_SIZE } from '../core/hash.js';
-import { TILE_WIDTH } from '../core/tile.js';
 import { isEventLeaf } from '../events/leaf.js';
 import type { LogService } from '../log/service.js';
 import type { Credentials } from '../producers/registry.js';
-import type { LogStore, PostingCursor, SearchIndex } from '../storage/store.js';
+import { ENTRY_RUN, type LogStore, type PostingCursor, type SearchIndex } from '../storage/store.js';
 import type { Authorize, Reader } from './access.js';
 import type { AuditRecord, ReadAudit } from './audit.js';
 import { FIELD, timestampNs, type TermField } from './terms.js';
@@ -437,16 +436,16 @@ export class SearchService {
   }
 
   /**
-   * The event leaves at `indexes` (opaque entries dropped), read one range per entry bundle: the
-   * store keeps entries in runs that never cross a bundle, so a range within one costs the same
-   * store reads as its indexes one by one, in one call.
+   * The event leaves at `indexes` (opaque entries dropped), read one range per ENTRY_RUN: the store
+   * keeps entries in runs that never cross a multiple of it, so a range within one costs one store
+   * read, however many of its indexes are wanted.
    */
   async #read(indexes: readonly number[]): Promise<LoggedEvent[]> {
     const runs: [number, number][] = [];
     const sorted = [...indexes].sort((a, b) => a - b);
     for (const i of sorted) {
       const last = runs[runs.length - 1];
-      if (last && Math.floor(last[0] / TILE_WIDTH) === Math.floor(i / TILE_WIDTH)) last[1] = i + 1;
+      if (last && Math.floor(last[0] / ENTRY_RUN) === Math.floor(i / ENTRY_RUN)) last[1] = i + 1;
       else runs.push([i, i + 1]);
     }
     const byIndex = new Map<number, Uint8Array>();

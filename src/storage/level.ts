@@ -4,13 +4,15 @@
  *   t <level:1> <index:8>  a hash tile: its current hashes; a full tile (final) is followed by
  *                          its 960-byte interior
  *   e <index:8>            a run of consecutive entries from that index, entry-bundle encoded;
- *                          a run never crosses a bundle (256-entry) boundary
+ *                          a run never crosses a multiple of ENTRY_RUN (64) entries (logs written
+ *                          before runs were capped hold runs of up to a whole 256-entry bundle)
  *   h <leaf hash:32>       leaf hash -> index (8 bytes)
  *   x ...                  the search indexes: posting blocks and time runs (src/storage/postings.ts)
  *   m                      the search indexes are merged below this index (src/storage/merge.ts)
  * Integers are big-endian, so entries and tiles sort in index order and a bundle is one range
- * scan. Entries are written as runs (one key per batch and bundle, not per entry) because each
- * LevelDB put costs more than hashing the entry. Each commit is one LevelDB write batch with sync:
+ * scan. Entries are written as runs (one key per batch and 64 entries, not per entry) because each
+ * LevelDB put costs more than hashing the entry, and a run is no wider than 64 entries because a
+ * search reading one event decodes the whole run that holds it. Each commit is one LevelDB write batch with sync:
  * the WAL is fsynced before it resolves. Postings go into the same write batch as the entries
  * they index, so the indexes never disagree with the tree (docs/search.md).
  */
@@ -20,7 +22,7 @@ import { HASH_SIZE } from '../core/hash.js';
 import { TILE_WIDTH, bundleCount, decodeBundle, encodeBundle } from '../core/tile.js';
 import { INDEX_PREFIX, MAX_BLOCK, blockFirst, blockKey, decodeBlockInto, indexRecords, parseTimeKey, putIndex, readIndex, termPrefix, timeKey, type IndexRecord } from './postings.js';
 import { MERGED_KEY, MERGE_WINDOW, PostingMerger, mergedMarker, type MergeOptions } from './merge.js';
-import type { CommitBatch, EntryTerms, LogStore, PostingCursor, SearchIndex, StoredTile } from './store.js';
+import { ENTRY_RUN, type CommitBatch, type EntryTerms, type LogStore, type PostingCursor, type SearchIndex, type StoredTile } from './store.js';
 
 const FULL_TILE_BYTES = TILE_WIDTH * HASH_SIZE;
 
@@ -258,15 +260,17 @@ export class LevelStore implements LogStore, SearchIndex {
 
   async readEntries(start: number, end: number): Promise<Uint8Array[]> {
     if (end <= start) return [];
-    // The run holding `start` is the last one starting at or before it, in the same bundle: one
-    // read, which is all when it also holds `end - 1` (a search reading scattered events).
-    const bundleStart = start - (start % TILE_WIDTH);
-    // Commits of a busy log write a bundle as one run: try the run at the bundle's start first
-    // (one get, cheaper than an iterator), then the last run starting at or before `start`.
-    const bundleKey = entryKey(bundleStart);
-    const atBundle = await this.#db.get(bundleKey);
-    let first: [Uint8Array, Uint8Array] | undefined = atBundle === undefined ? undefined : [bundleKey, atBundle];
-    if (!first || bundleCount(atBundle!) <= start - bundleStart) [first] = await this.#db.iterator({ gte: bundleKey, lte: entryKey(start), reverse: true, limit: 1 }).all();
+    // The run holding `start` is the last one starting at or before it: one read, which is all when
+    // it also holds `end - 1` (a search reading scattered events). Commits of a busy log write whole
+    // ENTRY_RUN-aligned runs, so try the run at that boundary first (one get, cheaper than an
+    // iterator), then seek back from `start` no further than its bundle, which also finds the
+    // bundle-wide runs of logs written before runs were capped.
+    const runKey = entryKey(start - (start % ENTRY_RUN));
+    const atRun = await this.#db.get(runKey);
+    let first: [Uint8Array, Uint8Array] | undefined = atRun === undefined ? undefined : [runKey, atRun];
+    if (!first || bundleCount(atRun!) <= start % ENTRY_RUN) {
+      [first] = await this.#db.iterator({ gte: entryKey(start - (start % TILE_WIDTH)), lte: entryKey(start), reverse: true, limit: 1 }).all();
+    }
     if (!first) throw new CandorError('internal', `store is missing entry ${start}`);
     const out: Uint8Array[] = [];
     const take = ([k, v]: [Uint8Array, Uint8Array]) => {
@@ -289,7 +293,7 @@ export class LevelStore implements LogStore, SearchIndex {
     const b = this.#db.batch();
     for (let i = 0; i < batch.entries.length; ) {
       const index = batch.start + i;
-      const n = Math.min(batch.entries.length - i, TILE_WIDTH - (index % TILE_WIDTH));
+      const n = Math.min(batch.entries.length - i, ENTRY_RUN - (index % ENTRY_RUN));
       b.put(entryKey(index), encodeBundle(batch.entries.slice(i, i + n)));
       i += n;
     }

@@ -45,6 +45,14 @@ export interface StoredTile {
   interior?: Uint8Array;
 }
 
+/**
+ * The widest run of entries a store reads at once: entries are stored in runs that never cross a
+ * multiple of it, so reading any entries within one such run costs one store read. Readers that
+ * fetch scattered entries (search) group them by it. Small, because a search that finds one event
+ * per run decodes the whole run it reads.
+ */
+export const ENTRY_RUN = 64;
+
 export interface LogStore {
   /** The latest committed checkpoint note, or undefined for a new log. */
   readCheckpoint(): Promise<string | undefined>;

@@ -4,7 +4,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { toHex, utf8 } from '../../src/core/bytes.js';
 
 const hexes = (xs: (Uint8Array | undefined)[]) => xs.map((x) => (x ? toHex(x) : x));
+import { ClassicLevel } from 'classic-level';
+import { bundleCount, encodeBundle } from '../../src/core/tile.js';
 import { LevelStore } from '../../src/storage/level.js';
+import { ENTRY_RUN } from '../../src/storage/store.js';
 import { tempDir } from '../helpers/server.js';
 
 const dirs: string[] = [];
@@ -37,6 +40,44 @@ describe('LevelStore', () => {
     }
     expect(hexes(await store.readEntries(0, all.length))).toEqual(hexes(all));
     await expect(store.readEntries(all.length, all.length + 1)).rejects.toThrow(/missing/);
+    await store.close();
+  });
+
+  it('writes runs of at most ENTRY_RUN entries that never cross a multiple of it', async () => {
+    const d = tempDir();
+    dirs.push(d);
+    const store = await LevelStore.open(join(d, 'db'));
+    const entries = Array.from({ length: 300 }, (_, i) => utf8(`e${i}`));
+    await store.commit({ start: 0, entries: entries.slice(0, 10), tiles: [], leafIndex: [], checkpoint: 'a' });
+    await store.commit({ start: 10, entries: entries.slice(10), tiles: [], leafIndex: [], checkpoint: 'b' });
+    await store.close();
+    const db = new ClassicLevel<Uint8Array, Uint8Array>(join(d, 'db'), { keyEncoding: 'view', valueEncoding: 'view' });
+    const runs: [number, number][] = [];
+    for await (const [k, v] of db.iterator({ gte: Uint8Array.of(0x65), lt: Uint8Array.of(0x66) })) runs.push([Number(Buffer.from(k).readBigUInt64BE(1)), bundleCount(v)]);
+    await db.close();
+    expect(runs).toEqual([[0, 10], [10, 54], [64, 64], [128, 64], [192, 64], [256, 44]]);
+    expect(ENTRY_RUN).toBe(64);
+  });
+
+  it('reads the bundle-wide runs of a log written before runs were capped', async () => {
+    const d = tempDir();
+    dirs.push(d);
+    const all = Array.from({ length: 700 }, (_, i) => utf8(`old${i}:${'y'.repeat(i % 37)}`));
+    const db = new ClassicLevel<Uint8Array, Uint8Array>(join(d, 'db'), { keyEncoding: 'view', valueEncoding: 'view' });
+    // The old layout: one run per commit and 256-entry bundle (here commits of 100 entries).
+    for (let i = 0; i < all.length; ) {
+      const n = Math.min(100, all.length - i, 256 - (i % 256));
+      const k = Buffer.alloc(9);
+      k[0] = 0x65;
+      k.writeBigUInt64BE(BigInt(i), 1);
+      await db.put(k, encodeBundle(all.slice(i, i + n)));
+      i += n;
+    }
+    await db.close();
+    const store = await LevelStore.open(join(d, 'db'));
+    for (const [s, e] of [[0, 1], [63, 65], [64, 65], [130, 131], [200, 300], [255, 257], [256, 700], [513, 514], [699, 700], [0, 700]] as const) {
+      expect(hexes(await store.readEntries(s, e))).toEqual(hexes(all.slice(s, e)));
+    }
     await store.close();
   });
 
