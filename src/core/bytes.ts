@@ -1,7 +1,8 @@
 /**
- * Byte helpers shared by every portable module. Uint8Array only (no Buffer), so the same code runs
- * in Node and in browsers. Base64 is standard RFC 4648 §4 with padding, decoded strictly: a string
- * that does not re-encode to itself is rejected (c2sp.org/tlog-checkpoint asks for canonical base64).
+ * Byte helpers shared by every portable module. Uint8Array in and out (Node's Buffer is used
+ * inside only where it exists), so the same code runs in Node and in browsers. Base64 is standard
+ * RFC 4648 §4 with padding, decoded strictly: a string that does not re-encode to itself is
+ * rejected (c2sp.org/tlog-checkpoint asks for canonical base64).
  */
 import { base64, hex } from '@scure/base';
 import { invalid } from './errors.js';
@@ -22,8 +23,12 @@ export function fromUtf8(b: Uint8Array, what = 'text'): string {
   }
 }
 
+// Node's native base64 where there is one: 2.4x @scure/base on 32-byte hashes, and a proof
+// response encodes 21 of them. Browsers have no Buffer and use @scure/base.
+const NodeBuffer = (globalThis as { Buffer?: typeof Buffer }).Buffer;
+
 export function toBase64(b: Uint8Array): string {
-  return base64.encode(b);
+  return NodeBuffer ? NodeBuffer.from(b.buffer, b.byteOffset, b.length).toString('base64') : base64.encode(b);
 }
 
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';

@@ -4,8 +4,13 @@
  * nodes at heights that are multiples of 8). A full tile is stored with its interior (its nodes
  * at within-tile heights 4..7), so any node of it costs at most 7 hashes, whether or not the tile
  * is in memory; the partial tiles at the right edge come from the sequencer after each commit and
- * are expanded once into all their nodes. Tiles are kept in a byte-bounded LRU; full tiles never
- * change, so it needs no invalidation.
+ * are expanded once into all their nodes, and so are full tiles above level 0 when first used: a
+ * level-1 tile covers 65,536 entries, so nearly every proof reads one and its expansion (255
+ * hashes, once) saves up to 11 hashes per proof. Level-0 tiles are too many to expand (at 100M
+ * entries, 390,625 of them) and are read through their interiors. Tiles are kept in a
+ * byte-bounded LRU; full tiles never change, so it needs no invalidation. The hashes of the
+ * incomplete subtrees at the right edge, which proofs at the latest size share, are kept until
+ * the tree grows.
  */
 import type { Hasher } from '../core/hash.js';
 import { HASH_SIZE } from '../core/hash.js';
@@ -58,6 +63,8 @@ export class TreeReader {
   #size = 0;
   /** The partial tile per level at #size. */
   #edge = new Map<number, { index: number; tile: Cached }>();
+  /** Hashes of right-edge subtrees [start, #size), by start (see rightEdge). */
+  #rightEdge = new Map<number, Uint8Array>();
 
   constructor(store: LogStore, hasher: Hasher, opts: ReaderOptions = {}) {
     this.#store = store;
@@ -74,7 +81,17 @@ export class TreeReader {
   advance(size: number, edge: readonly TileContent[], full: readonly TileContent[] = []): void {
     for (const t of full) this.#remember(key(t.level, t.index), { raw: t.hashes, ...(t.interior ? { interior: t.interior } : {}) });
     this.#edge = new Map(edge.map((t) => [t.level, { index: t.index, tile: { raw: t.hashes } }]));
+    if (size !== this.#size) this.#rightEdge = new Map();
     this.#size = size;
+  }
+
+  /**
+   * A cache of the incomplete right-edge subtree hashes of the tree at `size`, by start leaf, for
+   * merkle.inclusionProof: shared by every proof at the latest size, emptied when the tree grows.
+   * Undefined for older sizes.
+   */
+  rightEdge(size: number): Map<number, Uint8Array> | undefined {
+    return size === this.#size ? this.#rightEdge : undefined;
   }
 
   /**
@@ -129,8 +146,50 @@ export class TreeReader {
   }
 
   /**
+   * Runs `compute` with a synchronous reader of the committed tree's nodes and returns its
+   * result. Tiles in memory are read directly, so a proof over cached tiles costs no await and no
+   * list of the nodes it needs; when `compute` reads a node whose tile is not in memory, the tile
+   * is read from the store and `compute` runs again (it must be pure apart from caching correct
+   * hashes, which every proof computation here is). Nodes must lie in the committed tree.
+   */
+  async withNodes<T>(compute: (read: NodeReader) => T): Promise<T> {
+    let loaded: Map<number, Cached> | undefined;
+    for (;;) {
+      let missing: { level: number; index: number } | undefined;
+      // A proof reads its nodes tile by tile: the last tile is looked up once, not per node.
+      let lastK = -1;
+      let last: Cached | undefined;
+      const read: NodeReader = (height, index) => {
+        const level = Math.floor(height / TILE_HEIGHT);
+        const r = height - level * TILE_HEIGHT;
+        const first = index * 2 ** r;
+        const tile = Math.floor(first / TILE_WIDTH);
+        const k = key(level, tile);
+        if (k !== lastK) {
+          last = loaded?.get(k) ?? this.#peek(level, tile);
+          if (!last) {
+            missing = { level, index: tile };
+            throw MISS;
+          }
+          lastK = k;
+        }
+        return this.#node(last!, k, level, r, (first % TILE_WIDTH) / 2 ** r);
+      };
+      try {
+        return compute(read);
+      } catch (e) {
+        if (e !== MISS || !missing) throw e;
+      }
+      const t = await this.#tile(missing.level, missing.index);
+      if (!t) throw new Error(`bad math: tile ${missing.level}/${missing.index} is beyond tree size ${this.#size}`);
+      (loaded ??= new Map()).set(key(missing.level, missing.index), t);
+    }
+  }
+
+  /**
    * Loads what the given nodes need and returns a synchronous reader for them (nodes must lie in
-   * the committed tree). Reads are batched per tile.
+   * the committed tree), for computations that read many tiles at once (a batch of proofs): the
+   * tiles are read once each, before any hashing.
    */
   async nodes(ids: readonly NodeId[]): Promise<NodeReader> {
     const tiles = new Map<number, Cached>();
@@ -140,32 +199,55 @@ export class TreeReader {
       if (tiles.has(k)) continue;
       const t = await this.#tile(loc.level, loc.tile);
       if (!t) throw new Error(`bad math: node ${height}/${index} is beyond tree size ${this.#size}`);
-      if (!t.interior && !t.expanded) {
-        // The expanded form starts with the tile's own hashes: keep one copy, not two.
-        const before = bytesOf(t);
-        t.expanded = expandTile(this.#hasher, t.raw);
-        t.raw = t.expanded.subarray(0, t.raw.length);
-        if (this.#cache.get(k) === t) this.#bytes += bytesOf(t) - before;
-      }
       tiles.set(k, t);
     }
     return (height, index) => {
       const loc = nodeLocation(height, index);
-      const t = tiles.get(key(loc.level, loc.tile))!;
-      const r = height - loc.level * TILE_HEIGHT;
-      const p = loc.offset / loc.count;
-      if (t.expanded) {
-        const slot = SLOT[r]! + p;
-        return t.expanded.subarray(slot * HASH_SIZE, (slot + 1) * HASH_SIZE);
-      }
-      return tileNode(this.#hasher, t.raw, t.interior, r, p);
+      const k = key(loc.level, loc.tile);
+      return this.#node(tiles.get(k)!, k, loc.level, height - loc.level * TILE_HEIGHT, loc.offset / loc.count);
     };
+  }
+
+  /** A tile of the committed tree that is in memory (refreshing its place in the LRU), or undefined. */
+  #peek(level: number, index: number): Cached | undefined {
+    if (index * TILE_WIDTH >= rowWidth(this.#size, level)) throw new Error(`bad math: tile ${level}/${index} is beyond tree size ${this.#size}`);
+    const edge = this.#edge.get(level);
+    if (edge && edge.index === index) return edge.tile;
+    const k = key(level, index);
+    const hit = this.#cache.get(k);
+    if (hit) {
+      this.#cache.delete(k);
+      this.#cache.set(k, hit);
+    }
+    return hit;
+  }
+
+  /** The node at within-tile height r, position p, of a tile at `level`, expanding the tile first where that pays. */
+  #node(t: Cached, k: number, level: number, r: number, p: number): Uint8Array {
+    if (!t.expanded && (!t.interior || level > 0)) this.#expand(t, k);
+    if (t.expanded) {
+      const slot = SLOT[r]! + p;
+      return t.expanded.subarray(slot * HASH_SIZE, (slot + 1) * HASH_SIZE);
+    }
+    return tileNode(this.#hasher, t.raw, t.interior, r, p);
+  }
+
+  #expand(t: Cached, k: number): void {
+    // The expanded form starts with the tile's own hashes and holds the interior: keep one copy.
+    const before = bytesOf(t);
+    t.expanded = expandTile(this.#hasher, t.raw);
+    t.raw = t.expanded.subarray(0, t.raw.length);
+    delete t.interior;
+    if (this.#cache.get(k) === t) this.#bytes += bytesOf(t) - before;
   }
 
   async entries(start: number, end: number): Promise<Uint8Array[]> {
     return this.#store.readEntries(start, end);
   }
 }
+
+/** Thrown by withNodes' reader when a tile is not in memory; never escapes withNodes. */
+const MISS = Symbol('tile not in memory');
 
 function key(level: number, index: number): number {
   return index * 64 + level;

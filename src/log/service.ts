@@ -142,10 +142,15 @@ export class LogService {
     } else {
       throw new CandorError('invalid_argument', 'give index or hash');
     }
-    const ranges = inclusionProofRanges(index, size);
-    const read = await this.#seq.reader.nodes([{ height: 0, index }, ...proofNodes(ranges)]);
+    const reader = this.#seq.reader;
+    const p = await reader.withNodes((read) => ({
+      index,
+      size,
+      leafHash: read(0, index),
+      proof: inclusionProof(this.#hasher, index, size, read, reader.rightEdge(size)),
+    }));
     this.#metrics?.proofsServed.inc({ kind: 'inclusion' });
-    return { index, size, leafHash: read(0, index), proof: proofHashes(this.#hasher, ranges, read) };
+    return p;
   }
 
   /**
@@ -197,9 +202,9 @@ export class LogService {
     if (!Number.isSafeInteger(q.from) || q.from < 1) throw new CandorError('invalid_argument', 'from must be a positive integer');
     if (q.from > to) throw new CandorError('out_of_range', `from ${q.from} is larger than to ${to}`);
     const ranges = consistencyProofRanges(q.from, to);
-    const read = await this.#seq.reader.nodes(proofNodes(ranges));
+    const proof = await this.#seq.reader.withNodes((read) => proofHashes(this.#hasher, ranges, read));
     this.#metrics?.proofsServed.inc({ kind: 'consistency' });
-    return { from: q.from, to, proof: proofHashes(this.#hasher, ranges, read) };
+    return { from: q.from, to, proof };
   }
 
   /** Entries [start, end), at most MAX_ENTRIES_PAGE and only committed ones (end is clamped). */

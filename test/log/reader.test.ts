@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { toHex } from '../../src/core/bytes.js';
-import { consistencyProofRanges, inclusionProofRanges, proofHashes, proofNodes } from '../../src/core/merkle.js';
+import { consistencyProofRanges, inclusionProof, inclusionProofRanges, proofHashes, proofNodes } from '../../src/core/merkle.js';
 import { nodeHasher as H } from '../../src/crypto/node.js';
 import { expandTile, TreeReader } from '../../src/log/reader.js';
 import { tileInterior } from '../../src/core/tile.js';
@@ -35,12 +35,18 @@ describe('TreeReader', () => {
         if (m >= size) continue;
         const ranges = inclusionProofRanges(m, size);
         const got = proofHashes(H, ranges, await reader.nodes(proofNodes(ranges)));
-        expect(got.map(toHex)).toEqual(naivePath(m, leaves.slice(0, size)).map(toHex));
+        const want = naivePath(m, leaves.slice(0, size)).map(toHex);
+        expect(got.map(toHex)).toEqual(want);
+        // The synchronous path: tiles read on a miss, right-edge hashes kept for this size only
+        // (a stale one from the size before would give a wrong proof here).
+        const direct = await reader.withNodes((read) => inclusionProof(H, m, size, read, reader.rightEdge(size)));
+        expect(direct.map(toHex)).toEqual(want);
       }
       for (const from of [1, Math.max(1, start), Math.floor(size / 2) || 1]) {
         const ranges = consistencyProofRanges(from, size);
         const got = proofHashes(H, ranges, await reader.nodes(proofNodes(ranges)));
         expect(got.map(toHex)).toEqual(naiveConsistency(from, leaves.slice(0, size)).map(toHex));
+        expect((await reader.withNodes((read) => proofHashes(H, ranges, read))).map(toHex)).toEqual(got.map(toHex));
       }
     }
     // Every full tile was stored with the interior its hashes imply, including tiles completed
@@ -54,6 +60,9 @@ describe('TreeReader', () => {
     // Tiles: a full one, and the partial edge as a prefix.
     expect(toHex((await reader.tile(0, 3))!.subarray(0, 32))).toBe(toHex(leaves[768]!));
     expect(await reader.tile(0, 9999)).toBeUndefined();
+    expect(reader.rightEdge(leaves.length - 1)).toBeUndefined();
+    // A computation's own errors pass through withNodes unchanged.
+    await expect(reader.withNodes(() => { throw new Error('boom'); })).rejects.toThrow('boom');
     await store.close();
   });
 
