@@ -79,7 +79,7 @@ export interface GatewayOptions extends TransportOptions {
   producerInfo?: { kind?: string; version?: string; instance?: string };
   batch?: BatchOptions;
   retry?: RetryOptions;
-  /** Crypto for signing and hashing; default the portable ones (noble). */
+  /** Crypto for signing, verifying checkpoints and hashing; default the portable ones (noble). */
   ed25519?: Ed25519;
   hasher?: Hasher;
   /** Replaces the gRPC transport (tests). */
@@ -146,7 +146,7 @@ export class GatewayClient {
   constructor(o: GatewayOptions) {
     this.producer = o.producer;
     this.#transport = o.transport ?? new GrpcTransport(o);
-    this.#checkpoints = new CheckpointVerifier(typeof o.logKey === 'string' ? [o.logKey] : o.logKey, o.origin);
+    this.#checkpoints = new CheckpointVerifier(typeof o.logKey === 'string' ? [o.logKey] : o.logKey, o.origin, o.ed25519);
     this.#hasher = o.hasher ?? portableHasher;
     if (o.signerKey) {
       const k = parseSignerKey(o.signerKey, { crypto: o.ed25519 ?? portableEd25519 });

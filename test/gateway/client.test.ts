@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clone, fromBinary } from '@bufbuild/protobuf';
 import { equal } from '../../src/core/bytes.js';
 import { portableHasher } from '../../src/core/hash.js';
-import { generateSignerKey } from '../../src/core/note.js';
+import { generateSignerKey, type Ed25519 } from '../../src/core/note.js';
+import { nodeEd25519 } from '../../src/crypto/node.js';
 import { eventHash } from '../../src/events/encoding.js';
 import { parseEventLeaf } from '../../src/events/leaf.js';
 import { eventsRoot } from '../../src/events/signature.js';
@@ -151,6 +152,19 @@ describe('the gateway SDK', () => {
     const gw = gateway();
     await expect(gw.session.started({ actor: alice, resource: prod, sessionId: 's', verb: SessionVerb.EXEC })).rejects.toThrow(/event\.source is required for session\.started/);
     await expect(gateway({ tenant: undefined }).producerEvents.heartbeat()).rejects.toThrow(/tenant_id is required/);
+  });
+
+  it('verifies checkpoints with the Ed25519 code it is given, and still refuses a bad signature', async () => {
+    // A gateway on Node passes node:crypto's Ed25519 (~10x noble); checkpoints must use it too.
+    let verified = 0;
+    const counting: Ed25519 = { ...nodeEd25519, verify: (sig, msg, pub) => (verified++, nodeEd25519.verify(sig, msg, pub)) };
+    const gw = gateway({ ed25519: counting });
+    const { receipt } = await gw.producerEvents.heartbeat();
+    expect(verified).toBeGreaterThan(0);
+    expect(verifyReceipt(receipt, log.keys.vkeys).checkpoint.size).toBe(receipt.treeSize);
+
+    const refusing = gateway({ ed25519: { ...nodeEd25519, verify: () => false } });
+    await expect(refusing.producerEvents.heartbeat()).rejects.toMatchObject({ code: 'verification_failed' });
   });
 
   it('refuses answers that do not verify, and does not retry them', async () => {
