@@ -27,6 +27,8 @@ import {
 } from '../../clients/gateway/index.js';
 import { startEventLog, type EventLog } from '../grpc/helpers.js';
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 let log: EventLog;
 const clients: GatewayClient[] = [];
 
@@ -129,6 +131,32 @@ describe('the gateway SDK', () => {
     expect(calls.reduce((a, b) => a + b, 0)).toBe(450);
     expect(calls.length).toBeLessThanOrEqual(6);
     expect(new Set(results.map((r) => r.receipt.index)).size).toBe(450);
+  });
+
+  it('sends events that lingered while every request was in flight as soon as one is answered', async () => {
+    const real = new GrpcTransport({ address: log.address, token: log.creds.gw!.token });
+    const sentAt: number[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const transport = {
+      submitBatch: async (r: SubmitBatchRequest) => {
+        sentAt.push(performance.now());
+        if (sentAt.length === 1) await held;
+        return real.submitBatch(r);
+      },
+      close: () => real.close(),
+    };
+    const gw = gateway({ batch: { maxInFlight: 1, lingerMs: 400 }, transport });
+    const first = gw.producerEvents.heartbeat();
+    await sleep(500); // the first went out after its linger and is held: the only slot is busy
+    const second = gw.producerEvents.heartbeat();
+    await sleep(500); // the second's linger is up while it waits for the slot
+    const releasedAt = performance.now();
+    release();
+    await Promise.all([first, second]);
+    expect(sentAt).toHaveLength(2);
+    // Not a linger later: the slot's answer sends it.
+    expect(sentAt[1]! - releasedAt).toBeLessThan(150);
   });
 
   it('applies backpressure: record waits while the buffer is full', async () => {
