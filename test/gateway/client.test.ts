@@ -22,6 +22,7 @@ import {
   ValueClass,
   VoteDecision,
   verifyOpening,
+  ulid,
   verifyReceipt,
   type GatewayOptions,
 } from '../../clients/gateway/index.js';
@@ -174,6 +175,14 @@ describe('the gateway SDK', () => {
     clearInterval(watcher);
     expect(maxSeen).toBeLessThanOrEqual(10);
     expect(gw.buffered).toBe(0);
+  });
+
+  it('gives events ULIDs: time first, then random characters, never repeated across refills of the random pool', () => {
+    const ids = Array.from({ length: 2000 }, (_, i) => ulid(1_700_000_000_000 + i));
+    expect(ids.every((id) => /^[0-9A-HJKMNP-TV-Z]{26}$/.test(id))).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(new Set(ids.map((id) => id.slice(10))).size).toBe(ids.length);
+    expect([...ids].sort()).toEqual(ids);
   });
 
   it('rejects invalid events before sending them, with the log\'s own message', async () => {
