@@ -12,9 +12,9 @@
  *      append the new ones in one submission to the sequencer, with their search index terms
  *      (src/query/terms.ts), computed here from the events already decoded in step 2.
  *
- * The receive time (a leaf's integrated_at) never decreases in log order: it is taken inside the
- * lock that hands requests to the sequencer in order, as the later of the clock and the last one
- * given (docs/search.md).
+ * The receive time (a leaf's integrated_at) never decreases in log order: it is taken as requests
+ * are handed to the sequencer, one at a time and in order (#drain), as the later of the clock and
+ * the last one given (docs/search.md).
  *
  * A request is all or nothing: any rejected event rejects the request, and the error names it
  * ("events[3].actor.id is required"). Every acknowledgement of a response is proved against the
@@ -33,7 +33,7 @@ import { MAX_ENTRIES_PAGE, type LogService } from '../log/service.js';
 import { ProducerRegistry, type AuthenticatedProducer, type Credentials } from '../producers/registry.js';
 import type { ProducerLimiter } from '../producers/limits.js';
 import { decodeEvent, encodeEvent, type Digest } from './encoding.js';
-import { idempotencyKey, type IdempotencyIndex } from './idempotency.js';
+import { idempotencyKey, type IdempotencyIndex, type IndexedEvent } from './idempotency.js';
 import { MAX_SIGNED_BATCH, encodeEventLeaf, isEventLeaf, parseEventLeaf } from './leaf.js';
 import { EventTree, batchStatement } from './signature.js';
 import { eventTerms } from '../query/terms.js';
@@ -147,13 +147,46 @@ interface CheckedRequest {
   tree: EventTree | undefined;
 }
 
+type Earlier = Map<number, { kind: 'pending'; logged: Promise<Logged> } | { kind: 'logged'; index: number }>;
+
+/** A request checked and sequenced: its new events handed to the sequencer, its resubmissions found. */
+interface Sequenced {
+  receivedAt: bigint;
+  fresh: Map<number, { d: Deferred<Logged>; leaf: Uint8Array }>;
+  earlier: Earlier;
+  submitted: Promise<Ack[]>;
+  token: number;
+}
+
+/** A request waiting to be sequenced (#drain). */
+interface Turn {
+  request: CheckedRequest;
+  leafOf: (i: number, receivedAt: bigint) => Uint8Array;
+  done: Deferred<Sequenced>;
+}
+
+interface Plan {
+  turn: Turn;
+  earlier: Earlier;
+  /** Events whose keys are neither pending nor repeated in the request: read from the index. */
+  toLookUp: number[];
+}
+
+function conflict(field: string, i: number): CandorError {
+  return new CandorError(
+    'conflict',
+    `${field}[${i}]: another event was already logged with this tenant_id, producer and producer_event_id; resubmit the same event bytes, or use a new producer_event_id`,
+  );
+}
+
 export class EventIngest {
   readonly #o: EventIngestOptions & { hasher: Hasher; digest: Digest };
   readonly #now: () => bigint;
   readonly #pending = new Map<string, Pending>();
-  /** Serialises the idempotency check and the hand-off to the sequencer (see #sequence). */
-  #lock: Promise<void> = Promise.resolve();
-  /** The last receive time handed out (undefined until read from the log, in #sequence). */
+  /** Requests waiting for the idempotency check and the hand-off to the sequencer (see #drain). */
+  readonly #turns: Turn[] = [];
+  #draining = false;
+  /** The last receive time handed out (undefined until read from the log, in #drain). */
   #lastReceivedAt: bigint | undefined;
 
   constructor(opts: EventIngestOptions) {
@@ -411,87 +444,125 @@ export class EventIngest {
   }
 
   /**
-   * Splits the request into new events and resubmissions, and hands the new ones to the
-   * sequencer. Serialised: a key is looked up in the index only after every earlier request has
-   * registered its new keys as pending, and a pending key is dropped only once its index entry
-   * is written, so two requests can never both find a key new.
+   * Queues the request for #drain, which splits it into new events and resubmissions and hands
+   * the new ones to the sequencer.
    */
-  async #sequence(
-    request: CheckedRequest,
-    leafOf: (i: number, receivedAt: bigint) => Uint8Array,
-  ): Promise<{
-    receivedAt: bigint;
-    fresh: Map<number, { d: Deferred<Logged>; leaf: Uint8Array }>;
-    earlier: Map<number, { kind: 'pending'; logged: Promise<Logged> } | { kind: 'logged'; index: number }>;
-    submitted: Promise<Ack[]>;
-    token: number;
-  }> {
-    const prior = this.#lock;
-    let release!: () => void;
-    this.#lock = new Promise<void>((r) => (release = r));
-    await prior;
-    const { events: checked, field } = request;
-    try {
-      const earlier = new Map<number, { kind: 'pending'; logged: Promise<Logged> } | { kind: 'logged'; index: number }>();
-      const toLookUp: number[] = [];
-      for (let i = 0; i < checked.length; i++) {
-        const c = checked[i]!;
-        if (c.sameAs !== undefined) continue;
-        const p = this.#pending.get(c.key);
-        if (p) {
-          if (!equal(p.eventHash, c.eventHash)) throw conflict(i);
-          earlier.set(i, { kind: 'pending', logged: p.logged });
-        } else {
-          toLookUp.push(i);
-        }
-      }
-      const found = await this.#o.index.lookup(toLookUp.map((i) => checked[i]!.key));
-      const fresh = new Map<number, { d: Deferred<Logged>; leaf: Uint8Array }>();
-      for (let k = 0; k < toLookUp.length; k++) {
-        const i = toLookUp[k]!;
-        const f = found[k];
-        if (f === undefined) {
-          fresh.set(i, { d: deferred<Logged>(), leaf: new Uint8Array() });
-        } else if (!equal(f.eventHash, checked[i]!.eventHash)) {
-          throw conflict(i);
-        } else {
-          earlier.set(i, { kind: 'logged', index: f.index });
-        }
-      }
-      const receivedAt = await this.#receiveTime();
-      const leaves: Uint8Array[] = [];
-      const terms: EntryTerms[] | undefined = this.#o.indexes === false ? undefined : [];
-      for (const [i, f] of fresh) {
-        f.leaf = leafOf(i, receivedAt);
-        leaves.push(f.leaf);
-        terms?.push(eventTerms(checked[i]!.event, receivedAt));
-      }
-      for (const [i, f] of fresh) this.#pending.set(checked[i]!.key, { eventHash: checked[i]!.eventHash, logged: f.d.promise });
-      const token = this.#o.index.begin(this.#o.service.size);
-      const submitted = leaves.length > 0 ? this.#o.service.addMany(leaves, terms) : Promise.resolve([]);
-      return { fresh, earlier, submitted, token, receivedAt };
-    } finally {
-      release();
-    }
+  #sequence(request: CheckedRequest, leafOf: (i: number, receivedAt: bigint) => Uint8Array): Promise<Sequenced> {
+    const done = deferred<Sequenced>();
+    this.#turns.push({ request, leafOf, done });
+    if (!this.#draining) void this.#drain();
+    return done.promise;
+  }
 
-    function conflict(i: number): CandorError {
-      return new CandorError(
-        'conflict',
-        `${field}[${i}]: another event was already logged with this tenant_id, producer and producer_event_id; resubmit the same event bytes, or use a new producer_event_id`,
-      );
+  /**
+   * Sequences the waiting requests in arrival order, a group at a time: whatever queued while the
+   * previous group's index read ran is looked up with one read (one trip to the thread pool, not
+   * one per request in turn). Serialised: a group is looked up only after every earlier request
+   * has registered its new keys as pending, and a pending key is dropped only once its index
+   * entry is written, so two requests can never both find a key new. Keys are checked against
+   * the pending ones before the read (one dropped during it is in the index by then), and again
+   * at hand-off, for keys an earlier request of the same group made pending.
+   */
+  async #drain(): Promise<void> {
+    this.#draining = true;
+    try {
+      while (this.#turns.length > 0) {
+        const group = this.#turns.splice(0);
+        const plans: Plan[] = [];
+        for (const turn of group) {
+          try {
+            plans.push(this.#plan(turn));
+          } catch (err) {
+            turn.done.reject(err);
+          }
+        }
+        let found: (IndexedEvent | undefined)[];
+        try {
+          found = await this.#o.index.lookup(plans.flatMap((p) => p.toLookUp.map((i) => p.turn.request.events[i]!.key)));
+          this.#lastReceivedAt ??= await lastReceivedAt(this.#o.service);
+        } catch (err) {
+          for (const p of plans) p.turn.done.reject(err);
+          continue;
+        }
+        // Synchronous from here to the next read: nothing else touches the pending keys meanwhile.
+        let at = 0;
+        for (const p of plans) {
+          const mine = found.slice(at, (at += p.toLookUp.length));
+          try {
+            p.turn.done.resolve(this.#handOff(p, mine));
+          } catch (err) {
+            p.turn.done.reject(err);
+          }
+        }
+      }
+    } finally {
+      this.#draining = false;
     }
+  }
+
+  /** A request's resubmissions of events still pending, and the keys to look up in the index. */
+  #plan(turn: Turn): Plan {
+    const { events: checked, field } = turn.request;
+    const earlier: Earlier = new Map();
+    const toLookUp: number[] = [];
+    for (let i = 0; i < checked.length; i++) {
+      const c = checked[i]!;
+      if (c.sameAs !== undefined) continue;
+      const p = this.#pending.get(c.key);
+      if (p) {
+        if (!equal(p.eventHash, c.eventHash)) throw conflict(field, i);
+        earlier.set(i, { kind: 'pending', logged: p.logged });
+      } else {
+        toLookUp.push(i);
+      }
+    }
+    return { turn, earlier, toLookUp };
+  }
+
+  /** With the index's answers for its keys: the request's new events go to the sequencer. */
+  #handOff({ turn, earlier, toLookUp }: Plan, found: readonly (IndexedEvent | undefined)[]): Sequenced {
+    const { request, leafOf } = turn;
+    const { events: checked, field } = request;
+    const fresh = new Map<number, { d: Deferred<Logged>; leaf: Uint8Array }>();
+    for (let k = 0; k < toLookUp.length; k++) {
+      const i = toLookUp[k]!;
+      const c = checked[i]!;
+      const p = this.#pending.get(c.key);
+      const f = found[k];
+      if (p) {
+        if (!equal(p.eventHash, c.eventHash)) throw conflict(field, i);
+        earlier.set(i, { kind: 'pending', logged: p.logged });
+      } else if (f === undefined) {
+        fresh.set(i, { d: deferred<Logged>(), leaf: new Uint8Array() });
+      } else if (!equal(f.eventHash, c.eventHash)) {
+        throw conflict(field, i);
+      } else {
+        earlier.set(i, { kind: 'logged', index: f.index });
+      }
+    }
+    const receivedAt = this.#receiveTime();
+    const leaves: Uint8Array[] = [];
+    const terms: EntryTerms[] | undefined = this.#o.indexes === false ? undefined : [];
+    for (const [i, f] of fresh) {
+      f.leaf = leafOf(i, receivedAt);
+      leaves.push(f.leaf);
+      terms?.push(eventTerms(checked[i]!.event, receivedAt));
+    }
+    for (const [i, f] of fresh) this.#pending.set(checked[i]!.key, { eventHash: checked[i]!.eventHash, logged: f.d.promise });
+    const token = this.#o.index.begin(this.#o.service.size);
+    const submitted = leaves.length > 0 ? this.#o.service.addMany(leaves, terms) : Promise.resolve([]);
+    return { fresh, earlier, submitted, token, receivedAt };
   }
 
   /**
    * The receive time of the next request: the clock, or the last time given when the clock is
    * behind it (stepped back, or a restart on a slower clock), so that integrated_at never
-   * decreases in log order. Called under the lock; the first call reads the last event leaf.
+   * decreases in log order. Called in #drain's hand-offs, after it read the last time given.
    */
-  async #receiveTime(): Promise<bigint> {
-    this.#lastReceivedAt ??= await lastReceivedAt(this.#o.service);
+  #receiveTime(): bigint {
     const now = this.#now();
-    if (now > this.#lastReceivedAt) this.#lastReceivedAt = now;
-    return this.#lastReceivedAt;
+    if (now > this.#lastReceivedAt!) this.#lastReceivedAt = now;
+    return this.#lastReceivedAt!;
   }
 }
 

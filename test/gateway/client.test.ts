@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clone, fromBinary } from '@bufbuild/protobuf';
 import { equal } from '../../src/core/bytes.js';
 import { portableHasher } from '../../src/core/hash.js';
-import { generateSignerKey } from '../../src/core/note.js';
+import { generateSignerKey, type Ed25519 } from '../../src/core/note.js';
+import { nodeEd25519 } from '../../src/crypto/node.js';
 import { eventHash } from '../../src/events/encoding.js';
 import { parseEventLeaf } from '../../src/events/leaf.js';
 import { eventsRoot } from '../../src/events/signature.js';
@@ -21,10 +22,13 @@ import {
   ValueClass,
   VoteDecision,
   verifyOpening,
+  ulid,
   verifyReceipt,
   type GatewayOptions,
 } from '../../clients/gateway/index.js';
 import { startEventLog, type EventLog } from '../grpc/helpers.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let log: EventLog;
 const clients: GatewayClient[] = [];
@@ -130,6 +134,32 @@ describe('the gateway SDK', () => {
     expect(new Set(results.map((r) => r.receipt.index)).size).toBe(450);
   });
 
+  it('sends events that lingered while every request was in flight as soon as one is answered', async () => {
+    const real = new GrpcTransport({ address: log.address, token: log.creds.gw!.token });
+    const sentAt: number[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const transport = {
+      submitBatch: async (r: SubmitBatchRequest) => {
+        sentAt.push(performance.now());
+        if (sentAt.length === 1) await held;
+        return real.submitBatch(r);
+      },
+      close: () => real.close(),
+    };
+    const gw = gateway({ batch: { maxInFlight: 1, lingerMs: 400 }, transport });
+    const first = gw.producerEvents.heartbeat();
+    await sleep(500); // the first went out after its linger and is held: the only slot is busy
+    const second = gw.producerEvents.heartbeat();
+    await sleep(500); // the second's linger is up while it waits for the slot
+    const releasedAt = performance.now();
+    release();
+    await Promise.all([first, second]);
+    expect(sentAt).toHaveLength(2);
+    // Not a linger later: the slot's answer sends it.
+    expect(sentAt[1]! - releasedAt).toBeLessThan(150);
+  });
+
   it('applies backpressure: record waits while the buffer is full', async () => {
     const real = new GrpcTransport({ address: log.address, token: log.creds.gw!.token });
     let maxSeen = 0;
@@ -147,10 +177,31 @@ describe('the gateway SDK', () => {
     expect(gw.buffered).toBe(0);
   });
 
+  it('gives events ULIDs: time first, then random characters, never repeated across refills of the random pool', () => {
+    const ids = Array.from({ length: 2000 }, (_, i) => ulid(1_700_000_000_000 + i));
+    expect(ids.every((id) => /^[0-9A-HJKMNP-TV-Z]{26}$/.test(id))).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(new Set(ids.map((id) => id.slice(10))).size).toBe(ids.length);
+    expect([...ids].sort()).toEqual(ids);
+  });
+
   it('rejects invalid events before sending them, with the log\'s own message', async () => {
     const gw = gateway();
     await expect(gw.session.started({ actor: alice, resource: prod, sessionId: 's', verb: SessionVerb.EXEC })).rejects.toThrow(/event\.source is required for session\.started/);
     await expect(gateway({ tenant: undefined }).producerEvents.heartbeat()).rejects.toThrow(/tenant_id is required/);
+  });
+
+  it('verifies checkpoints with the Ed25519 code it is given, and still refuses a bad signature', async () => {
+    // A gateway on Node passes node:crypto's Ed25519 (~10x noble); checkpoints must use it too.
+    let verified = 0;
+    const counting: Ed25519 = { ...nodeEd25519, verify: (sig, msg, pub) => (verified++, nodeEd25519.verify(sig, msg, pub)) };
+    const gw = gateway({ ed25519: counting });
+    const { receipt } = await gw.producerEvents.heartbeat();
+    expect(verified).toBeGreaterThan(0);
+    expect(verifyReceipt(receipt, log.keys.vkeys).checkpoint.size).toBe(receipt.treeSize);
+
+    const refusing = gateway({ ed25519: { ...nodeEd25519, verify: () => false } });
+    await expect(refusing.producerEvents.heartbeat()).rejects.toMatchObject({ code: 'verification_failed' });
   });
 
   it('refuses answers that do not verify, and does not retry them', async () => {

@@ -1,0 +1,78 @@
+// Sequencing in event ingestion (src/events/ingest.ts): requests that queue behind an index read
+// are looked up together, with one read, and handed to the sequencer in arrival order; a key new
+// to the index is still new for the first of them only.
+import { rmSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { create } from '@bufbuild/protobuf';
+import { IdempotencyIndex } from '../../src/events/idempotency.js';
+import { EventIngest, type SubmitEventsResult } from '../../src/events/ingest.js';
+import { EventSchema } from '../../src/gen/candor/v1/event_pb.js';
+import { encoded, sampleEvent, startEventLog, type EventLog } from '../grpc/helpers.js';
+import { tempDir } from '../helpers/server.js';
+
+let log: EventLog;
+let index: IdempotencyIndex;
+let ingest: EventIngest;
+const idemDir = tempDir();
+/** Keys per index read, and a gate each read waits on. */
+const reads: number[] = [];
+let gate: Promise<void> = Promise.resolve();
+
+beforeAll(async () => {
+  log = await startEventLog([{ id: 'gw' }]);
+  // A second ingestion path over the same log, with its own index, whose reads the test can hold.
+  index = await IdempotencyIndex.open(idemDir, log.service, { flushMs: 0 });
+  const lookup = index.lookup.bind(index);
+  index.lookup = async (keys) => {
+    reads.push(keys.length);
+    await gate;
+    return lookup(keys);
+  };
+  ingest = new EventIngest({ service: log.service, registry: log.producers, index });
+});
+afterAll(async () => {
+  await index?.close();
+  await log?.cleanup();
+  rmSync(idemDir, { recursive: true, force: true });
+});
+
+const submit = (events: Uint8Array[]): Promise<SubmitEventsResult> => ingest.submit({ token: log.creds.gw!.token }, { events, eventMessages: [] });
+
+describe('event ingestion', () => {
+  it('looks up the requests that queued behind an index read together; the first of them logs a new event, the next are its duplicates or conflicts', async () => {
+    let release!: () => void;
+    gate = new Promise((r) => (release = r));
+    reads.length = 0;
+    const ev = sampleEvent();
+    const changed = encoded(create(EventSchema, { ...ev, actor: { ...ev.actor!, id: 'usr_2' } }));
+    const size = log.service.size;
+    const first = submit([encoded(sampleEvent())]);
+    const a = submit([encoded(ev), encoded(sampleEvent())]);
+    const b = submit([encoded(ev)]);
+    const c = submit([changed]);
+    release();
+    const [, ra, rb] = await Promise.all([first, a, b]);
+    await expect(c).rejects.toMatchObject({ code: 'conflict', message: expect.stringMatching(/^events\[0\]/) });
+    // One read for the first request, one for the three that waited behind it.
+    expect(reads).toEqual([1, 4]);
+    expect(log.service.size).toBe(size + 3);
+    expect(rb.acks[0]!.index).toBe(ra.acks[0]!.index);
+    expect([ra.acks[0]!.duplicate, rb.acks[0]!.duplicate]).toEqual([false, true]);
+    // Handed to the sequencer in arrival order: a's events before b's answer, both after first's.
+    expect(Number(ra.acks[1]!.index)).toBe(size + 2);
+  });
+
+  it('a failed index read fails the requests that waited for it, and the next ones go on', async () => {
+    let fail!: (e: Error) => void;
+    gate = new Promise((_, rej) => (fail = rej));
+    gate.catch(() => undefined);
+    const size = log.service.size;
+    const held = [submit([encoded(sampleEvent())]), submit([encoded(sampleEvent())])];
+    fail(new Error('disk on fire'));
+    for (const r of held) await expect(r).rejects.toThrow(/disk on fire/);
+    gate = Promise.resolve();
+    const res = await submit([encoded(sampleEvent())]);
+    expect(res.acks[0]!.duplicate).toBe(false);
+    expect(log.service.size).toBe(size + 1);
+  });
+});
