@@ -13,6 +13,7 @@ import { formatTileIndex } from '../src/core/tile.js';
 import { renderCharts } from './charts.js';
 import { cachedLog } from './logs.js';
 import { fmt, headline, median, meta, ms, otherLoad, saveResult, spread, verdict, uniqueAddRequest, writeSection, type ResultMeta } from './lib.js';
+import { pipelinedGets } from './pipelined.js';
 import { load, startBare, startCandor, type LoadFigure, type LoadResult } from './servers.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -67,18 +68,29 @@ function readRequests(size: number): { name: string; requests: { path: string }[
   ];
 }
 
+/** Tile GETs through the pipelined client (bench/pipelined.ts), whose ceiling is not the client. */
+export const PIPELINED_TILES = '`GET /tile/0/<N>`, pipelined client';
+
+function pipelinedTiles(url: string, size: number): Promise<LoadResult> {
+  const fullTiles = Math.floor(size / 256);
+  return pipelinedGets({ url, durationMs: DURATION * 1000, path: () => `/tile/0/${formatTileIndex(Math.floor(Math.random() * fullTiles))}` });
+}
+
 async function readBench(): Promise<{ reads: NonNullable<HttpData['reads']>; privateBytes: number }> {
   const { dir } = await cachedLog(LOG_SIZE);
   const kinds = readRequests(LOG_SIZE);
-  const reads = kinds.map((k) => ({ name: k.name, ours: [] as LoadResult[], ceiling: [] as LoadResult[] }));
+  const reads = [...kinds.map((k) => k.name), PIPELINED_TILES].map((name) => ({ name, ours: [] as LoadResult[], ceiling: [] as LoadResult[] }));
+  const piped = reads[kinds.length]!;
   let privateBytes = 0;
   for (let r = 0; r < RUNS; r++) {
     const b = await startBare();
     for (const [i, k] of kinds.entries()) reads[i]!.ceiling.push(await load({ url: b.url, duration: DURATION, requests: k.requests }));
+    piped.ceiling.push(await pipelinedTiles(b.url, LOG_SIZE));
     await b.stop();
     const c = await startCandor(dir);
     await load({ url: c.url, duration: 2, requests: kinds[1]!.requests }); // warm the tile cache
     for (const [i, k] of kinds.entries()) reads[i]!.ours.push(await load({ url: c.url, duration: DURATION, requests: k.requests }));
+    piped.ours.push(await pipelinedTiles(c.url, LOG_SIZE));
     privateBytes = Math.max(privateBytes, (await c.rss()).anon);
     await c.stop();
     console.log(`run ${r + 1}: ${reads.map((x) => `${x.name} ${fmt(x.ours[r]!.rps)}/s (bare ${fmt(x.ceiling[r]!.rps)})`).join('; ')}`);
@@ -137,7 +149,10 @@ before it) ${spread(c.map((x, i) => (x.rps / b[i]!.rps) * 100), 1)}% (goal ≥ 6
 Random indexes (proofs at the full size), random consistency proofs to the full size, random full level-0 tiles,
 64 connections, ${d.durationS} s each. The ceiling is the bare fastify server returning a same-shape answer without work
 (for tiles, one of 1,024 distinct random 8 KiB bodies: autocannon itself is several times slower on varying binary
-bodies than on one repeated body, so a constant-body ceiling would be unfair). Server private (anonymous) memory
+bodies than on one repeated body, so a constant-body ceiling would be unfair). With those bodies autocannon itself is
+the limit (bare fastify and Candor answer about as fast), so tiles are also fetched with a minimal pipelined HTTP/1.1
+client (\`bench/pipelined.ts\`: 16 connections, 16 requests written ahead on each, responses framed by Content-Length
+and their bodies skipped; latency includes the wait behind the requests ahead on the connection). Server private (anonymous) memory
 after the runs: ${fmt((d.readPrivateBytes ?? 0) / 2 ** 20)} MiB.
 
 | request | req/s (runs) | p50 ms | p99 ms | ceiling req/s | ratio |

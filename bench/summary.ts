@@ -9,7 +9,7 @@ import type { DurabilityData } from './durability.js';
 import type { GoData } from './gotlog.js';
 import type { GrpcData } from './grpc.js';
 import { GOAL_MS, halfLoadAck, type GrpcLatencyData } from './grpc-latency.js';
-import { addRatio, type HttpData } from './http.js';
+import { PIPELINED_TILES, addRatio, type HttpData } from './http.js';
 import type { IntegrationData } from './integration.js';
 import { halfLoadP99, serverText, type LatencyData } from './latency.js';
 import { fmt, loadResult, median, ms, resultNames, saveResult, writeSection, type ResultMeta } from './lib.js';
@@ -133,7 +133,7 @@ function goals(): Goal[] {
       where: '[HTTP](#http)',
     });
   }
-  const tiles = read('`GET /tile/0/<N>`');
+  const tiles = read(PIPELINED_TILES) ?? read('`GET /tile/0/<N>`');
   if (tiles) {
     const rps = median(tiles.ours.map((x) => x.rps));
     const ceiling = median(tiles.ceiling.map((x) => x.rps));
@@ -142,7 +142,7 @@ function goals(): Goal[] {
     out.push({
       goal: 'tile GETs ≥ 25,000/s',
       short: 'tiles ≥ 25k/s',
-      measured: `${fmt(rps)}/s, ${fmt((rps / ceiling) * 100, 1)}% of bare fastify serving the same kind of 8 KiB bodies (${fmt(ceiling)}/s)${decided ? '' : ': autocannon is the limit, not the server'}`,
+      measured: `${fmt(rps)}/s${tiles.name === PIPELINED_TILES ? ' through a pipelined client' : ''}, ${fmt((rps / ceiling) * 100, 1)}% of bare fastify serving the same kind of 8 KiB bodies (${fmt(ceiling)}/s)${decided ? '' : ': the load generator is the limit, not the server'}`,
       ...(decided ? { met: rps >= 25_000, score: rps / 25_000 } : {}),
       where: '[HTTP](#http)',
     });
