@@ -103,18 +103,10 @@ export class TreeReader {
   }
 
   async #tile(level: number, index: number): Promise<Cached | undefined> {
-    const row = rowWidth(this.#size, level);
-    if (index * TILE_WIDTH >= row) return undefined;
-    const edge = this.#edge.get(level);
-    if (edge && edge.index === index) return edge.tile;
+    if (index * TILE_WIDTH >= rowWidth(this.#size, level)) return undefined;
+    const hit = this.#peek(level, index);
+    if (hit) return hit;
     const k = key(level, index);
-    const hit = this.#cache.get(k);
-    if (hit) {
-      // Refresh its place in the LRU.
-      this.#cache.delete(k);
-      this.#cache.set(k, hit);
-      return hit;
-    }
     let p = this.#inflight.get(k);
     if (!p) {
       p = this.#store.readTile(level, index).finally(() => this.#inflight.delete(k));
@@ -208,9 +200,11 @@ export class TreeReader {
     };
   }
 
-  /** A tile of the committed tree that is in memory (refreshing its place in the LRU), or undefined. */
+  /**
+   * A tile that is in memory (refreshing its place in the LRU), or undefined: the caller has
+   * checked that it lies in the committed tree, or learns it from #tile after a miss.
+   */
   #peek(level: number, index: number): Cached | undefined {
-    if (index * TILE_WIDTH >= rowWidth(this.#size, level)) throw new Error(`bad math: tile ${level}/${index} is beyond tree size ${this.#size}`);
     const edge = this.#edge.get(level);
     if (edge && edge.index === index) return edge.tile;
     const k = key(level, index);
