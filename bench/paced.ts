@@ -51,7 +51,7 @@ interface Conn {
 }
 
 /** End of the first complete response in buf, and its status; undefined if incomplete. */
-function parseResponse(buf: Buffer): { end: number; status: number } | undefined {
+export function parseResponse(buf: Buffer): { end: number; status: number } | undefined {
   const head = buf.indexOf('\r\n\r\n');
   if (head < 0) return undefined;
   const text = buf.toString('latin1', 0, head);

@@ -2,11 +2,14 @@
  * A minimal HTTP/1.1 GET load generator with pipelining, for answers whose bodies make autocannon
  * the bottleneck (8 KiB tiles: autocannon tops out near 8,000 req/s here against a server that
  * does no work). Each connection keeps `depth` requests written ahead; responses are matched to
- * requests in order (HTTP/1.1 answers pipelined requests in order), framed by Content-Length and
- * their bodies skipped unread. Latency runs from writing a request to the end of its response, so
- * it includes the time spent queued behind the requests written before it on the same connection.
+ * requests in order (HTTP/1.1 answers pipelined requests in order), framed by Content-Length
+ * (paced.ts parseResponse) and their bodies skipped unread. Latency runs from writing a request
+ * to the end of its response, so it includes the time spent queued behind the requests written
+ * before it on the same connection.
  */
 import { connect } from 'node:net';
+import { quantile } from './lib.js';
+import { parseResponse } from './paced.js';
 import type { LoadResult } from './servers.js';
 
 export interface PipelinedOptions {
@@ -18,8 +21,6 @@ export interface PipelinedOptions {
   depth?: number;
   durationMs: number;
 }
-
-const HEADER_END = Buffer.from('\r\n\r\n');
 
 export async function pipelinedGets(o: PipelinedOptions): Promise<LoadResult> {
   const { hostname, port } = new URL(o.url);
@@ -39,8 +40,6 @@ export async function pipelinedGets(o: PipelinedOptions): Promise<LoadResult> {
       const socket = connect(Number(port), hostname);
       const sent: number[] = [];
       let buf: Buffer = Buffer.alloc(0);
-      /** Bytes of the response being read (headers + body), once its headers are in. */
-      let need = -1;
       const fill = () => {
         let out = '';
         while (sent.length < depth && performance.now() < stopAt) {
@@ -54,23 +53,10 @@ export async function pipelinedGets(o: PipelinedOptions): Promise<LoadResult> {
       socket.on('data', (d: Buffer) => {
         buf = buf.length === 0 ? d : Buffer.concat([buf, d]);
         for (;;) {
-          if (need < 0) {
-            const end = buf.indexOf(HEADER_END);
-            if (end < 0) break;
-            const head = buf.subarray(0, end).toString('latin1');
-            const length = /\r\ncontent-length: *(\d+)/i.exec(head);
-            if (!length) {
-              // Chunked or close-delimited answers are not framed here: count it and stop.
-              errors++;
-              socket.destroy();
-              return;
-            }
-            if (!head.startsWith('HTTP/1.1 2')) non2xx++;
-            need = end + HEADER_END.length + Number(length[1]);
-          }
-          if (buf.length < need) break;
-          buf = buf.subarray(need);
-          need = -1;
+          const r = parseResponse(buf);
+          if (!r) break;
+          buf = buf.subarray(r.end);
+          if (r.status < 200 || r.status >= 300) non2xx++;
           lat.push(performance.now() - sent.shift()!);
           last = Number(process.hrtime.bigint() / 1000n);
           first ||= last;
@@ -86,12 +72,11 @@ export async function pipelinedGets(o: PipelinedOptions): Promise<LoadResult> {
 
   await Promise.all(Array.from({ length: connections }, one));
   lat.sort((a, b) => a - b);
-  const q = (p: number) => (lat.length ? lat[Math.min(lat.length - 1, Math.ceil(p * lat.length) - 1)]! : NaN);
   const seconds = (performance.now() - start) / 1000;
   return {
     rps: lat.length / seconds,
-    p50: q(0.5),
-    p99: q(0.99),
+    p50: quantile(lat, 0.5),
+    p99: quantile(lat, 0.99),
     max: lat.length ? lat[lat.length - 1]! : NaN,
     autocannonP99: NaN,
     errors,

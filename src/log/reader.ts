@@ -152,6 +152,7 @@ export class TreeReader {
       let lastK = -1;
       let last: Cached | undefined;
       const read: NodeReader = (height, index) => {
+        // nodeLocation's arithmetic, inline: no object per node read.
         const level = Math.floor(height / TILE_HEIGHT);
         const r = height - level * TILE_HEIGHT;
         const first = index * 2 ** r;
