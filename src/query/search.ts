@@ -23,7 +23,7 @@ import type { Credentials } from '../producers/registry.js';
 import { ENTRY_RUN, type LogStore, type PostingCursor, type SearchIndex } from '../storage/store.js';
 import type { Authorize, Reader } from './access.js';
 import type { AuditRecord, ReadAudit } from './audit.js';
-import { FIELD, timestampNs, type TermField } from './terms.js';
+import { FIELD, PER_TENANT, PER_TENANT_FIELDS, tenantValue, timestampNs, type TermField } from './terms.js';
 import { decodeLoggedEvent, type EventProof, type LoggedEvent } from './types.js';
 
 export const DEFAULT_LIMIT = 100;
@@ -135,6 +135,12 @@ interface Plan {
   integratedTo?: bigint;
 }
 
+/**
+ * The most tenants a search scoped to several (a reader limited to them) reads per-tenant lists
+ * for: one list per tenant and term, so beyond a few the plain lists cost less.
+ */
+const MAX_PER_TENANT_UNION = 8;
+
 /** The reader `matching` plans for: its callers authorized the read and restricted its tenants. */
 const EVERY_TENANT: Reader = { id: '-', tenants: ['*'], permissions: new Set() };
 
@@ -182,11 +188,56 @@ class Every implements PostingCursor {
     readonly hi: number,
   ) {}
 
-  async seek(target: number): Promise<number | undefined> {
+  seekRead(target: number): number | undefined {
     return target >= this.lo && target < this.hi ? target : undefined;
   }
 
+  async seek(target: number): Promise<number | undefined> {
+    return this.seekRead(target);
+  }
+
   async close(): Promise<void> {}
+}
+
+/**
+ * One list made of two over adjacent windows: `lower` over [lo, at), `upper` over [at, hi). Where
+ * per-tenant terms begin at `at` (a log indexed by earlier code), a filter reads the plain lists
+ * below it and the per-tenant ones from it on.
+ */
+class Split implements PostingCursor {
+  constructor(
+    readonly at: number,
+    readonly lower: PostingCursor,
+    readonly upper: PostingCursor,
+    readonly reverse: boolean,
+  ) {}
+
+  get reads(): number {
+    return this.lower.reads + this.upper.reads;
+  }
+
+  /** The part the target is in, and where the other one continues when that part has nothing more. */
+  #parts(target: number): [PostingCursor, PostingCursor | undefined, number] {
+    if (this.reverse) return target >= this.at ? [this.upper, this.lower, this.at - 1] : [this.lower, undefined, 0];
+    return target < this.at ? [this.lower, this.upper, this.at] : [this.upper, undefined, 0];
+  }
+
+  seekRead(target: number): number | undefined | null {
+    const [first, next, from] = this.#parts(target);
+    const at = first.seekRead ? first.seekRead(target) : null;
+    if (at !== undefined || !next) return at;
+    return next.seekRead ? next.seekRead(from) : null;
+  }
+
+  async seek(target: number): Promise<number | undefined> {
+    const [first, next, from] = this.#parts(target);
+    const at = await first.seek(target);
+    return at !== undefined || !next ? at : next.seek(from);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.lower.close(), this.upper.close()]);
+  }
 }
 
 export class SearchService {
@@ -384,13 +435,8 @@ export class SearchService {
   async #run(plan: Plan, lo: number, hi: number, reverse: boolean, limit: number): Promise<{ hits: SearchHit[]; position: number; more: boolean }> {
     const hits: SearchHit[] = [];
     if (lo >= hi) return { hits, position: reverse ? lo : hi - 1, more: false };
-    const { index } = this.#o;
-    const lists: PostingCursor[] = plan.terms.map((t) => index.postings(t.field, t.value, lo, hi, reverse));
-    if (plan.tenants) {
-      if (plan.tenants.length === 0) return { hits, position: reverse ? lo : hi - 1, more: false };
-      lists.push(new Union(plan.tenants.map((t) => index.postings(FIELD.tenant, t, lo, hi, reverse)), reverse));
-    }
-    if (lists.length === 0) lists.push(new Every(lo, hi));
+    if (plan.tenants?.length === 0) return { hits, position: reverse ? lo : hi - 1, more: false };
+    const lists = this.#lists(plan, lo, hi, reverse);
     const step = reverse ? -1 : 1;
     let candidate = reverse ? hi - 1 : lo;
     let examined = 0;
@@ -433,6 +479,40 @@ export class SearchService {
     }
     const position = candidate - step;
     return { hits, position, more: !exhausted && (reverse ? position > lo : position < hi - 1) };
+  }
+
+  /**
+   * The posting lists of a plan over [lo, hi): one per filter, plus the union of the reader's
+   * tenants. When the search is within a few tenants, each filter that has per-tenant terms reads
+   * those instead (a list that is already the intersection), and the tenant list is dropped; below
+   * where the per-tenant terms begin (a log indexed by earlier code), the plain lists.
+   */
+  #lists(plan: Plan, lo: number, hi: number, reverse: boolean): PostingCursor[] {
+    const { index } = this.#o;
+    const plain = (a: number, b: number): PostingCursor[] => {
+      const lists: PostingCursor[] = plan.terms.map((t) => index.postings(t.field, t.value, a, b, reverse));
+      if (plan.tenants) lists.push(new Union(plan.tenants.map((t) => index.postings(FIELD.tenant, t, a, b, reverse)), reverse));
+      if (lists.length === 0) lists.push(new Every(a, b));
+      return lists;
+    };
+    const tenantTerm = plan.terms.find((t) => t.field === FIELD.tenant);
+    const scope = tenantTerm ? [tenantTerm.value] : plan.tenants;
+    const from = Math.max(lo, index.perTenantFrom());
+    if (!scope || scope.length > MAX_PER_TENANT_UNION || from >= hi || !plan.terms.some((t) => PER_TENANT_FIELDS.includes(t.field))) return plain(lo, hi);
+    // The same slots as plain(): each filter, then the tenants; a tenant slot reads nothing.
+    const perTenant = (a: number, b: number): PostingCursor[] => {
+      const lists: PostingCursor[] = plan.terms.map((t) => {
+        if (t.field === FIELD.tenant) return new Every(a, b);
+        if (!PER_TENANT_FIELDS.includes(t.field)) return index.postings(t.field, t.value, a, b, reverse);
+        const parts = scope.map((tenant) => index.postings(PER_TENANT | t.field, tenantValue(tenant, t.value), a, b, reverse));
+        return parts.length === 1 ? parts[0]! : new Union(parts, reverse);
+      });
+      if (plan.tenants) lists.push(new Every(a, b));
+      return lists;
+    };
+    if (from <= lo) return perTenant(lo, hi);
+    const below = plain(lo, from);
+    return perTenant(from, hi).map((upper, k) => new Split(from, below[k]!, upper, reverse));
   }
 
   /**

@@ -29,8 +29,25 @@ export const FIELD = {
 
 export type TermField = keyof typeof FIELD;
 
+/**
+ * The fields also indexed per tenant: each such term (field, value) of an event of tenant T is
+ * written a second time as (PER_TENANT | field, "T NUL value"). Auditors nearly always search
+ * within a tenant, and these values (an actor, a database, an event type, a table) recur across
+ * tenants: a search for `object + tenant` reads the one list that is already their intersection
+ * instead of walking two long ones (docs/search.md "Per-tenant terms"). Review and session ids
+ * belong to one tenant already.
+ */
+export const PER_TENANT_FIELDS: readonly number[] = [FIELD.actor, FIELD.resource, FIELD.type, FIELD.object];
+/** Set in the field byte of a per-tenant term. */
+export const PER_TENANT = 0x40;
+
+/** The value of a per-tenant term: neither part holds a NUL (add() keeps those out), so it is unambiguous. */
+export function tenantValue(tenant: string, value: string): string {
+  return `${tenant}\u0000${value}`;
+}
+
 /** The fields whose terms recur across events (all but the ids): their blocks are merged (src/storage/merge.ts). */
-export const SHARED_FIELDS: readonly number[] = [FIELD.tenant, FIELD.actor, FIELD.resource, FIELD.type, FIELD.review, FIELD.session, FIELD.object];
+export const SHARED_FIELDS: readonly number[] = [FIELD.tenant, FIELD.actor, FIELD.resource, FIELD.type, FIELD.review, FIELD.session, FIELD.object, ...PER_TENANT_FIELDS.map((f) => PER_TENANT | f)];
 
 /**
  * Time fields: nanoseconds since the epoch. Only integrated_at is stored (as time runs,
@@ -78,8 +95,9 @@ function add(values: { field: number; value: string }[], field: number, value: s
 
 /**
  * The index terms of an event, received at `receivedAt` (ns since the epoch): its terms and its
- * integration time. Empty values are not indexed. On ingestion's hot path: one small object per
- * term, no strings built except the object paths.
+ * integration time, then the per-tenant copies of its PER_TENANT_FIELDS terms. Empty values are
+ * not indexed. On ingestion's hot path: one small object per term, no strings built except the
+ * object paths and the per-tenant values.
  */
 export function eventTerms(ev: Event, receivedAt: bigint): EntryTerms {
   const values: { field: number; value: string }[] = [];
@@ -92,6 +110,13 @@ export function eventTerms(ev: Event, receivedAt: bigint): EntryTerms {
   addBoth(values, FIELD.review, ev.correlation?.reviewId ?? '', bodyString(ev, 'reviewId'));
   addBoth(values, FIELD.session, ev.sessionId, bodyString(ev, 'sessionId'));
   if (ev.object?.name) for (const p of objectPaths(ev)) add(values, FIELD.object, p);
+  const tenant = values.find((v) => v.field === FIELD.tenant)?.value;
+  if (tenant !== undefined) {
+    for (let i = 0, n = values.length; i < n; i++) {
+      const { field, value } = values[i]!;
+      if (PER_TENANT_FIELDS.includes(field)) values.push({ field: PER_TENANT | field, value: tenantValue(tenant, value) });
+    }
+  }
   return { values, integratedAt: receivedAt };
 }
 

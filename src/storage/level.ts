@@ -9,6 +9,7 @@
  *   h <leaf hash:32>       leaf hash -> index (8 bytes)
  *   x ...                  the search indexes: posting blocks and time runs (src/storage/postings.ts)
  *   m                      the search indexes are merged below this index (src/storage/merge.ts)
+ *   p                      per-tenant terms are indexed from this index on (8 bytes; absent: nowhere)
  * Integers are big-endian, so entries and tiles sort in index order and a bundle is one range
  * scan. Entries are written as runs (one key per batch and 64 entries, not per entry) because each
  * LevelDB put costs more than hashing the entry, and a run is no wider than 64 entries because a
@@ -33,6 +34,8 @@ const TILE = 0x74; // "t"
 const ENTRY = 0x65; // "e"
 const LEAF = 0x68; // "h"
 const INDEX_START = Uint8Array.of(INDEX_PREFIX);
+/** Where per-tenant terms begin: the first commit with terms by code that writes them (src/query/terms.ts PER_TENANT_FIELDS). */
+const PER_TENANT_KEY = Uint8Array.of(0x70); // "p"
 const INDEX_END = Uint8Array.of(INDEX_PREFIX + 1);
 /** Block keys one cursor read fetches at first; doubles per read up to MAX_GULP. */
 const FIRST_GULP = 4;
@@ -229,10 +232,13 @@ export class LevelStore implements LogStore, SearchIndex {
   readonly #db: ClassicLevel<Bytes, Bytes>;
   /** Present when merging: it counts each commit's blocks and merges finished windows. */
   readonly merger: PostingMerger | undefined;
+  /** The PER_TENANT_KEY value, read at open; Infinity until a commit or rebuild writes terms. */
+  #perTenantFrom: number;
 
-  private constructor(db: ClassicLevel<Bytes, Bytes>, opts: LevelStoreOptions) {
+  private constructor(db: ClassicLevel<Bytes, Bytes>, opts: LevelStoreOptions, perTenantFrom: number) {
     this.#db = db;
     this.merger = opts.merge ? new PostingMerger(db, this, opts.merge) : undefined;
+    this.#perTenantFrom = perTenantFrom;
   }
 
   static async open(path: string, opts: LevelStoreOptions = {}): Promise<LevelStore> {
@@ -243,7 +249,8 @@ export class LevelStore implements LogStore, SearchIndex {
       const cause = (err as { cause?: { message?: string } }).cause?.message ?? (err as Error).message;
       throw new CandorError('unavailable', `cannot open the log store at ${path}: ${cause}`, { cause: err });
     }
-    return new LevelStore(db, opts);
+    const from = await db.get(PER_TENANT_KEY);
+    return new LevelStore(db, opts, from === undefined ? Infinity : readIndex(from));
   }
 
   async readCheckpoint(): Promise<string | undefined> {
@@ -313,9 +320,29 @@ export class LevelStore implements LogStore, SearchIndex {
     }
     const records = batch.terms ? indexRecords(batch.start, batch.terms) : [];
     for (const r of records) b.put(r.key, r.value);
+    const perTenant = batch.terms ? this.#notePerTenant(b, batch.start) : undefined;
     b.put(CHECKPOINT_KEY, new TextEncoder().encode(batch.checkpoint));
     await b.write({ sync: true });
+    if (perTenant !== undefined) this.#perTenantFrom = perTenant;
     if (batch.terms) this.merger?.committed(batch.start, batch.start + batch.entries.length, records);
+  }
+
+  /**
+   * Records, in the write batch `b` that writes the terms of the entries from `start`, that
+   * per-tenant terms exist from `start` on, unless known from earlier: terms come from
+   * src/query/terms.ts in this process, so every later commit has them too. A log indexed by
+   * earlier code has none below that point.
+   */
+  #notePerTenant(b: ReturnType<ClassicLevel<Bytes, Bytes>['batch']>, start: number): number | undefined {
+    if (this.#perTenantFrom <= start) return undefined;
+    const v = new Uint8Array(8);
+    putIndex(v, 0, start);
+    b.put(PER_TENANT_KEY, v);
+    return start;
+  }
+
+  perTenantFrom(): number {
+    return this.#perTenantFrom;
   }
 
   postings(field: number, value: string, lo: number, hi: number, reverse: boolean): PostingCursor {
@@ -331,7 +358,8 @@ export class LevelStore implements LogStore, SearchIndex {
   /** Deletes every index record (before a rebuild). */
   async clearIndexes(): Promise<void> {
     await this.#db.clear({ gte: INDEX_START, lt: INDEX_END });
-    await this.#db.del(MERGED_KEY);
+    await this.#db.batch().del(MERGED_KEY).del(PER_TENANT_KEY).write();
+    this.#perTenantFrom = Infinity;
   }
 
   /**
@@ -344,7 +372,9 @@ export class LevelStore implements LogStore, SearchIndex {
     if (start % MERGE_WINDOW === 0 && terms.length === MERGE_WINDOW) {
       b.put(MERGED_KEY, mergedMarker(start + MERGE_WINDOW));
     }
+    const perTenant = this.#notePerTenant(b, start);
     await b.write({ sync });
+    if (perTenant !== undefined) this.#perTenantFrom = perTenant;
   }
 
   /** Where merging has got to: every window below this index is merged. */

@@ -17,7 +17,7 @@
  * existed), recomputed from the window's leaves, as `candor index rebuild` does.
  */
 import type { ClassicLevel } from 'classic-level';
-import { MAX_BLOCK, blockFirst, blockKey, blockRecords, decodeBlock, putIndex, termPrefix, type IndexRecord } from './postings.js';
+import { MAX_BLOCK, blockFirst, blockKey, blockRecords, decodeBlockOnto, putIndex, termPrefix, type IndexRecord } from './postings.js';
 import type { EntryTerms } from './store.js';
 
 type Bytes = Uint8Array;
@@ -169,7 +169,7 @@ export class PostingMerger {
   async #mergeTerm(prefix: Bytes, w: number, dels: Bytes[], puts: IndexRecord[]): Promise<void> {
     const blocks = await this.#db.iterator({ gte: blockKey(prefix, w), lt: blockKey(prefix, w + MERGE_WINDOW) }).all();
     const postings: number[] = [];
-    for (const [k, v] of blocks) for (const p of decodeBlock(blockFirst(k), v)) postings.push(p);
+    for (const [k, v] of blocks) decodeBlockOnto(blockFirst(k), v, postings);
     if (blocks.length <= Math.ceil(postings.length / MAX_BLOCK)) return;
     // The old keys go first: a merged block may reuse one (the write applies in order).
     for (const [k] of blocks) dels.push(k);

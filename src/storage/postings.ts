@@ -57,6 +57,18 @@ export function termPrefix(field: number, value: string): Bytes {
   return k;
 }
 
+/** blockKey(termPrefix(field, value), first), in one allocation. */
+function termBlockKey(field: number, value: string, first: number): Bytes {
+  const n = Buffer.byteLength(value);
+  const k = Buffer.allocUnsafe(n + 11);
+  k[0] = INDEX_PREFIX;
+  k[1] = field;
+  k.write(value, 2);
+  k[n + 2] = 0;
+  putIndex(k, n + 3, first);
+  return k;
+}
+
 /** The key of the block of `prefix` (a term prefix) that starts at `first`. */
 export function blockKey(prefix: Bytes, first: number): Bytes {
   const k = new Uint8Array(prefix.length + 8);
@@ -85,10 +97,14 @@ export function parseTimeKey(key: Bytes): { ns: bigint; first: number } {
   return { ns: new DataView(key.buffer, key.byteOffset, key.byteLength).getBigUint64(2), first: readIndex(key, 10) };
 }
 
+/** Room for the deltas of a full block (an index below 2^53 takes at most 8 varint bytes). */
+const DELTAS = new Uint8Array((MAX_BLOCK - 1) * 8);
+
 /** A block's value: the indexes after the first as varint deltas (each at least 1). */
 function encodeDeltas(list: readonly number[], from: number, to: number): Bytes {
   if (to - from === 1) return EMPTY;
-  const out = new Uint8Array((to - from - 1) * 8);
+  // Encoded into one scratch buffer and copied out at its size: a value holds no spare bytes.
+  const out = DELTAS;
   let p = 0;
   for (let i = from + 1; i < to; i++) {
     let d = list[i]! - list[i - 1]!;
@@ -98,7 +114,16 @@ function encodeDeltas(list: readonly number[], from: number, to: number): Bytes 
     }
     out[p++] = d;
   }
-  return out.subarray(0, p);
+  return out.slice(0, p);
+}
+
+/** Scratch for decodeBlockOnto. */
+const DECODED = new Float64Array(MAX_BLOCK);
+
+/** Appends a block's indexes, ascending, to `out` (the merger gathers a term's blocks this way). */
+export function decodeBlockOnto(first: number, value: Bytes, out: number[]): void {
+  const n = decodeBlockInto(first, value, 0, Number.MAX_SAFE_INTEGER, DECODED);
+  for (let i = 0; i < n; i++) out.push(DECODED[i]!);
 }
 
 /** The indexes of a block, ascending, kept when inside [lo, hi). */
@@ -157,7 +182,11 @@ export function indexRecords(start: number, terms: readonly (EntryTerms | undefi
     }
   }
   byField.forEach((m, field) => {
-    for (const [value, list] of m) blockRecords(termPrefix(field, value), list, out);
+    for (const [value, list] of m) {
+      // Most terms of a commit are one block: its key is built in place, the prefix not apart.
+      if (list.length <= MAX_BLOCK) out.push({ key: termBlockKey(field, value, list[0]!), value: encodeDeltas(list, 0, list.length) });
+      else blockRecords(termPrefix(field, value), list, out);
+    }
   });
   return out;
 }

@@ -90,4 +90,9 @@ export interface SearchIndex {
   postings(field: number, value: string, lo: number, hi: number, reverse: boolean): PostingCursor;
   /** The first entry integrated at or after `ns` (integrated_at never decreases in log order). */
   firstIntegratedAtOrAfter(ns: bigint): Promise<number | undefined>;
+  /**
+   * The index from which the per-tenant terms (src/query/terms.ts PER_TENANT_FIELDS) are
+   * indexed (Infinity: nowhere); below it a search uses the plain terms.
+   */
+  perTenantFrom(): number;
 }

@@ -38,9 +38,10 @@ export type SearchLog = RunningLog & { dir: string; producer: TestProducer; clea
  * A log for search tests. Reads are not audited unless `over.auditReads` says so: each audit
  * event is itself an event a later search would find (the test of that is in search.test.ts).
  */
-export async function startSearchLog(over: Partial<Config> = {}): Promise<SearchLog> {
+export async function startSearchLog(over: Partial<Config> = {}, registered?: TestProducer): Promise<SearchLog> {
   const dir = over.data ?? tempDir();
-  const producer = registerProducers(dir, [{ id: 'gw', tenants: ['org-1', 'org-2', 'org-3'] }]).gw!;
+  // A restart on the same data passes the producer it registered.
+  const producer = registered ?? registerProducers(dir, [{ id: 'gw', tenants: ['org-1', 'org-2', 'org-3'] }]).gw!;
   const log = await startLog(
     { ...CONFIG_DEFAULTS, data: dir, http: '127.0.0.1:0', grpc: '127.0.0.1:0', logLevel: 'silent', origin: 'test.example/log', auditReads: false, ...over },
     { authorize: testAuthorize },
