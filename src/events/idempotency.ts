@@ -57,6 +57,13 @@ function readIndex(buf: Uint8Array, off = 0): number {
   return dv.getUint32(off) * 0x1_0000_0000 + dv.getUint32(off + 4);
 }
 
+/** A committed event to index: its key, leaf index and event hash. */
+export interface RecordedEvent {
+  key: string;
+  index: number;
+  eventHash: Uint8Array;
+}
+
 export class IdempotencyIndex {
   readonly #db: ClassicLevel<Uint8Array, Uint8Array>;
   readonly #service: LogService;
@@ -66,6 +73,11 @@ export class IdempotencyIndex {
   #nextToken = 0;
   #timer: NodeJS.Timeout | undefined;
   #writes: Promise<void> = Promise.resolve();
+  /** Recorded and not yet in a write that has begun: the next write takes them, and settles #next. */
+  #queued: RecordedEvent[] = [];
+  #next: Promise<void> | undefined;
+  /** Index writes begun so far. */
+  writes = 0;
   #closed = false;
 
   private constructor(db: ClassicLevel<Uint8Array, Uint8Array>, service: LogService, watermark: number) {
@@ -152,11 +164,23 @@ export class IdempotencyIndex {
     this.#inflight.delete(token);
   }
 
-  /** Indexes committed events. Writes are chained, so they land in the order they were made. */
-  record(items: readonly { key: string; index: number; eventHash: Uint8Array }[]): Promise<void> {
+  /**
+   * Indexes committed events. Writes are chained, so they land in the order they were made, and
+   * what is recorded while one runs goes into the next, whole: one write per round trip, however
+   * many submissions commit meanwhile. (A write per submission fell behind a busy log: LevelDB
+   * slows each write while compaction catches up, and the events waiting for their index write
+   * piled up in memory without bound.)
+   */
+  record(items: readonly RecordedEvent[]): Promise<void> {
+    for (const it of items) this.#queued.push(it);
+    if (this.#next) return this.#next;
     const write = this.#writes.then(async () => {
+      const queued = this.#queued;
+      this.#queued = [];
+      this.#next = undefined;
+      this.writes++;
       const batch = this.#db.batch();
-      for (const it of items) {
+      for (const it of queued) {
         const v = new Uint8Array(40);
         putIndex(v, 0, it.index);
         v.set(it.eventHash, 8);
@@ -164,6 +188,7 @@ export class IdempotencyIndex {
       }
       await batch.write();
     });
+    this.#next = write;
     this.#writes = write.catch(() => undefined);
     return write;
   }

@@ -75,4 +75,25 @@ describe('event ingestion', () => {
     expect(res.acks[0]!.duplicate).toBe(false);
     expect(log.service.size).toBe(size + 1);
   });
+
+  it('indexes the events of submissions that commit while an index write runs in one write, and finds each', async () => {
+    const dir = tempDir();
+    const idx = await IdempotencyIndex.open(dir, log.service, { flushMs: 0 });
+    try {
+      const item = (n: number) => ({ key: `t\u0000p\u0000e${n}`, index: 1000 + n, eventHash: new Uint8Array(32).fill(n) });
+      const before = idx.writes;
+      const first = idx.record([item(0)]);
+      await new Promise((r) => setImmediate(r)); // its write has begun
+      // Recorded one by one while it runs (or after): the next write takes all 49.
+      const rest = Array.from({ length: 49 }, (_, n) => idx.record([item(n + 1)]));
+      await Promise.all([first, ...rest]);
+      expect(idx.writes - before).toBe(2);
+      const found = await idx.lookup(Array.from({ length: 50 }, (_, n) => item(n).key));
+      expect(found.map((f) => f?.index)).toEqual(Array.from({ length: 50 }, (_, n) => 1000 + n));
+      expect(found.map((f) => f?.eventHash[0])).toEqual(Array.from({ length: 50 }, (_, n) => n));
+    } finally {
+      await idx.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
