@@ -172,7 +172,10 @@ export function inclusionProof(
   checkSize('index', index);
   checkSize('size', size);
   if (index >= size) throw new CandorError('out_of_range', `index ${index} is not below tree size ${size}`);
-  const out: Uint8Array[] = [];
+  // The array is allocated at its final length: the sequencer keeps one per acknowledgement,
+  // and one grown by push would be more than twice as large.
+  const out = new Array<Uint8Array>(inclusionProofLength(index, size));
+  let n = 0;
   // fn: the path's node at this height; last: the last node at this height; width = 2^height.
   let fn = index;
   let last = size - 1;
@@ -180,17 +183,17 @@ export function inclusionProof(
   let width = 1;
   while (last > 0) {
     const odd = fn % 2;
-    if (odd === 1) out.push(read(height, fn - 1));
+    if (odd === 1) out[n++] = read(height, fn - 1);
     else if (fn < last) {
       const start = (fn + 1) * width;
-      if (start + width <= size) out.push(read(height, fn + 1));
+      if (start + width <= size) out[n++] = read(height, fn + 1);
       else {
         let h = rightEdge?.get(start);
         if (!h) {
           h = rangeHash(hasher, start, size, read);
           rightEdge?.set(start, h);
         }
-        out.push(h);
+        out[n++] = h;
       }
     }
     fn = (fn - odd) / 2;
@@ -198,7 +201,17 @@ export function inclusionProof(
     height++;
     width *= 2;
   }
+  if (n !== out.length) throw new Error('bad math: inclusion proof length');
   return out;
+}
+
+/** The number of hashes in the inclusion proof of `index` in a tree of `size`: the heights where the path's node has a sibling. */
+function inclusionProofLength(index: number, size: number): number {
+  let n = 0;
+  for (let fn = index, last = size - 1; last > 0; fn = (fn - (fn % 2)) / 2, last = (last - (last % 2)) / 2) {
+    if (fn % 2 === 1 || fn < last) n++;
+  }
+  return n;
 }
 
 /** Hashes the ranges of a proof plan with the given node reader. */
