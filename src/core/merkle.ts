@@ -155,6 +155,12 @@ export function consistencyProofRanges(m: number, n: number): LeafRange[] {
  * The inclusion proof for `index` in a tree of `size` (RFC 9162 §2.1.3.1), leaf sibling first,
  * computed in one pass: the same hashes as proofHashes(inclusionProofRanges(...)) without the
  * intermediate plan, for the sequencer's acknowledgements where it runs once per entry.
+ *
+ * It walks up from the leaf, the way §2.1.3.2 verifies: at each height the node on the path has
+ * a left sibling (always complete), a right sibling (complete, or the one incomplete subtree at
+ * that height, which ends at `size`), or none (it is the last node of its height: no hash). An
+ * incomplete right sibling is shared by every proof in this tree, so it is cached by its start in
+ * `rightEdge`.
  */
 export function inclusionProof(
   hasher: Hasher,
@@ -166,27 +172,46 @@ export function inclusionProof(
   checkSize('index', index);
   checkSize('size', size);
   if (index >= size) throw new CandorError('out_of_range', `index ${index} is not below tree size ${size}`);
-  const out: Uint8Array[] = [];
-  let lo = 0;
-  let hi = size;
-  while (hi - lo > 1) {
-    const k = splitPoint(hi - lo);
-    if (index - lo < k) {
-      // [lo + k, hi) is complete unless hi = size: then it is a right-edge subtree that every
-      // proof in this tree shares, so it is cached by its start.
-      let h = hi === size ? rightEdge?.get(lo + k) : undefined;
-      if (!h) {
-        h = rangeHash(hasher, lo + k, hi, read);
-        if (hi === size) rightEdge?.set(lo + k, h);
+  // The array is allocated at its final length: the sequencer keeps one per acknowledgement,
+  // and one grown by push would be more than twice as large.
+  const out = new Array<Uint8Array>(inclusionProofLength(index, size));
+  let n = 0;
+  // fn: the path's node at this height; last: the last node at this height; width = 2^height.
+  let fn = index;
+  let last = size - 1;
+  let height = 0;
+  let width = 1;
+  while (last > 0) {
+    const odd = fn % 2;
+    if (odd === 1) out[n++] = read(height, fn - 1);
+    else if (fn < last) {
+      const start = (fn + 1) * width;
+      if (start + width <= size) out[n++] = read(height, fn + 1);
+      else {
+        let h = rightEdge?.get(start);
+        if (!h) {
+          h = rangeHash(hasher, start, size, read);
+          rightEdge?.set(start, h);
+        }
+        out[n++] = h;
       }
-      out.push(h);
-      hi = lo + k;
-    } else {
-      out.push(read(log2(k), lo / k)); // [lo, lo + k) is complete and aligned
-      lo += k;
     }
+    fn = (fn - odd) / 2;
+    last = (last - (last % 2)) / 2;
+    height++;
+    width *= 2;
   }
-  return out.reverse();
+  if (n !== out.length) throw new Error('bad math: inclusion proof length');
+  return out;
+}
+
+/** The number of hashes in the inclusion proof of `index` in a tree of `size`: the heights where the path's node has a sibling. */
+function inclusionProofLength(index: number, size: number): number {
+  let n = 0;
+  for (let fn = index, last = size - 1; last > 0; fn = (fn - (fn % 2)) / 2, last = (last - (last % 2)) / 2) {
+    if (fn % 2 === 1 || fn < last) n++;
+  }
+  return n;
 }
 
 /** Hashes the ranges of a proof plan with the given node reader. */

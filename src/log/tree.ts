@@ -127,9 +127,14 @@ export class TreeState {
   /** Appends leaf hashes. The state is changed in place; on a failed commit, reload it. */
   append(leafHashes: readonly Uint8Array[]): AppendResult {
     const oldSize = this.size;
-    // Nodes of the old compact range: the left siblings a new leaf's proof can need.
-    const old = new Map<string, Uint8Array>();
-    rangeNodes(0, oldSize).forEach((n, i) => old.set(`${n.height}/${n.index}`, this.#range.hashes[i]!));
+    // Nodes of the old compact range: the left siblings a new leaf's proof can need. Their
+    // heights strictly decrease, so there is at most one per height.
+    const oldIndex: number[] = [];
+    const oldHash: Uint8Array[] = [];
+    rangeNodes(0, oldSize).forEach((n, i) => {
+      oldIndex[n.height] = n.index;
+      oldHash[n.height] = this.#range.hashes[i]!;
+    });
     // Every node this batch creates, per height: a contiguous run of indexes.
     const created: { start: number; hashes: Uint8Array[] }[] = [];
     const full: TileContent[] = [];
@@ -162,9 +167,8 @@ export class TreeState {
     const read: NodeReader = (height, index) => {
       const run = created[height];
       if (run && index >= run.start && index < run.start + run.hashes.length) return run.hashes[index - run.start]!;
-      const h = old.get(`${height}/${index}`);
-      if (!h) throw new Error(`bad math: node ${height}/${index} is neither new nor on the old right edge`);
-      return h;
+      if (oldIndex[height] !== index) throw new Error(`bad math: node ${height}/${index} is neither new nor on the old right edge`);
+      return oldHash[height]!;
     };
     return { oldSize, newSize: this.size, tiles, read };
   }

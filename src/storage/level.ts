@@ -60,11 +60,13 @@ function entryKey(index: number): Bytes {
   return k;
 }
 
-function leafKey(hash: Uint8Array): Bytes {
-  const k = new Uint8Array(33);
-  k[0] = LEAF;
-  k.set(hash, 1);
-  return k;
+const LEAF_KEY_BYTES = 1 + HASH_SIZE;
+
+/** Writes the leaf-index key of `hash` into buf at off and returns it (a view of buf). */
+function leafKeyAt(buf: Uint8Array, off: number, hash: Uint8Array): Bytes {
+  buf[off] = LEAF;
+  buf.set(hash, off + 1);
+  return buf.subarray(off, off + LEAF_KEY_BYTES);
 }
 
 /**
@@ -292,7 +294,13 @@ export class LevelStore implements LogStore, SearchIndex {
 
   async lookupLeafHashes(hashes: readonly Uint8Array[]): Promise<(number | undefined)[]> {
     if (hashes.length === 0) return [];
-    const values = await this.#db.getMany(hashes.map(leafKey));
+    // The keys are views of one buffer: a separate small Uint8Array per key would be allocated on
+    // V8's heap, and the binding, to read it, moves each one off the heap (an allocation and a
+    // copy per key).
+    const buf = new Uint8Array(hashes.length * LEAF_KEY_BYTES);
+    const keys: Bytes[] = new Array(hashes.length);
+    for (let i = 0; i < hashes.length; i++) keys[i] = leafKeyAt(buf, i * LEAF_KEY_BYTES, hashes[i]!);
+    const values = await this.#db.getMany(keys);
     return values.map((v) => (v === undefined ? undefined : readIndex(v)));
   }
 
@@ -313,10 +321,14 @@ export class LevelStore implements LogStore, SearchIndex {
       }
       b.put(tileKey(t.level, t.index), v);
     }
-    for (const { hash, index } of batch.leafIndex) {
-      const v = new Uint8Array(8);
-      putIndex(v, 0, index);
-      b.put(leafKey(hash), v);
+    // Leaf-index keys and values as views of one buffer, for the reason given in lookupLeafHashes.
+    const n = batch.leafIndex.length;
+    const buf = new Uint8Array(n * (LEAF_KEY_BYTES + 8));
+    for (let i = 0, off = 0; i < n; i++, off += LEAF_KEY_BYTES + 8) {
+      const { hash, index } = batch.leafIndex[i]!;
+      const key = leafKeyAt(buf, off, hash);
+      putIndex(buf, off + LEAF_KEY_BYTES, index);
+      b.put(key, buf.subarray(off + LEAF_KEY_BYTES, off + LEAF_KEY_BYTES + 8));
     }
     const records = batch.terms ? indexRecords(batch.start, batch.terms) : [];
     for (const r of records) b.put(r.key, r.value);

@@ -36,10 +36,19 @@ export interface IndexRecord {
 const EMPTY = new Uint8Array(0);
 
 export function putIndex(buf: Uint8Array, off: number, n: number): void {
-  // 8-byte big-endian without BigInt: high 32 bits, then low 32 bits.
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  dv.setUint32(off, Math.floor(n / 0x1_0000_0000));
-  dv.setUint32(off + 4, n >>> 0);
+  // 8-byte big-endian without BigInt: high 32 bits, then low 32 bits. Byte by byte rather than
+  // through a DataView, which would be an allocation per call (once per key of a commit); a
+  // Uint8Array store keeps the low 8 bits of each shifted value.
+  const hi = Math.floor(n / 0x1_0000_0000);
+  const lo = n >>> 0;
+  buf[off] = hi >>> 24;
+  buf[off + 1] = hi >>> 16;
+  buf[off + 2] = hi >>> 8;
+  buf[off + 3] = hi;
+  buf[off + 4] = lo >>> 24;
+  buf[off + 5] = lo >>> 16;
+  buf[off + 6] = lo >>> 8;
+  buf[off + 7] = lo;
 }
 
 export function readIndex(buf: Uint8Array, off = 0): number {

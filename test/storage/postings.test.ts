@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LevelStore } from '../../src/storage/level.js';
-import { MAX_BLOCK, decodeBlock, indexRecords } from '../../src/storage/postings.js';
+import { MAX_BLOCK, decodeBlock, indexRecords, putIndex, readIndex } from '../../src/storage/postings.js';
 import type { EntryTerms } from '../../src/storage/store.js';
 import { tempDir } from '../helpers/server.js';
 
@@ -114,5 +114,23 @@ describe('posting blocks', () => {
     // Entry 1000 (time 10) is opaque: it has no time, the run starts at the next event.
     expect(await store.firstIntegratedAtOrAfter(10n)).toBe(1001);
     expect(await store.firstIntegratedAtOrAfter(BigInt(SIZE))).toBeUndefined();
+  });
+});
+
+describe('8-byte indexes', () => {
+  it('putIndex writes what DataView writes as two big-endian uint32s, at any offset, and readIndex reads it back', () => {
+    fc.assert(
+      fc.property(fc.maxSafeNat(), fc.nat({ max: 16 }), (n, off) => {
+        const got = new Uint8Array(off + 8).fill(0xaa);
+        putIndex(got, off, n);
+        const want = new Uint8Array(off + 8).fill(0xaa);
+        const dv = new DataView(want.buffer);
+        dv.setUint32(off, Math.floor(n / 2 ** 32));
+        dv.setUint32(off + 4, n % 2 ** 32);
+        expect(got).toEqual(want);
+        expect(readIndex(got, off)).toBe(n);
+      }),
+      { numRuns: 2000, examples: [[0, 0], [2 ** 32 - 1, 0], [2 ** 32, 3], [Number.MAX_SAFE_INTEGER, 1]] },
+    );
   });
 });
