@@ -165,10 +165,14 @@ describe('proofs against a naive recursive implementation', () => {
 });
 
 describe('verifyInclusions (many proofs, shared nodes hashed once) against verifyInclusion on each', () => {
+  // mulberry32: deterministic, and unlike a bare LCG its low bits are random too.
   let seed = 0x6d2b79f5;
   const rand = (n: number) => {
-    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-    return seed % n;
+    seed = (seed + 0x6d2b79f5) >>> 0;
+    let t = seed;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) % n;
   };
   const N = 1500;
   const leafHashes = Array.from({ length: N }, (_, i) => naiveLeaf(new TextEncoder().encode(`leaf ${i} ${rand(1e9)}`)));
