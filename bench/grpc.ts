@@ -18,7 +18,7 @@ import { create, toBinary } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { Client, Metadata, credentials } from '@grpc/grpc-js';
 import { GatewayClient, SessionVerb, type BatchOptions } from '../clients/gateway/index.js';
-import { nodeEd25519, nodeHasher } from '../src/crypto/node.js';
+import { nodeDigest, nodeEd25519, nodeHasher } from '../src/crypto/node.js';
 import { ActorType, EventSchema, Outcome } from '../src/gen/candor/v1/event_pb.js';
 import { SubmitBatchRequestSchema } from '../src/gen/candor/v1/log_service_pb.js';
 import { logServiceDefinition } from '../src/grpc/definition.js';
@@ -128,7 +128,7 @@ export async function rawIngest(address: string, tokens: (string | undefined)[],
 /** One gateway SDK client per producer, with node:crypto hashing and signatures. */
 export function gateways(address: string, producers: { id: string; token: string }[], vkey: string, batch: BatchOptions): GatewayClient[] {
   return producers.map(
-    (p) => new GatewayClient({ address, token: p.token, producer: p.id, tenant: 'org-1', logKey: vkey, ed25519: nodeEd25519, hasher: nodeHasher, batch }),
+    (p) => new GatewayClient({ address, token: p.token, producer: p.id, tenant: 'org-1', logKey: vkey, ed25519: nodeEd25519, hasher: nodeHasher, digest: nodeDigest, batch }),
   );
 }
 

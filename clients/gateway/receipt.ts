@@ -12,7 +12,7 @@ import { equal, toBase64 } from '../../src/core/bytes.js';
 import { openCheckpoint, type Checkpoint } from '../../src/core/checkpoint.js';
 import { CandorError } from '../../src/core/errors.js';
 import { portableHasher, type Hasher } from '../../src/core/hash.js';
-import { verifyInclusion } from '../../src/core/merkle.js';
+import { verifyInclusion, verifyInclusions } from '../../src/core/merkle.js';
 import { parseVerifierKey, type Ed25519, type NoteVerifier } from '../../src/core/note.js';
 import { EventSchema, type Event } from '../../src/gen/candor/v1/event_pb.js';
 import type { AuthMethod, EventAck } from '../../src/gen/candor/v1/log_service_pb.js';
@@ -70,55 +70,65 @@ export class CheckpointVerifier {
 }
 
 /**
- * Checks one acknowledgement of an event the caller sent (`event`: its bytes as sent), and returns
- * the receipt. For a new leaf, the leaf is rebuilt from what the caller knows plus the
- * acknowledgement's receive time; for a duplicate the log returns the first leaf, which must hold
- * the same event bytes.
+ * Checks the acknowledgements of a batch of events the caller sent (`events`: their bytes as
+ * sent, in request order), all proved against one checkpoint, and returns their receipts. For a
+ * new leaf, the leaf is rebuilt from what the caller knows plus the acknowledgement's receive
+ * time; for a duplicate the log returns the first leaf, which must hold the same event bytes.
+ * Every leaf's inclusion proof is verified against the checkpoint's root; the proofs are checked
+ * together (verifyInclusions), so the path the batch's leaves share is hashed once, not once per
+ * event, and any single bad proof still rejects the batch.
  */
-export function checkAck(
+export function checkAcks(
   a: {
-    ack: EventAck;
+    acks: readonly EventAck[];
     checkpoint: Checkpoint;
     note: string;
     producer: string;
     authMethod: AuthMethod;
-    event: Uint8Array;
-    signature: LeafSignature | undefined;
+    events: readonly Uint8Array[];
+    /** The producer signature's fields for event i, if the batch was signed. */
+    signature?: (i: number) => LeafSignature;
   },
   hasher: Hasher = portableHasher,
-): Receipt {
-  const { ack, checkpoint } = a;
-  const index = Number(ack.index);
-  const treeSize = Number(ack.treeSize);
-  if (treeSize !== checkpoint.size) fail(`the acknowledgement is for tree size ${treeSize}, its checkpoint for ${checkpoint.size}`);
-  let leaf: Uint8Array;
-  if (ack.duplicate) {
-    leaf = ack.leaf;
-    const logged = parseEventLeaf(leaf);
-    if (!equal(logged.event, a.event)) fail('the log answered a duplicate whose leaf holds another event');
-    if (logged.producer !== a.producer) fail(`the duplicate's leaf names producer ${logged.producer}, not ${a.producer}`);
-  } else {
-    leaf = encodeEventLeaf({
-      receivedAt: timestampNs(ack.receivedAt),
-      authMethod: a.authMethod,
-      producer: a.producer,
-      event: a.event,
-      ...(a.signature ? { signature: a.signature } : {}),
-    });
+): Receipt[] {
+  const { acks, checkpoint } = a;
+  if (acks.length !== a.events.length) fail(`the log answered ${acks.length} acknowledgements for ${a.events.length} events`);
+  const receipts: Receipt[] = new Array(acks.length);
+  for (let i = 0; i < acks.length; i++) {
+    const ack = acks[i]!;
+    const index = Number(ack.index);
+    const treeSize = Number(ack.treeSize);
+    if (treeSize !== checkpoint.size) fail(`the acknowledgement is for tree size ${treeSize}, its checkpoint for ${checkpoint.size}`);
+    let leaf: Uint8Array;
+    if (ack.duplicate) {
+      leaf = ack.leaf;
+      const logged = parseEventLeaf(leaf);
+      if (!equal(logged.event, a.events[i]!)) fail('the log answered a duplicate whose leaf holds another event');
+      if (logged.producer !== a.producer) fail(`the duplicate's leaf names producer ${logged.producer}, not ${a.producer}`);
+    } else {
+      leaf = encodeEventLeaf({
+        receivedAt: timestampNs(ack.receivedAt),
+        authMethod: a.authMethod,
+        producer: a.producer,
+        event: a.events[i]!,
+        ...(a.signature ? { signature: a.signature(i) } : {}),
+      });
+    }
+    const leafHash = hasher.leaf(leaf);
+    if (!equal(leafHash, ack.leafHash)) fail(`the log acknowledged leaf hash ${toBase64(ack.leafHash)}, but the leaf hashes to ${toBase64(leafHash)}`);
+    receipts[i] = {
+      index,
+      treeSize,
+      leafHash,
+      inclusionProof: ack.inclusionProof,
+      checkpoint: a.note,
+      leaf,
+      duplicate: ack.duplicate,
+      receivedAt: timestampDate(ack.receivedAt!),
+    };
   }
-  const leafHash = hasher.leaf(leaf);
-  if (!equal(leafHash, ack.leafHash)) fail(`the log acknowledged leaf hash ${toBase64(ack.leafHash)}, but the leaf hashes to ${toBase64(leafHash)}`);
-  verifyInclusion(hasher, index, treeSize, leafHash, ack.inclusionProof, checkpoint.root);
-  return {
-    index,
-    treeSize,
-    leafHash,
-    inclusionProof: ack.inclusionProof,
-    checkpoint: a.note,
-    leaf,
-    duplicate: ack.duplicate,
-    receivedAt: timestampDate(ack.receivedAt!),
-  };
+  verifyInclusions(hasher, checkpoint.size, checkpoint.root, receipts.map((r) => ({ index: r.index, leafHash: r.leafHash, proof: r.inclusionProof })));
+  return receipts;
 }
 
 export interface VerifiedReceipt {

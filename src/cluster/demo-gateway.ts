@@ -9,7 +9,7 @@
  */
 import { randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { nodeHasher, nodeEd25519 } from '../crypto/node.js';
+import { nodeDigest, nodeHasher, nodeEd25519 } from '../crypto/node.js';
 import { GatewayClient, ReviewKind, SessionVerb, VoteDecision, type Recorded } from '../../clients/gateway/index.js';
 import type { ResourceInit } from '../../clients/gateway/events.js';
 
@@ -58,6 +58,7 @@ export async function runDemoGateway(o: DemoGatewayOptions): Promise<{ events: n
     producerInfo: { kind: 'candor-demo-gateway', version: '1', instance: o.producer },
     ed25519: nodeEd25519,
     hasher: nodeHasher,
+    digest: nodeDigest,
   });
   let events = 0;
   let failures = 0;

@@ -20,7 +20,6 @@
  * ("events[3].actor.id is required"). Every acknowledgement of a response is proved against the
  * same checkpoint.
  */
-import { hash } from 'node:crypto';
 import type { Timestamp } from '@bufbuild/protobuf/wkt';
 import { create } from '@bufbuild/protobuf';
 import { CandorError, invalid } from '../core/errors.js';
@@ -39,9 +38,7 @@ import { EventTree, batchStatement } from './signature.js';
 import { eventTerms } from '../query/terms.js';
 import type { EntryTerms } from '../storage/store.js';
 import { equal } from '../core/bytes.js';
-import { nodeHasher } from '../crypto/node.js';
-
-const nodeDigest: Digest = (d) => hash('sha256', d, 'buffer');
+import { nodeDigest, nodeHasher } from '../crypto/node.js';
 
 /** The most events one request may carry. */
 export const MAX_EVENTS_PER_REQUEST = MAX_SIGNED_BATCH;

@@ -31,11 +31,9 @@ import {
   GetInclusionProofRequestSchema,
   GetInclusionProofResponseSchema,
   SubmitBatchRequestSchema,
-  SubmitBatchResponseSchema,
   SubmitRequestSchema,
   SubmitResponseSchema,
   SubmitStreamRequestSchema,
-  SubmitStreamResponseSchema,
   WatchCheckpointsRequestSchema,
   WatchCheckpointsResponseSchema,
 } from '../gen/candor/v1/log_service_pb.js';
@@ -43,6 +41,7 @@ import type { LogMetrics } from '../log/metrics.js';
 import type { LogService } from '../log/service.js';
 import { bearerCredentials, type Credentials } from '../producers/registry.js';
 import type { SearchService } from '../query/search.js';
+import { encodeSubmitAnswer } from './acks.js';
 import { logServiceDefinition, queryServiceDefinition } from './definition.js';
 import { toGrpcStatus } from './errors.js';
 import { REQUEST_ID_HEADER, requestId } from '../observability/request-id.js';
@@ -115,10 +114,6 @@ function batchInput(req: Pick<SubmitEventsInput, 'events' | 'eventMessages'> & {
   return { requestId: req.requestId, events: req.events, eventMessages: req.eventMessages, signature: req.signature };
 }
 
-function responseInit(r: SubmitEventsResult) {
-  return { requestId: r.requestId, checkpoint: r.checkpoint, producer: r.producer, authMethod: r.authMethod, acks: r.acks };
-}
-
 export async function startGrpcServer(o: GrpcServerOptions): Promise<GrpcServer> {
   const { service, events, metrics } = o;
   const server = new Server({
@@ -167,7 +162,7 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<GrpcServer>
 
     SubmitBatch: unary(SubmitBatchRequestSchema, async (req, call) => {
       const r = await events.submit(credentials(call), batchInput(req));
-      return encode(SubmitBatchResponseSchema, responseInit(r));
+      return encodeSubmitAnswer(r);
     }, true),
 
     SubmitStream: (call: ServerDuplexStream<Uint8Array, Uint8Array>) => {
@@ -218,7 +213,7 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<GrpcServer>
           try {
             if (stopped) return;
             const r = await result;
-            if (!stopped && !call.write(encode(SubmitStreamResponseSchema, responseInit(r)))) await once(call, 'drain');
+            if (!stopped && !call.write(encodeSubmitAnswer(r))) await once(call, 'drain');
           } catch (err) {
             stop(err);
           } finally {

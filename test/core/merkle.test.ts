@@ -13,6 +13,8 @@ import {
   treeHash,
   verifyConsistency,
   verifyInclusion,
+  verifyInclusions,
+  type InclusionClaim,
   type NodeReader,
 } from '../../src/core/merkle.js';
 import { loadVectors } from '../helpers/vectors.js';
@@ -172,6 +174,117 @@ describe('proofs against a naive recursive implementation', () => {
       proofHashes(H, ranges, (h, i) => (seen.push(`${h}/${i}`), read(h, i)));
       expect(proofNodes(ranges).map((x) => `${x.height}/${x.index}`)).toEqual(seen);
     }
+  });
+});
+
+describe('verifyInclusions (many proofs, shared nodes hashed once) against verifyInclusion on each', () => {
+  // mulberry32: deterministic, and unlike a bare LCG its low bits are random too.
+  let seed = 0x6d2b79f5;
+  const rand = (n: number) => {
+    seed = (seed + 0x6d2b79f5) >>> 0;
+    let t = seed;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) % n;
+  };
+  const N = 1500;
+  const leafHashes = Array.from({ length: N }, (_, i) => naiveLeaf(new TextEncoder().encode(`leaf ${i} ${rand(1e9)}`)));
+  const { read } = buildTree(leafHashes);
+  const proofOf = (m: number, n: number) => proofHashes(H, inclusionProofRanges(m, n), read);
+
+  /** The straightforward answer: the position of the first claim verifyInclusion rejects, or -1. */
+  const firstBad = (n: number, root: Uint8Array, claims: InclusionClaim[]) =>
+    claims.findIndex((c) => {
+      try {
+        verifyInclusion(H, c.index, n, c.leafHash, c.proof, root);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+
+  /** One random way to spoil one claim, some of them only detectable above the shared part of the paths. */
+  function tamper(claims: InclusionClaim[], n: number): void {
+    const k = rand(claims.length);
+    const c = claims[k]!;
+    const proof = c.proof.map((p) => p.slice());
+    switch (rand(7)) {
+      case 0: // one bit of one sibling, anywhere on the path (the top ones are shared with every other claim)
+        if (proof.length > 0) proof[rand(proof.length)]![rand(32)] ^= 1 << rand(8);
+        break;
+      case 1: // the top sibling only: everything below it is identical to the honest claims' paths
+        if (proof.length > 0) proof[proof.length - 1]![rand(32)] ^= 1;
+        break;
+      case 2: // a sibling taken from another claim's proof
+        if (proof.length > 0) proof[rand(proof.length)] = claims[rand(claims.length)]!.proof[rand(proof.length)] ?? new Uint8Array(32);
+        break;
+      case 3:
+        claims[k] = { ...c, leafHash: leafHashes[(c.index + 1) % n]! };
+        return;
+      case 4:
+        claims[k] = { ...c, index: (c.index + 1 + rand(n - 1)) % n };
+        return;
+      case 5: // two siblings swapped
+        if (proof.length > 1) {
+          const [a, b] = [rand(proof.length), rand(proof.length)];
+          [proof[a], proof[b]] = [proof[b]!, proof[a]!];
+        }
+        break;
+      default: // a sibling too many or too few
+        if (rand(2) === 0) proof.push(proof[0] ?? new Uint8Array(32));
+        else proof.pop();
+    }
+    claims[k] = { ...c, proof };
+  }
+
+  it('gives the same verdict, naming the same first bad claim, on random batches and random tampering', () => {
+    let rejected = 0;
+    for (let round = 0; round < 400; round++) {
+      const n = round < 20 ? 1 + round : 1 + rand(N);
+      const root = naiveMTH(leafHashes.slice(0, n));
+      const count = 1 + rand(Math.min(n, 300));
+      // Mostly consecutive leaves (a batch's receipts), sometimes scattered ones, sometimes repeats.
+      const start = rand(n - count + 1);
+      const indexes =
+        round % 5 === 4
+          ? Array.from({ length: count }, () => rand(n))
+          : Array.from({ length: count }, (_, i) => start + i);
+      const claims: InclusionClaim[] = indexes.map((m) => ({ index: m, leafHash: leafHashes[m]!, proof: proofOf(m, n) }));
+      if (round % 3 !== 0) {
+        const spoilt = 1 + rand(3);
+        for (let t = 0; t < spoilt; t++) tamper(claims, n);
+      }
+      const want = firstBad(n, root, claims);
+      if (want < 0) {
+        expect(() => verifyInclusions(H, n, root, claims)).not.toThrow();
+      } else {
+        rejected++;
+        expect(() => verifyInclusions(H, n, root, claims)).toThrow(new RegExp(`^claim ${want} \\(`));
+      }
+    }
+    expect(rejected).toBeGreaterThan(150);
+  });
+
+  it('rejects a bad claim after good ones that computed the same nodes first, and before them', () => {
+    const n = 1000;
+    const root = naiveMTH(leafHashes.slice(0, n));
+    const good = Array.from({ length: 64 }, (_, i) => ({ index: 512 + i, leafHash: leafHashes[512 + i]!, proof: proofOf(512 + i, n) }));
+    const bad = { ...good[5]!, proof: good[5]!.proof.map((p, j, all) => (j === all.length - 1 ? p.map((b) => b ^ 0xff) : p)) };
+    expect(() => verifyInclusions(H, n, root, [...good, bad])).toThrow(/^claim 64 \(leaf 517\)/);
+    expect(() => verifyInclusions(H, n, root, [bad, ...good])).toThrow(/^claim 0 \(leaf 517\)/);
+  });
+
+  it('hashes each node of a batch of consecutive leaves once', () => {
+    const n = 1_000;
+    const root = naiveMTH(leafHashes.slice(0, n));
+    const claims = Array.from({ length: 256 }, (_, i) => ({ index: 700 + i, leafHash: leafHashes[700 + i]!, proof: proofOf(700 + i, n) }));
+    let hashes = 0;
+    const counting = { ...H, node: (l: Uint8Array, r: Uint8Array) => (hashes++, H.node(l, r)) };
+    verifyInclusions(counting, n, root, claims);
+    const separately = claims.reduce((a, c) => a + c.proof.length, 0);
+    // 255 nodes inside the batch and the few above it, instead of one per proof step.
+    expect(hashes).toBeLessThan(300);
+    expect(separately).toBeGreaterThan(2_000);
   });
 });
 

@@ -6,7 +6,7 @@ import { clone, fromBinary } from '@bufbuild/protobuf';
 import { equal } from '../../src/core/bytes.js';
 import { portableHasher } from '../../src/core/hash.js';
 import { generateSignerKey, type Ed25519 } from '../../src/core/note.js';
-import { nodeEd25519 } from '../../src/crypto/node.js';
+import { nodeDigest, nodeEd25519, nodeHasher } from '../../src/crypto/node.js';
 import { eventHash } from '../../src/events/encoding.js';
 import { parseEventLeaf } from '../../src/events/leaf.js';
 import { eventsRoot } from '../../src/events/signature.js';
@@ -106,16 +106,23 @@ describe('the gateway SDK', () => {
     expect(() => verifyReceipt(bad, log.keys.vkeys)).toThrow(/does not hash/);
   });
 
-  it("seals a session with a digest an auditor recomputes from the log", async () => {
-    const gw = gateway();
-    await gw.session.started({ actor: alice, resource: prod, source: src, sessionId: 'ses-digest', verb: SessionVerb.CONNECT });
-    await Promise.all([1, 2, 3, 4].map((i) => gw.statement.executed({ actor: alice, resource: prod, sessionId: 'ses-digest', statement: `select ${i}` })));
-    await gw.statement.denied({ actor: alice, resource: prod, sessionId: 'ses-digest', statement: 'drop table accounts', rule: 'no-ddl' });
-    const end = await gw.session.ended({ actor: alice, resource: prod, sessionId: 'ses-digest', exitCode: 0 });
+  it.each([
+    ['the portable crypto', false],
+    ["node:crypto's", true],
+  ])('seals a session with a digest an auditor recomputes from the log (%s)', async (_, node) => {
+    let digests = 0;
+    const sid = `ses-digest-${node}`;
+    const gw = gateway(node ? { ed25519: nodeEd25519, hasher: nodeHasher, digest: (d) => (digests++, nodeDigest(d)) } : {});
+    await gw.session.started({ actor: alice, resource: prod, source: src, sessionId: sid, verb: SessionVerb.CONNECT });
+    await Promise.all([1, 2, 3, 4].map((i) => gw.statement.executed({ actor: alice, resource: prod, sessionId: sid, statement: `select ${i}` })));
+    await gw.statement.denied({ actor: alice, resource: prod, sessionId: sid, statement: 'drop table accounts', rule: 'no-ddl' });
+    const end = await gw.session.ended({ actor: alice, resource: prod, sessionId: sid, exitCode: 0 });
+    // Each event's hash goes into the session digest and into its batch's signature.
+    if (node) expect(digests).toBeGreaterThanOrEqual(6 + 7);
     const sealed = end.event.body.value as { eventCount: bigint; statementCount: bigint; deniedCount: bigint; streamDigest: Uint8Array };
     expect([sealed.eventCount, sealed.statementCount, sealed.deniedCount]).toEqual([6n, 4n, 1n]);
     // The auditor: the session's events from the log, in seq order, hashed, Merkle-rooted.
-    const session = (await loggedEvents()).filter((e) => e.event.sessionId === 'ses-digest' && e.event.type !== 'session.ended');
+    const session = (await loggedEvents()).filter((e) => e.event.sessionId === sid && e.event.type !== 'session.ended');
     session.sort((a, b) => Number(a.event.seq - b.event.seq));
     expect(session.map((e) => Number(e.event.seq))).toEqual([1, 2, 3, 4, 5, 6]);
     expect(Number(end.event.seq)).toBe(7);
@@ -229,6 +236,36 @@ describe('the gateway SDK', () => {
       const gw = gateway({ transport: tamper(change) });
       await expect(gw.producerEvents.heartbeat()).rejects.toMatchObject({ code: 'verification_failed', message: expect.stringMatching(message) });
     }
+    real.close();
+  });
+
+  it('refuses a whole batch when one receipt in it does not verify (its proofs are checked together)', async () => {
+    const real = new GrpcTransport({ address: log.address, token: log.creds.gw!.token });
+    const tamper = (change: (r: SubmitBatchResponse) => void) => ({
+      submitBatch: async (r: SubmitBatchRequest) => {
+        const res = clone(SubmitBatchResponseSchema, await real.submitBatch(r));
+        change(res);
+        return res;
+      },
+      close: () => undefined,
+    });
+    const top = (p: Uint8Array[]) => p.length - 1;
+    const cases: [(r: SubmitBatchResponse) => void, RegExp][] = [
+      // The top sibling of one proof: every other proof computes the same nodes below it.
+      [(r) => (r.acks[5]!.inclusionProof[top(r.acks[5]!.inclusionProof)]![0]! ^= 1), /claim 5 .*inclusion proof does not lead to the root/],
+      [(r) => (r.acks[2]!.inclusionProof = r.acks[3]!.inclusionProof), /claim 2 \(/],
+      [(r) => (r.acks[7]!.index += 1n), /claim 7 /],
+      [(r) => r.acks[4]!.inclusionProof.pop(), /claim 4 .*too short/],
+    ];
+    for (const [change, message] of cases) {
+      const gw = gateway({ batch: { maxEvents: 8, lingerMs: 200 }, transport: tamper(change) });
+      const results = await Promise.allSettled(Array.from({ length: 8 }, () => gw.producerEvents.heartbeat()));
+      for (const r of results) expect(r).toMatchObject({ status: 'rejected', reason: { code: 'verification_failed', message: expect.stringMatching(message) } });
+    }
+    // Untampered, the same batch verifies.
+    const gw = gateway({ batch: { maxEvents: 8, lingerMs: 200 }, transport: tamper(() => undefined) });
+    const ok = await Promise.all(Array.from({ length: 8 }, () => gw.producerEvents.heartbeat()));
+    expect(new Set(ok.map((r) => r.receipt.treeSize)).size).toBe(1);
     real.close();
   });
 });
