@@ -19,6 +19,7 @@ import {
 } from '../../src/core/merkle.js';
 import { loadVectors } from '../helpers/vectors.js';
 import { naiveConsistency, naiveLeaf, naiveMTH, naivePath } from '../helpers/naive.js';
+import { mulberry32 } from '../helpers/random.js';
 
 const tree = loadVectors('rfc6962-merkle-tree.json');
 const reference = loadVectors('rfc6962-reference-proofs.json');
@@ -178,15 +179,7 @@ describe('proofs against a naive recursive implementation', () => {
 });
 
 describe('verifyInclusions (many proofs, shared nodes hashed once) against verifyInclusion on each', () => {
-  // mulberry32: deterministic, and unlike a bare LCG its low bits are random too.
-  let seed = 0x6d2b79f5;
-  const rand = (n: number) => {
-    seed = (seed + 0x6d2b79f5) >>> 0;
-    let t = seed;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) % n;
-  };
+  const rand = mulberry32(0x6d2b79f5);
   const N = 1500;
   const leafHashes = Array.from({ length: N }, (_, i) => naiveLeaf(new TextEncoder().encode(`leaf ${i} ${rand(1e9)}`)));
   const { read } = buildTree(leafHashes);

@@ -60,6 +60,16 @@ async function loggedEvents(): Promise<{ index: number; event: Event; bytes: Uin
   });
 }
 
+
+/** A transport that passes each SubmitBatch to `real` and changes its answer with `change`. */
+const tampering = (real: GrpcTransport) => (change: (r: SubmitBatchResponse) => void) => ({
+  submitBatch: async (r: SubmitBatchRequest) => {
+    const res = clone(SubmitBatchResponseSchema, await real.submitBatch(r));
+    change(res);
+    return res;
+  },
+  close: () => undefined,
+});
 describe('the gateway SDK', () => {
   it('records a review lifecycle and a column change; receipts re-verify offline with the producer signature', async () => {
     const gw = gateway();
@@ -213,14 +223,7 @@ describe('the gateway SDK', () => {
 
   it('refuses answers that do not verify, and does not retry them', async () => {
     const real = new GrpcTransport({ address: log.address, token: log.creds.gw!.token });
-    const tamper = (change: (r: SubmitBatchResponse) => void) => ({
-      submitBatch: async (r: SubmitBatchRequest) => {
-        const res = clone(SubmitBatchResponseSchema, await real.submitBatch(r));
-        change(res);
-        return res;
-      },
-      close: () => undefined,
-    });
+    const tamper = tampering(real);
     const other = generateSignerKey('test.example/log');
     const { signNote } = await import('../../src/core/note.js');
     const { parseSignerKey } = await import('../../src/core/note.js');
@@ -241,14 +244,7 @@ describe('the gateway SDK', () => {
 
   it('refuses a whole batch when one receipt in it does not verify (its proofs are checked together)', async () => {
     const real = new GrpcTransport({ address: log.address, token: log.creds.gw!.token });
-    const tamper = (change: (r: SubmitBatchResponse) => void) => ({
-      submitBatch: async (r: SubmitBatchRequest) => {
-        const res = clone(SubmitBatchResponseSchema, await real.submitBatch(r));
-        change(res);
-        return res;
-      },
-      close: () => undefined,
-    });
+    const tamper = tampering(real);
     const top = (p: Uint8Array[]) => p.length - 1;
     const cases: [(r: SubmitBatchResponse) => void, RegExp][] = [
       // The top sibling of one proof: every other proof computes the same nodes below it.

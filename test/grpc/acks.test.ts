@@ -4,17 +4,10 @@ import { describe, expect, it } from 'vitest';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { toHex } from '../../src/core/bytes.js';
 import { encodeSubmitAnswer, type SubmitAnswer } from '../../src/grpc/acks.js';
+import { mulberry32 } from '../helpers/random.js';
 import { AuthMethod, SubmitBatchResponseSchema, SubmitStreamResponseSchema, type EventAck } from '../../src/gen/candor/v1/log_service_pb.js';
 
-// mulberry32: deterministic, and unlike a bare LCG its low bits are random too.
-let seed = 0x9e3779b9;
-const rand = (n: number) => {
-  seed = (seed + 0x6d2b79f5) >>> 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) % n;
-};
+const rand = mulberry32(0x9e3779b9);
 const bytes = (n: number) => Uint8Array.from({ length: n }, () => rand(256));
 
 /** 0, small, around every 7-bit boundary, 2^53 and up to 2^64 - 1. */
