@@ -76,8 +76,7 @@ export class IdempotencyIndex {
   /** Recorded and not yet in a write that has begun: the next write takes them, and settles #next. */
   #queued: RecordedEvent[] = [];
   #next: Promise<void> | undefined;
-  /** Index writes begun so far. */
-  writes = 0;
+  #writeCount = 0;
   #closed = false;
 
   private constructor(db: ClassicLevel<Uint8Array, Uint8Array>, service: LogService, watermark: number) {
@@ -109,6 +108,11 @@ export class IdempotencyIndex {
       index.#timer.unref();
     }
     return index;
+  }
+
+  /** Index writes begun so far. */
+  get writes(): number {
+    return this.#writeCount;
   }
 
   /** The tree size below which every event leaf is indexed (as last made durable). */
@@ -178,7 +182,7 @@ export class IdempotencyIndex {
       const queued = this.#queued;
       this.#queued = [];
       this.#next = undefined;
-      this.writes++;
+      this.#writeCount++;
       const batch = this.#db.batch();
       for (const it of queued) {
         const v = new Uint8Array(40);

@@ -31,9 +31,11 @@ import {
   GetInclusionProofRequestSchema,
   GetInclusionProofResponseSchema,
   SubmitBatchRequestSchema,
+  SubmitBatchResponseSchema,
   SubmitRequestSchema,
   SubmitResponseSchema,
   SubmitStreamRequestSchema,
+  SubmitStreamResponseSchema,
   WatchCheckpointsRequestSchema,
   WatchCheckpointsResponseSchema,
 } from '../gen/candor/v1/log_service_pb.js';
@@ -41,7 +43,6 @@ import type { LogMetrics } from '../log/metrics.js';
 import type { LogService } from '../log/service.js';
 import { bearerCredentials, type Credentials } from '../producers/registry.js';
 import type { SearchService } from '../query/search.js';
-import { encodeSubmitAnswer } from './acks.js';
 import { logServiceDefinition, queryServiceDefinition } from './definition.js';
 import { toGrpcStatus } from './errors.js';
 import { REQUEST_ID_HEADER, requestId } from '../observability/request-id.js';
@@ -114,6 +115,10 @@ function batchInput(req: Pick<SubmitEventsInput, 'events' | 'eventMessages'> & {
   return { requestId: req.requestId, events: req.events, eventMessages: req.eventMessages, signature: req.signature };
 }
 
+function responseInit(r: SubmitEventsResult) {
+  return { requestId: r.requestId, checkpoint: r.checkpoint, producer: r.producer, authMethod: r.authMethod, acks: r.acks };
+}
+
 export async function startGrpcServer(o: GrpcServerOptions): Promise<GrpcServer> {
   const { service, events, metrics } = o;
   const server = new Server({
@@ -162,7 +167,7 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<GrpcServer>
 
     SubmitBatch: unary(SubmitBatchRequestSchema, async (req, call) => {
       const r = await events.submit(credentials(call), batchInput(req));
-      return encodeSubmitAnswer(r);
+      return encode(SubmitBatchResponseSchema, responseInit(r));
     }, true),
 
     SubmitStream: (call: ServerDuplexStream<Uint8Array, Uint8Array>) => {
@@ -213,7 +218,7 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<GrpcServer>
           try {
             if (stopped) return;
             const r = await result;
-            if (!stopped && !call.write(encodeSubmitAnswer(r))) await once(call, 'drain');
+            if (!stopped && !call.write(encode(SubmitStreamResponseSchema, responseInit(r)))) await once(call, 'drain');
           } catch (err) {
             stop(err);
           } finally {

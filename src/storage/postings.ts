@@ -66,18 +66,6 @@ export function termPrefix(field: number, value: string): Bytes {
   return k;
 }
 
-/** blockKey(termPrefix(field, value), first), in one allocation. */
-function termBlockKey(field: number, value: string, first: number): Bytes {
-  const n = Buffer.byteLength(value);
-  const k = Buffer.allocUnsafe(n + 11);
-  k[0] = INDEX_PREFIX;
-  k[1] = field;
-  k.write(value, 2);
-  k[n + 2] = 0;
-  putIndex(k, n + 3, first);
-  return k;
-}
-
 /** The key of the block of `prefix` (a term prefix) that starts at `first`. */
 export function blockKey(prefix: Bytes, first: number): Bytes {
   const k = new Uint8Array(prefix.length + 8);
@@ -135,10 +123,11 @@ export function decodeBlockOnto(first: number, value: Bytes, out: number[]): voi
   for (let i = 0; i < n; i++) out.push(DECODED[i]!);
 }
 
-/** The indexes of a block, ascending, kept when inside [lo, hi). */
-export function decodeBlock(first: number, value: Bytes, lo = 0, hi = Number.MAX_SAFE_INTEGER): number[] {
-  const out = new Float64Array(MAX_BLOCK);
-  return Array.from(out.subarray(0, decodeBlockInto(first, value, lo, hi, out)));
+/** The indexes of a block, ascending. */
+export function decodeBlock(first: number, value: Bytes): number[] {
+  const out: number[] = [];
+  decodeBlockOnto(first, value, out);
+  return out;
 }
 
 /**
@@ -191,11 +180,7 @@ export function indexRecords(start: number, terms: readonly (EntryTerms | undefi
     }
   }
   byField.forEach((m, field) => {
-    for (const [value, list] of m) {
-      // Most terms of a commit are one block: its key is built in place, the prefix not apart.
-      if (list.length <= MAX_BLOCK) out.push({ key: termBlockKey(field, value, list[0]!), value: encodeDeltas(list, 0, list.length) });
-      else blockRecords(termPrefix(field, value), list, out);
-    }
+    for (const [value, list] of m) blockRecords(termPrefix(field, value), list, out);
   });
   return out;
 }
