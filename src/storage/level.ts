@@ -4,15 +4,15 @@
  *   t <level:1> <index:8>  a hash tile: its current hashes; a full tile (final) is followed by
  *                          its 960-byte interior
  *   e <index:8>            a run of consecutive entries from that index, entry-bundle encoded;
- *                          a run never crosses a multiple of ENTRY_RUN (64) entries (logs written
- *                          before runs were capped hold runs of up to a whole 256-entry bundle)
+ *                          a run never crosses a multiple of ENTRY_RUN (16) entries (logs written
+ *                          before runs were capped, or capped wider, hold runs of up to 256 entries)
  *   h <leaf hash:32>       leaf hash -> index (8 bytes)
  *   x ...                  the search indexes: posting blocks and time runs (src/storage/postings.ts)
  *   m                      the search indexes are merged below this index (src/storage/merge.ts)
  *   p                      per-tenant terms are indexed from this index on (8 bytes; absent: nowhere)
  * Integers are big-endian, so entries and tiles sort in index order and a bundle is one range
- * scan. Entries are written as runs (one key per batch and 64 entries, not per entry) because each
- * LevelDB put costs more than hashing the entry, and a run is no wider than 64 entries because a
+ * scan. Entries are written as runs (one key per batch and 16 entries, not per entry) because each
+ * LevelDB put costs more than hashing the entry, and a run is no wider than 16 entries because a
  * search reading one event decodes the whole run that holds it. Each commit is one LevelDB write batch with sync:
  * the WAL is fsynced before it resolves. Postings go into the same write batch as the entries
  * they index, so the indexes never disagree with the tree (docs/search.md).

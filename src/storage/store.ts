@@ -49,9 +49,11 @@ export interface StoredTile {
  * The widest run of entries a store reads at once: entries are stored in runs that never cross a
  * multiple of it, so reading any entries within one such run costs one store read. Readers that
  * fetch scattered entries (search) group them by it. Small, because a search that finds one event
- * per run decodes the whole run it reads.
+ * per run reads the whole run from LevelDB: at 64, a page of 100 scattered results read about
+ * 2.7 MB, and that read was most of the slowest searches' time (docs/search.md). Logs written
+ * with wider runs still read (a reader seeks back to the run holding an entry).
  */
-export const ENTRY_RUN = 64;
+export const ENTRY_RUN = 16;
 
 export interface LogStore {
   /** The latest committed checkpoint note, or undefined for a new log. */
