@@ -547,7 +547,8 @@ export class EventIngest {
     }
     for (const [i, f] of fresh) this.#pending.set(checked[i]!.key, { eventHash: checked[i]!.eventHash, logged: f.d.promise });
     const token = this.#o.index.begin(this.#o.service.size);
-    const submitted = leaves.length > 0 ? this.#o.service.addMany(leaves, terms) : Promise.resolve([]);
+    // Unique: every new leaf passed the idempotency check above and holds its receive time.
+    const submitted = leaves.length > 0 ? this.#o.service.addMany(leaves, terms, { unique: true }) : Promise.resolve([]);
     return { fresh, earlier, submitted, token, receivedAt };
   }
 

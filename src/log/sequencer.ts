@@ -56,9 +56,24 @@ interface Pending {
   entries: readonly Uint8Array[];
   /** Search index terms per entry, committed with them (CommitBatch.terms). */
   terms: readonly (EntryTerms | undefined)[] | undefined;
+  /** The caller vouches that no entry is in the log or in flight: no leaf-hash lookup (SubmitOptions). */
+  unique: boolean;
   bytes: number;
   resolve(acks: Ack[]): void;
   reject(err: unknown): void;
+}
+
+export interface SubmitOptions {
+  /**
+   * The caller guarantees that none of these entries is in the log or in flight, so they are not
+   * looked up by leaf hash before they are appended: one store read fewer per batch, on the path
+   * every submission waits on. Event ingestion sets it: its leaves hold their receive time and
+   * producer, and it refuses resubmissions itself, by (tenant, producer, producer_event_id), before
+   * a leaf is built (src/events/idempotency.ts). Were such an entry already logged after all, it
+   * would be logged twice (the same bytes at two indexes, each with a valid proof) and the
+   * leaf-hash index would name the later one.
+   */
+  unique?: boolean;
 }
 
 export const DEFAULTS = {
@@ -141,7 +156,7 @@ export class Sequencer extends EventEmitter {
    * more batches, and answered together once all are committed. `terms` (aligned with entries)
    * are the entries' search index terms, committed in the same batch.
    */
-  submitMany(entries: readonly Uint8Array[], terms?: readonly (EntryTerms | undefined)[]): Promise<Ack[]> {
+  submitMany(entries: readonly Uint8Array[], terms?: readonly (EntryTerms | undefined)[], opts: SubmitOptions = {}): Promise<Ack[]> {
     const o = this.#o;
     if (this.#closed) return Promise.reject(new CandorError('unavailable', 'the log is shutting down', { retryAfterMs: 1000 }));
     if (entries.length === 0) return Promise.resolve([]);
@@ -160,7 +175,7 @@ export class Sequencer extends EventEmitter {
       return Promise.reject(new CandorError('resource_exhausted', 'the submission queue is full; retry later', { retryAfterMs: 1000 }));
     }
     return new Promise<Ack[]>((resolve, reject) => {
-      this.#queue.push({ entries, terms, bytes, resolve, reject });
+      this.#queue.push({ entries, terms, unique: opts.unique === true, bytes, resolve, reject });
       this.#queuedEntries += entries.length;
       this.#queuedBytes += bytes;
       o.metrics?.queueDepth.set(this.#queuedEntries);
@@ -257,13 +272,16 @@ export class Sequencer extends EventEmitter {
     const { hasher, store } = this.#o;
     const entries: Uint8Array[] = new Array(count);
     const terms: (EntryTerms | undefined)[] | undefined = batch.some((p) => p.terms) ? new Array(count) : undefined;
+    // Entries to look up by leaf hash: all but those submitted as unique.
+    const unique = new Uint8Array(count);
     let i = 0;
     for (const p of batch) {
       if (terms && p.terms) for (let k = 0; k < p.entries.length; k++) terms[i + k] = p.terms[k];
+      if (p.unique) unique.fill(1, i, i + p.entries.length);
       for (const e of p.entries) entries[i++] = e;
     }
     const leafHashes = entries.map((e) => hasher.leaf(e));
-    const known = await store.lookupLeafHashes(leafHashes);
+    const known = await lookUp(store, leafHashes, unique);
 
     // Deduplicate: an entry already logged, in flight, or earlier in this batch keeps its index.
     const start = this.#tree.size;
@@ -274,20 +292,22 @@ export class Sequencer extends EventEmitter {
     const freshTerms: (EntryTerms | undefined)[] = [];
     const seen = new Map<string, number>();
     for (let j = 0; j < count; j++) {
-      const k = known[j];
-      if (k !== undefined) {
-        indexes[j] = k;
-        continue;
-      }
-      const key = hashKey(leafHashes[j]!);
-      let prior = seen.get(key);
-      for (const other of this.#inflightSeen) prior ??= other.get(key);
-      if (prior !== undefined) {
-        indexes[j] = prior;
-        continue;
+      if (unique[j] === 0) {
+        const k = known[j];
+        if (k !== undefined) {
+          indexes[j] = k;
+          continue;
+        }
+        const key = hashKey(leafHashes[j]!);
+        let prior = seen.get(key);
+        for (const other of this.#inflightSeen) prior ??= other.get(key);
+        if (prior !== undefined) {
+          indexes[j] = prior;
+          continue;
+        }
+        seen.set(key, start + freshHashes.length);
       }
       const index = start + freshHashes.length;
-      seen.set(key, index);
       indexes[j] = index;
       fresh[j] = 1;
       freshHashes.push(leafHashes[j]!);
@@ -378,6 +398,18 @@ export class Sequencer extends EventEmitter {
       await settled;
     }
   }
+}
+
+/** The indexes of the entries already logged, by leaf hash; only entries not marked unique are read. */
+async function lookUp(store: LogStore, leafHashes: readonly Uint8Array[], unique: Uint8Array): Promise<readonly (number | undefined)[]> {
+  if (unique.every((u) => u === 0)) return store.lookupLeafHashes(leafHashes);
+  const which: number[] = [];
+  for (let j = 0; j < unique.length; j++) if (unique[j] === 0) which.push(j);
+  const known: (number | undefined)[] = new Array(leafHashes.length);
+  if (which.length === 0) return known;
+  const found = await store.lookupLeafHashes(which.map((j) => leafHashes[j]!));
+  for (let k = 0; k < which.length; k++) known[which[k]!] = found[k];
+  return known;
 }
 
 interface Prepared {

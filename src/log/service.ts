@@ -13,7 +13,7 @@ import { ENTRIES, TILE_WIDTH, encodeBundle, rowWidth, type TileRef } from '../co
 import type { EntryTerms, LogStore } from '../storage/store.js';
 import { isEventLeaf } from '../events/leaf.js';
 import type { LogMetrics } from './metrics.js';
-import type { Ack, Sequencer } from './sequencer.js';
+import type { Ack, Sequencer, SubmitOptions } from './sequencer.js';
 
 export const MAX_ENTRIES_PAGE = 1000;
 
@@ -73,9 +73,9 @@ export class LogService {
    * one checkpoint (event ingestion, src/events/ingest.ts, builds the leaves). `terms` are the
    * entries' search index terms (src/query/terms.ts), committed in the same batch.
    */
-  addMany(entries: readonly Uint8Array[], terms?: readonly (EntryTerms | undefined)[]): Promise<Ack[]> {
+  addMany(entries: readonly Uint8Array[], terms?: readonly (EntryTerms | undefined)[], opts?: SubmitOptions): Promise<Ack[]> {
     // Callers other than ingestion (the log's own events, tools) get their event leaves indexed too.
-    return this.#seq.submitMany(entries, terms ?? (this.#indexes ? entries.map(leafTerms) : undefined));
+    return this.#seq.submitMany(entries, terms ?? (this.#indexes ? entries.map(leafTerms) : undefined), opts);
   }
 
   /** The published checkpoint: with a witness policy, the one witnessing publishes, cosignatures included. */

@@ -112,6 +112,45 @@ describe('sequencer', () => {
     await store.close();
   });
 
+
+  it('does not look up entries submitted as unique, and still deduplicates the others of the same batch', async () => {
+    const { store } = await openDir();
+    const looked: string[] = [];
+    const counting: LogStore = {
+      readCheckpoint: () => store.readCheckpoint(),
+      readTile: (l, i) => store.readTile(l, i),
+      readEntries: (s, e) => store.readEntries(s, e),
+      lookupLeafHashes: (hs) => {
+        looked.push(...hs.map(toHex));
+        return store.lookupLeafHashes(hs);
+      },
+      commit: (b: CommitBatch) => store.commit(b),
+      close: () => store.close(),
+    };
+    const seq = await open(counting, { maxDelayMs: 5 });
+    const raw = await seq.submit(utf8('raw'));
+    looked.length = 0;
+    // One batch (the delay gathers them): unique entries, a raw resubmission and a new raw entry.
+    const [u, again, fresh] = await Promise.all([
+      seq.submitMany([utf8('u0'), utf8('u1')], undefined, { unique: true }),
+      seq.submit(utf8('raw')),
+      seq.submit(utf8('raw 2')),
+    ]);
+    expect(looked.sort()).toEqual([toHex(H.leaf(utf8('raw'))), toHex(H.leaf(utf8('raw 2')))].sort());
+    expect(u!.map((a) => [a.index, a.duplicate])).toEqual([[1, false], [2, false]]);
+    expect([again!.index, again!.duplicate]).toEqual([raw.index, true]);
+    expect([fresh!.index, fresh!.duplicate]).toEqual([3, false]);
+    checkAck(u![0]!, utf8('u0'));
+    checkAck(u![1]!, utf8('u1'));
+    checkAck(again!, utf8('raw'));
+    checkAck(fresh!, utf8('raw 2'));
+    // Unique entries are still indexed by leaf hash (proofs by hash), and deduplicate raw ones after them.
+    expect(await store.lookupLeafHashes([H.leaf(utf8('u1'))])).toEqual([2]);
+    expect((await seq.submit(utf8('u1'))).index).toBe(2);
+    expect(seq.size).toBe(4);
+    await seq.close();
+    await store.close();
+  });
   it('rejects new submissions with a retryable error when the queue is full', async () => {
     const { store } = await openDir();
     const seq = await open(store, { maxQueue: 10, maxBatch: 100, maxDelayMs: 50 });
