@@ -402,9 +402,9 @@ export class Sequencer extends EventEmitter {
 
 /** The indexes of the entries already logged, by leaf hash; only entries not marked unique are read. */
 async function lookUp(store: LogStore, leafHashes: readonly Uint8Array[], unique: Uint8Array): Promise<readonly (number | undefined)[]> {
-  if (unique.every((u) => u === 0)) return store.lookupLeafHashes(leafHashes);
   const which: number[] = [];
   for (let j = 0; j < unique.length; j++) if (unique[j] === 0) which.push(j);
+  if (which.length === leafHashes.length) return store.lookupLeafHashes(leafHashes);
   const known: (number | undefined)[] = new Array(leafHashes.length);
   if (which.length === 0) return known;
   const found = await store.lookupLeafHashes(which.map((j) => leafHashes[j]!));
