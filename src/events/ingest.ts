@@ -43,6 +43,14 @@ import { nodeDigest, nodeHasher } from '../crypto/node.js';
 /** The most events one request may carry. */
 export const MAX_EVENTS_PER_REQUEST = MAX_SIGNED_BATCH;
 
+/**
+ * Events accepted but not yet written to the idempotency index, at most (EventIngestOptions
+ * .maxPending): waiting for the index read, queued for the sequencer, committing, or committed
+ * and waiting for their index write. Normally a few thousand; a stalled index read or write would
+ * let them pile up, so past this bound requests are refused with a retryable error until the index catches up.
+ */
+export const MAX_PENDING_EVENTS = 262_144;
+
 export interface SubmitEventsInput {
   requestId?: bigint;
   /** Canonical encodings (as signed). */
@@ -123,6 +131,8 @@ export interface EventIngestOptions {
   now?: () => bigint;
   /** Compute search index terms for the store (config `indexes`); default true. */
   indexes?: boolean;
+  /** Events accepted but not yet in the idempotency index, at most; default MAX_PENDING_EVENTS. */
+  maxPending?: number;
 }
 
 /** Each event of a request, once checked. */
@@ -182,6 +192,8 @@ export class EventIngest {
   readonly #pending = new Map<string, Pending>();
   /** Requests waiting for the idempotency check and the hand-off to the sequencer (see #drain). */
   readonly #turns: Turn[] = [];
+  /** Events of the requests in #turns or in the index read of #drain: accepted, not yet pending. */
+  #sequencing = 0;
   #draining = false;
   /** The last receive time handed out (undefined until read from the log, in #drain). */
   #lastReceivedAt: bigint | undefined;
@@ -245,6 +257,7 @@ export class EventIngest {
     }
     let taken = false;
     try {
+      this.#checkBacklog(count);
       // Before any event is decoded: the count is known from the request's framing.
       this.#o.limiter?.take(auth.producer.record, count);
       taken = true;
@@ -257,6 +270,19 @@ export class EventIngest {
       // refusing it cost the log work too).
       if (taken) this.#o.limiter?.refund(auth.producer.id, count);
       throw err;
+    }
+  }
+
+  /** Refuses a request while too many accepted events wait for their idempotency index write. */
+  #checkBacklog(count: number): void {
+    const waiting = this.#sequencing + this.#pending.size;
+    const max = this.#o.maxPending ?? MAX_PENDING_EVENTS;
+    if (waiting > 0 && waiting + count > max) {
+      throw new CandorError(
+        'resource_exhausted',
+        `${waiting} accepted events are still waiting for their idempotency index write (the limit is ${max}); retry later`,
+        { retryAfterMs: 1000 },
+      );
     }
   }
 
@@ -447,6 +473,7 @@ export class EventIngest {
   #sequence(request: CheckedRequest, leafOf: (i: number, receivedAt: bigint) => Uint8Array): Promise<Sequenced> {
     const done = deferred<Sequenced>();
     this.#turns.push({ request, leafOf, done });
+    this.#sequencing += request.events.length;
     if (!this.#draining) void this.#drain();
     return done.promise;
   }
@@ -465,6 +492,9 @@ export class EventIngest {
     try {
       while (this.#turns.length > 0) {
         const group = this.#turns.splice(0);
+        const settled = (): void => {
+          for (const t of group) this.#sequencing -= t.request.events.length;
+        };
         const plans: Plan[] = [];
         for (const turn of group) {
           try {
@@ -478,9 +508,11 @@ export class EventIngest {
           found = await this.#o.index.lookup(plans.flatMap((p) => p.toLookUp.map((i) => p.turn.request.events[i]!.key)));
           this.#lastReceivedAt ??= await lastReceivedAt(this.#o.service);
         } catch (err) {
+          settled();
           for (const p of plans) p.turn.done.reject(err);
           continue;
         }
+        settled();
         // Synchronous from here to the next read: nothing else touches the pending keys meanwhile.
         let at = 0;
         for (const p of plans) {

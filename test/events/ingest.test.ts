@@ -76,6 +76,42 @@ describe('event ingestion', () => {
     expect(log.service.size).toBe(size + 1);
   });
 
+  it('refuses new requests with a retryable error while too many accepted events wait for their index write, and takes them again once it catches up', async () => {
+    const dir = tempDir();
+    const idx = await IdempotencyIndex.open(dir, log.service, { flushMs: 0 });
+    const record = idx.record.bind(idx);
+    let release!: () => void;
+    const stalled = new Promise<void>((r) => (release = r));
+    idx.record = async (items) => {
+      await stalled;
+      return record(items);
+    };
+    const bounded = new EventIngest({ service: log.service, registry: log.producers, index: idx, maxPending: 5 });
+    const send = (n: number) => bounded.submit({ token: log.creds.gw!.token }, { events: Array.from({ length: n }, () => encoded(sampleEvent())), eventMessages: [] });
+    try {
+      const first = await send(3); // committed and answered; its index write is held
+      expect(first.acks.map((a) => a.duplicate)).toEqual([false, false, false]);
+      const second = await send(2); // 3 + 2: at the bound, still taken
+      expect(second.acks).toHaveLength(2);
+      const size = log.service.size;
+      const refused = bounded.submit({ token: log.creds.gw!.token }, { events: [encoded(sampleEvent())], eventMessages: [] });
+      await expect(refused).rejects.toMatchObject({
+        code: 'resource_exhausted',
+        retryAfterMs: 1000,
+        message: '5 accepted events are still waiting for their idempotency index write (the limit is 5); retry later',
+      });
+      expect(log.service.size).toBe(size);
+      release();
+      // The held writes finish; then the same producer is taken again.
+      await expect.poll(async () => (await send(1).then(() => 'taken', (e: Error) => e.message)), { timeout: 5000 }).toBe('taken');
+      expect(log.service.size).toBe(size + 1);
+    } finally {
+      release();
+      await idx.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('indexes the events of submissions that commit while an index write runs in one write, and finds each', async () => {
     const dir = tempDir();
     const idx = await IdempotencyIndex.open(dir, log.service, { flushMs: 0 });
