@@ -15,14 +15,14 @@
  * signature check adds: a batch tree (a leaf hash and about one node hash per event) and one
  * Ed25519 verification per request.
  */
-import { hash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLog, type RunningLog } from '../src/app.js';
 import { CONFIG_DEFAULTS, type Config } from '../src/config.js';
 import { generateSignerKey, parseSignerKey, parseVerifierKey } from '../src/core/note.js';
-import { nodeEd25519, nodeHasher } from '../src/crypto/node.js';
+import { nodeDigest as digest, nodeEd25519, nodeHasher } from '../src/crypto/node.js';
 import type { IdempotencyIndex } from '../src/events/idempotency.js';
 import { EventIngest, type SubmitEventsInput } from '../src/events/ingest.js';
 import { batchStatement, eventsRoot, signEventBatch } from '../src/events/signature.js';
@@ -87,7 +87,6 @@ function writeProducers(dir: string): Producers {
   return { plain: { token: plain.token }, signed: { token: signed.token, skey: key.skey } };
 }
 
-const digest = (d: Uint8Array): Uint8Array => hash('sha256', d, 'buffer');
 
 /** Requests of pre-encoded events, signed with `skey` when given. */
 function requests(batches: Uint8Array[][], skey?: string): SubmitEventsInput[] {

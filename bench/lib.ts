@@ -1,12 +1,13 @@
 /** Shared helpers for benchmarks: timing, medians, machine description, results file and data. */
-import { randomBytes } from 'node:crypto';
+import { createHash, hash, randomBytes } from 'node:crypto';
+import { sha256 } from '@noble/hashes/sha2.js';
 import type autocannon from 'autocannon';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateSignerKey, parseSignerKey, parseVerifierKey } from '../src/core/note.js';
-import { nodeEd25519, nodeHasher } from '../src/crypto/node.js';
+import { nodeDigest, nodeEd25519, nodeHasher } from '../src/crypto/node.js';
 import { Sequencer, type SequencerOptions } from '../src/log/sequencer.js';
 import type { LogStore } from '../src/storage/store.js';
 
@@ -93,6 +94,48 @@ export async function repeat<T>(runs: number, fn: () => Promise<T> | T, warm = t
   const out: T[] = [];
   for (let i = 0; i < runs; i++) out.push(await fn());
   return out;
+}
+
+/** SHA-256 of 65 bytes (an RFC 9162 node) per second, each way JavaScript can compute it here. */
+export interface Sha256Rates {
+  /** node:crypto as the server hashes (src/crypto/node.ts): hash() to a binary string, copied into a pooled Buffer. */
+  server: number;
+  /** node:crypto hash() asked for a Buffer (each result gets its own backing store). */
+  nodeBuffer: number;
+  /** node:crypto createHash().update().digest(). */
+  createHash: number;
+  /** @noble/hashes, the portable one clients and browsers use. */
+  noble: number;
+}
+
+/** Medians of `runs` measurements of each way; the ceiling is the fastest of them (sha256Ceiling). */
+export async function sha256Rates(runs: number): Promise<Sha256Rates> {
+  const input = randomBytes(65);
+  const rate = async (fn: () => unknown) => median(await repeat(runs, () => opsPerSecond(fn)));
+  return {
+    server: await rate(() => nodeDigest(input)),
+    nodeBuffer: await rate(() => hash('sha256', input, 'buffer')),
+    createHash: await rate(() => createHash('sha256').update(input).digest()),
+    noble: await rate(() => sha256(input)),
+  };
+}
+
+export function sha256Ceiling(r: Sha256Rates): number {
+  return Math.max(r.server, r.nodeBuffer, r.createHash, r.noble);
+}
+
+/** The rates for RESULTS.md, fastest first. */
+export function sha256Text(r: Sha256Rates): string {
+  const ways: [string, number][] = [
+    ["node:crypto `hash()` to a binary string copied into a pooled Buffer (the server's way, src/crypto/node.ts)", r.server],
+    ["node:crypto `hash()` to a Buffer", r.nodeBuffer],
+    ['node:crypto `createHash`', r.createHash],
+    ['@noble/hashes', r.noble],
+  ];
+  return ways
+    .sort((a, b) => b[1] - a[1])
+    .map(([way, n]) => `${way} ${fmt(n)}/s`)
+    .join('; ');
 }
 
 /** Operations per second of a synchronous function over about `ms` milliseconds. */

@@ -10,11 +10,14 @@ import type { GoData } from './gotlog.js';
 import type { GrpcData } from './grpc.js';
 import { GOAL_MS, halfLoadAck, type GrpcLatencyData } from './grpc-latency.js';
 import { PIPELINED_TILES, addRatio, type HttpData } from './http.js';
-import type { IntegrationData } from './integration.js';
+import { bestIntegration, GOAL as INTEGRATION_GOAL, way, type IntegrationData } from './integration.js';
 import { halfLoadP99, serverText, type LatencyData } from './latency.js';
 import { fmt, loadResult, median, ms, resultNames, saveResult, writeSection, type ResultMeta } from './lib.js';
 import type { ProfileData, ProfileSummary } from './profile.js';
 import { TILE_FLOOR, type ScaleData, type ScaleRow } from './scale.js';
+
+/** The gRPC ingest goal, which more than one paragraph needs. */
+const GRPC_GOAL = 150_000;
 
 export interface Goal {
   goal: string;
@@ -42,10 +45,16 @@ function profileLine(p: ProfileSummary | undefined): string {
 
 function grpcWhy(g: GrpcData): string {
   const integ = loadResult<IntegrationData>('integration');
-  const best = integ ? Math.max(...integ.rows.map((r) => median(r.runs))) : undefined;
-  const rows = g.rows ?? [];
-  const top = rows.map((r) => ({ b: r.batch, raw: median(r.raw.map((x) => x.eventsPerSec)), noop: median(r.noop.map((x) => x.eventsPerSec)) })).sort((a, b) => b.raw - a.raw)[0];
-  return `The server alone takes ${top ? `${fmt(top.raw)} events/s from a raw client at batch ${fmt(top.b)} (the no-op grpc-js server ${fmt(top.noop)})` : 'no measurement'}${best ? `, and the Sequencer in-process integrates at most ${fmt(best)} entries/s (see [In-process integration](#in-process-integration) for its phase profile)` : ''}; the SDK's own work (building, encoding and verifying each receipt) shares the same 2 cores`;
+  const best = integ ? bestIntegration(integ).rate : undefined;
+  const rows = (g.rows ?? []).map((r) => ({ b: r.batch, raw: median(r.raw.map((x) => x.eventsPerSec)), noop: median(r.noop.map((x) => x.eventsPerSec)) }));
+  const top = [...rows].sort((a, b) => b.raw - a.raw)[0];
+  const noop = [...rows].sort((a, b) => b.noop - a.noop)[0];
+  const server = `The server alone takes ${top ? `${fmt(top.raw)} events/s from a raw client at batch ${fmt(top.b)}` : 'no measurement'}${best ? `, and the Sequencer in-process integrates at most ${fmt(best)} entries/s without any transport (see [In-process integration](#in-process-integration))` : ''}; the SDK's own work (building, encoding and verifying each receipt) shares the same 2 cores.`;
+  const main = integ?.phases.filter((p) => p.thread === 'main').reduce((a, p) => a + p.micros, 0);
+  if (!noop || main === undefined) return server;
+  // Transport alone: a server that does nothing but decode and answer, fed pre-encoded requests.
+  const left = 1 - GRPC_GOAL / noop.noop;
+  return `${server} On this machine the goal is out of reach whatever the server does: a no-op grpc-js server, fed pre-encoded requests by the raw client, peaks at ${fmt(noop.noop)} events/s (batch ${fmt(noop.b)}) with both cores busy, so at ${fmt(GRPC_GOAL)} events/s transport alone would take ${fmt((1 - left) * 100)}% of the machine and leave ${fmt(left * 100)}% (${fmt((left * 2e6) / GRPC_GOAL, 1)} µs of CPU per event) for the SDK and the log together, while the log's main thread alone spends ${fmt(main, 2)} µs per entry in-process (bench/phases.ts), before any event is decoded, validated or indexed`;
 }
 
 /** Why POST /add stays under the bare handler: waiting on commits, or CPU, by the profile. */
@@ -81,10 +90,10 @@ function goals(): Goal[] {
       goal: 'durable ingest over gRPC ≥ 150,000 events/s',
       short: 'gRPC ingest ≥ 150k/s',
       measured: `${fmt(r.best)} events/s through the gateway SDK at batch ${fmt(r.batch)}${rawRate ? ` (${fmt(rawRate)} from a raw client)` : ''}`,
-      met: r.best >= 150_000,
-      score: r.best / 150_000,
+      met: r.best >= GRPC_GOAL,
+      score: r.best / GRPC_GOAL,
       where: '[gRPC ingest](#grpc-ingest)',
-      ...(r.best < 150_000 ? { why: grpcWhy(grpc) } : {}),
+      ...(r.best < GRPC_GOAL ? { why: grpcWhy(grpc) } : {}),
     });
   } else {
     out.push({ goal: 'durable ingest over gRPC ≥ 150,000 events/s', short: 'gRPC ingest', measured: 'pending', where: '[gRPC ingest](#grpc-ingest)', why: `Not measured: ${grpc?.pending ?? 'the scenario has not run'}` });
@@ -244,19 +253,20 @@ function goals(): Goal[] {
     }
   }
   if (integ) {
-    const best = Math.max(...integ.rows.map((r) => median(r.runs)));
+    const { rate: best, row } = bestIntegration(integ);
+    const lookedUp = Math.max(0, ...integ.rows.filter((r) => !r.unique).map((r) => median(r.runs)));
     const ratio = best / integ.ceiling;
     const main = integ.phases.filter((p) => p.thread === 'main').reduce((a, p) => a + p.micros, 0);
     const top = [...integ.phases].filter((p) => p.thread === 'main').sort((a, b) => b.micros - a.micros).slice(0, 3);
     out.push({
-      goal: 'the same goal read as the whole in-process integration (hash, tile, sign, synced commit, proofs): within 2× of the hashing ceiling',
-      short: 'integration ≥ ½ hashing ceiling',
-      measured: `${fmt(best)} entries/s at best, ${fmt(ratio, 2)} of the ceiling (${fmt(integ.ceiling)})`,
-      met: ratio >= 0.5,
-      score: ratio / 0.5,
+      goal: `in-process integration (hash, tile, sign, synced commit, proofs) ≥ ${fmt(INTEGRATION_GOAL)} entries/s`,
+      short: `integration ≥ ${fmt(INTEGRATION_GOAL / 1000)}k/s`,
+      measured: `${fmt(best)} entries/s at best (max batch ${fmt(row.maxBatch)}, ${way(row)}${row.unique ? ", as event ingestion submits" : ""})${lookedUp ? `; ${fmt(lookedUp)} with the leaf-hash lookup raw \`POST /add\` entries get` : ''}; ${fmt(ratio, 2)} of ½ × the fastest SHA-256/s (${fmt(integ.ceiling)})`,
+      met: best >= INTEGRATION_GOAL,
+      score: best / INTEGRATION_GOAL,
       where: '[In-process integration](#in-process-integration)',
-      ...(ratio < 0.5
-        ? { why: `The main thread spends ${fmt(main, 2)} µs per entry (bench/phases.ts), of which ${top.map((p) => `${p.name} ${fmt(p.micros, 2)} µs`).join(', ')}; two SHA-256 cost ${fmt(2e6 / integ.sha256.nodeOneShot, 2)} µs` }
+      ...(best < INTEGRATION_GOAL
+        ? { why: `The main thread spends ${fmt(main, 2)} µs per entry (bench/phases.ts), of which ${top.map((p) => `${p.name} ${fmt(p.micros, 2)} µs`).join(', ')}; two SHA-256 cost ${fmt(2e6 / integ.sha256.server, 2)} µs` }
         : {}),
     });
   }
@@ -282,7 +292,7 @@ function anchors(): Anchor[] {
   const add = http?.add ? median(http.add.candor.map((x) => x.rps)) : undefined;
   const half = lat ? halfLoadP99(lat) : undefined;
   const p50 = half?.p50;
-  const bestIntegration = integ ? Math.max(...integ.rows.map((r) => median(r.runs))) : undefined;
+  const integBest = integ ? bestIntegration(integ).rate : undefined;
   const batch1 = dur?.rows.find((r) => r.batch === 1);
   const largest = scale?.rows.at(-1);
   const grpc = loadResult<GrpcData>('grpc');
@@ -308,7 +318,7 @@ function anchors(): Anchor[] {
       ours: grpcBest ? `${fmt(grpcBest.rate)} events/s over gRPC, ${fmt(grpcBest.batch)} per request (raw client; durable, proof per event)` : '—',
       ratio: r(grpcBest?.rate, 341_777),
     },
-    { system: 'immudb (embedded)', figure: '1.2–1.8M entries/s', conditions: '1M entries, 20–100 workers, batch 1000, 4-core E3-1275v6, SSD', source: 'codenotary/immudb README.md', ours: bestIntegration === undefined ? '—' : `${fmt(bestIntegration)} entries/s in-process (Sequencer, synced batches, proofs built)`, ratio: r(bestIntegration, 1_500_000) },
+    { system: 'immudb (embedded)', figure: '1.2–1.8M entries/s', conditions: '1M entries, 20–100 workers, batch 1000, 4-core E3-1275v6, SSD', source: 'codenotary/immudb README.md', ours: integBest === undefined ? '—' : `${fmt(integBest)} entries/s in-process (Sequencer, synced batches, proofs built)`, ratio: r(integBest, 1_500_000) },
     { system: 'immudb (server, sync replica)', figure: '130 tx/s (1 KV per tx)', conditions: 'one synchronous replica', source: 'immudb PR #1500', ours: batch1 ? `${fmt(median(batch1.level.map((x) => x.entriesPerSec)))} entries/s with one sync per entry (batch size 1, in-process)` : '—', ratio: r(batch1 && median(batch1.level.map((x) => x.entriesPerSec)), 130, 1) },
     { system: 'Sunlight (Let\'s Encrypt)', figure: 'p75 submission time just under 1 s', conditions: 'sequencing every 1 s, S3-compatible storage', source: 'FiloSottile/sunlight issue #33', ours: latText, ratio: half ? `${fmt(half.p99 / 1000, 3)}× (p99 ÷ their p75; lower is better)` : '—' },
     { system: 'Tessera', figure: 'time to integrate avg 3.1 s', conditions: 'POSIX NVMe at ~10,000 writes/s', source: 'tessera docs/performance.md', ours: latText, ratio: p50 !== undefined ? `${fmt(p50 / 3103, 4)}× (p50 ÷ their avg; lower is better)` : '—' },
