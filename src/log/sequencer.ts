@@ -107,8 +107,19 @@ export class Sequencer extends EventEmitter {
   /** Bumped when a commit fails: batches prepared on top of it must not be committed. */
   #generation = 0;
   #needsReload = false;
-  /** Leaf hash -> index of the batches prepared but not committed, for deduplication across them. */
-  #inflightSeen = new Set<Map<string, number>>();
+  /**
+   * Leaf hash -> index of the entries each recent batch logged, by batch number, for deduplication
+   * across batches: a store lookup only finds batches whose commit landed before it read. A batch
+   * is looked up against the maps of every batch not yet durable when its lookup began (from
+   * #durable on), even if that batch has committed by the time the lookup answers.
+   */
+  #seen: { batch: number; seen: Map<string, number> }[] = [];
+  /** Batches numbered in the order they are taken from the queue (and prepared, and committed). */
+  #batches = 0;
+  /** Every batch numbered below this one is durable (or failed, and so was every later one). */
+  #durable = 0;
+  /** The #durable of the lookup under way, if one is: the maps it must be checked against start there. */
+  #lookingUpFrom: number | undefined;
   #closed = false;
 
   private constructor(opts: SequencerOptions, tree: TreeState, checkpoint: string, reader: TreeReader) {
@@ -213,10 +224,10 @@ export class Sequencer extends EventEmitter {
     this.#o.metrics?.queueDepth.set(this.#queuedEntries);
     this.#preparing = true;
     this.#inflight++;
-    void this.#integrate(batch, n);
+    void this.#integrate(batch, n, this.#batches++);
   }
 
-  async #integrate(batch: Pending[], count: number): Promise<void> {
+  async #integrate(batch: Pending[], count: number, number: number): Promise<void> {
     const started = performance.now();
     const generation = this.#generation;
     let prepared: Prepared | undefined;
@@ -225,7 +236,7 @@ export class Sequencer extends EventEmitter {
         await this.#tail;
         await this.#reload();
       }
-      prepared = await this.#prepare(batch, count);
+      prepared = await this.#prepare(batch, count, number);
       if (generation !== this.#generation) throw new Error('an earlier batch failed to commit');
       const p = prepared;
       const commit = this.#tail.then(() => {
@@ -239,6 +250,7 @@ export class Sequencer extends EventEmitter {
       this.#preparing = false;
       this.#schedule();
       await commit;
+      this.#durable = Math.max(this.#durable, number + 1);
       this.#committed(p);
       this.#o.metrics?.batchSize.observe(count);
       this.#o.metrics?.integrationSeconds.observe((performance.now() - started) / 1000);
@@ -250,7 +262,11 @@ export class Sequencer extends EventEmitter {
       const e = new CandorError('unavailable', 'the log could not commit this batch; retry', { retryAfterMs: 1000, cause: err });
       for (const p of batch) p.reject(e);
     } finally {
-      if (prepared) this.#inflightSeen.delete(prepared.seen);
+      // A failed batch logged nothing; the maps of durable batches no lookup still needs go.
+      const p = prepared;
+      if (p && this.#durable <= number) this.#seen = this.#seen.filter((s) => s.seen !== p.seen);
+      const needed = Math.min(this.#durable, this.#lookingUpFrom ?? Infinity);
+      this.#seen = this.#seen.filter((s) => s.batch >= needed);
       this.#inflight--;
       this.emit('settled');
       this.#schedule();
@@ -268,7 +284,7 @@ export class Sequencer extends EventEmitter {
   }
 
   /** Hashes, deduplicates, appends and signs a batch; returns what to commit and how to answer. */
-  async #prepare(batch: Pending[], count: number): Promise<Prepared> {
+  async #prepare(batch: Pending[], count: number, number: number): Promise<Prepared> {
     const { hasher, store } = this.#o;
     const entries: Uint8Array[] = new Array(count);
     const terms: (EntryTerms | undefined)[] | undefined = batch.some((p) => p.terms) ? new Array(count) : undefined;
@@ -281,7 +297,15 @@ export class Sequencer extends EventEmitter {
       for (const e of p.entries) entries[i++] = e;
     }
     const leafHashes = entries.map((e) => hasher.leaf(e));
-    const known = await lookUp(store, leafHashes, unique);
+    const from = this.#durable;
+    this.#lookingUpFrom = from;
+    let known: readonly (number | undefined)[];
+    try {
+      known = await lookUp(store, leafHashes, unique);
+    } finally {
+      this.#lookingUpFrom = undefined;
+    }
+    const earlier = this.#seen.filter((s) => s.batch >= from).map((s) => s.seen);
 
     // Deduplicate: an entry already logged, in flight, or earlier in this batch keeps its index.
     const start = this.#tree.size;
@@ -300,7 +324,7 @@ export class Sequencer extends EventEmitter {
         }
         const key = hashKey(leafHashes[j]!);
         let prior = seen.get(key);
-        for (const other of this.#inflightSeen) prior ??= other.get(key);
+        for (const other of earlier) prior ??= other.get(key);
         if (prior !== undefined) {
           indexes[j] = prior;
           continue;
@@ -314,7 +338,7 @@ export class Sequencer extends EventEmitter {
       freshEntries.push(entries[j]!);
       if (terms) freshTerms.push(terms[j]);
     }
-    this.#inflightSeen.add(seen);
+    this.#seen.push({ batch: number, seen });
 
     const appended = this.#tree.append(freshHashes);
     const text = formatCheckpoint({ origin: this.#o.origin, size: appended.newSize, root: this.#tree.root(), extensions: [] });

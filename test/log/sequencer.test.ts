@@ -35,6 +35,11 @@ async function openDir(dir?: string) {
   return { dir: d, store };
 }
 
+async function until(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 2));
+  expect(cond()).toBe(true);
+}
+
 function checkAck(ack: Ack, entry: Uint8Array): void {
   const cp = openCheckpoint(ack.checkpoint, [verifier], ORIGIN).checkpoint;
   expect(cp.size).toBe(ack.size);
@@ -151,6 +156,50 @@ describe('sequencer', () => {
     await seq.close();
     await store.close();
   });
+  it('deduplicates an entry resubmitted while its first copy commits, even when the commit lands before the lookup answers', async () => {
+    const { store } = await openDir();
+    let releaseCommit!: () => void;
+    let commitHeld: Promise<void> = Promise.resolve();
+    let releaseLookup!: () => void;
+    let lookupHeld: Promise<void> = Promise.resolve();
+    let lookups = 0;
+    const racing: LogStore = {
+      readCheckpoint: () => store.readCheckpoint(),
+      readTile: (l, i) => store.readTile(l, i),
+      readEntries: (s, e) => store.readEntries(s, e),
+      // The read happens at once (before the first copy is written); its answer arrives later.
+      lookupLeafHashes: async (hs) => {
+        lookups++;
+        const found = await store.lookupLeafHashes(hs);
+        await lookupHeld;
+        return found;
+      },
+      commit: async (b: CommitBatch) => {
+        await commitHeld;
+        return store.commit(b);
+      },
+      close: () => store.close(),
+    };
+    const seq = await open(racing);
+    commitHeld = new Promise<void>((r) => (releaseCommit = r));
+    const first = seq.submit(utf8('twin'));
+    await until(() => lookups === 1);
+    await new Promise((r) => setTimeout(r, 20)); // the first batch is committing (held)
+    lookupHeld = new Promise<void>((r) => (releaseLookup = r));
+    const second = seq.submit(utf8('twin'));
+    await until(() => lookups === 2); // its lookup has read the store: no twin there yet
+    releaseCommit();
+    const a = await first; // the first copy is durable and answered
+    commitHeld = Promise.resolve();
+    releaseLookup();
+    const b = await second;
+    expect([b.index, b.duplicate]).toEqual([a.index, true]);
+    checkAck(b, utf8('twin'));
+    expect(seq.size).toBe(1);
+    await seq.close();
+    await store.close();
+  });
+
   it('rejects new submissions with a retryable error when the queue is full', async () => {
     const { store } = await openDir();
     const seq = await open(store, { maxQueue: 10, maxBatch: 100, maxDelayMs: 50 });
