@@ -52,8 +52,9 @@ export function startCandor(data: string, extra: string[] = [], nodeFlags: strin
   return start([...nodeFlags, CLI, 'serve', '--data', data, '--http', '127.0.0.1:0', '--log-level', 'warn', ...extra]);
 }
 
-export function startBare(): Promise<Child> {
-  return start([BARE]);
+/** The bare fastify ceiling (bench/bare.ts); `--durable DIR` makes its POST /add a synced group commit. */
+export function startBare(args: string[] = []): Promise<Child> {
+  return start([BARE, ...args]);
 }
 
 /** The no-op grpc-js server (bench/noop-grpc.ts); its url is grpc://host:port. */
