@@ -10,6 +10,29 @@ import { invalid } from './errors.js';
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
+const SLAB_BYTES = 64 * 1024;
+const SLAB_MAX = 4096;
+let slab = new Uint8Array(0);
+let slabUsed = 0;
+
+/**
+ * A zeroed Uint8Array of n bytes. One over 64 bytes made with \`new Uint8Array\` gets its own
+ * backing store outside V8's heap, several times the cost of the bytes themselves; so small
+ * ones are views of a shared 64 KiB slab instead (like Node's Buffer pool), each handed out
+ * once. A view keeps its whole slab alive: use it for buffers that live about as long as the
+ * others made with it (a request's leaves), not for long-lived caches.
+ */
+export function allocBytes(n: number): Uint8Array {
+  if (n > SLAB_MAX) return new Uint8Array(n);
+  if (slabUsed + n > slab.length) {
+    slab = new Uint8Array(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const out = slab.subarray(slabUsed, slabUsed + n);
+  slabUsed += (n + 7) & ~7;
+  return out;
+}
+
 export function utf8(s: string): Uint8Array {
   return encoder.encode(s);
 }

@@ -19,6 +19,7 @@ import { fromBinary } from '@bufbuild/protobuf';
 import { CandorError } from '../core/errors.js';
 import { EventSchema } from '../gen/candor/v1/event_pb.js';
 import type { LogService } from '../log/service.js';
+import { putIndex, readIndex } from '../storage/postings.js';
 import { isEventLeaf, parseEventLeaf } from './leaf.js';
 
 const WATERMARK_KEY = new Uint8Array([0x77]); // "w"
@@ -38,23 +39,11 @@ export function idempotencyKey(tenant: string, producer: string, producerEventId
   return `${tenant}\u0000${producer}\u0000${producerEventId}`;
 }
 
-const encoder = new TextEncoder();
-
+/** The key's UTF-8 under its prefix, in a Buffer from Node's pool (TextEncoder gives each its own allocation). */
 function dbKey(key: string): Uint8Array {
-  const k = encoder.encode(`k${key}`);
+  const k = Buffer.from(`k${key}`, 'utf8');
   k[0] = KEY_PREFIX;
   return k;
-}
-
-function putIndex(buf: Uint8Array, off: number, n: number): void {
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  dv.setUint32(off, Math.floor(n / 0x1_0000_0000));
-  dv.setUint32(off + 4, n >>> 0);
-}
-
-function readIndex(buf: Uint8Array, off = 0): number {
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  return dv.getUint32(off) * 0x1_0000_0000 + dv.getUint32(off + 4);
 }
 
 /** A committed event to index: its key, leaf index and event hash. */

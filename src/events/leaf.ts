@@ -22,7 +22,7 @@
  *
  * Portable: no Node built-ins.
  */
-import { equal, fromUtf8, utf8 } from '../core/bytes.js';
+import { allocBytes, equal, fromUtf8, utf8 } from '../core/bytes.js';
 import { invalid } from '../core/errors.js';
 import { HASH_SIZE } from '../core/hash.js';
 import { MAX_ENTRY_SIZE } from '../core/tile.js';
@@ -68,8 +68,8 @@ export function encodeEventLeaf(l: EventLeaf): Uint8Array {
   if (l.authMethod < 1 || l.authMethod > 4) throw invalid('auth method must be 1 to 4');
   const s = l.signature;
   const sigLen = s ? 1 + 4 + SIGNATURE_SIZE + 4 + 4 + 1 + s.path.length * HASH_SIZE : 1;
-  const out = new Uint8Array(LEAF_MAGIC.length + 8 + 1 + 1 + producer.length + 2 + l.event.length + sigLen);
-  const dv = new DataView(out.buffer);
+  const out = allocBytes(LEAF_MAGIC.length + 8 + 1 + 1 + producer.length + 2 + l.event.length + sigLen);
+  const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
   let o = 0;
   out.set(LEAF_MAGIC, o);
   o += LEAF_MAGIC.length;
