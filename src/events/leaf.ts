@@ -61,8 +61,16 @@ export function isEventLeaf(entry: Uint8Array): boolean {
   return entry.length >= LEAF_MAGIC.length && equal(entry.subarray(0, LEAF_MAGIC.length), LEAF_MAGIC);
 }
 
+// The producer's UTF-8, for the leaves of consecutive events from the same producer.
+let lastProducer = '';
+let lastProducerBytes: Uint8Array = new Uint8Array(0);
+
 export function encodeEventLeaf(l: EventLeaf): Uint8Array {
-  const producer = utf8(l.producer);
+  if (l.producer !== lastProducer) {
+    lastProducerBytes = utf8(l.producer);
+    lastProducer = l.producer;
+  }
+  const producer = lastProducerBytes;
   if (producer.length === 0 || producer.length > MAX_PRODUCER_ID_BYTES) throw invalid('producer ID must be 1 to 255 bytes');
   if (l.event.length === 0 || l.event.length > 0xffff) throw invalid('event must be 1 to 65535 bytes');
   if (l.authMethod < 1 || l.authMethod > 4) throw invalid('auth method must be 1 to 4');
