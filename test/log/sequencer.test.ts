@@ -8,7 +8,7 @@ import { portableHasher as H } from '../../src/core/hash.js';
 import { verifyInclusion } from '../../src/core/merkle.js';
 import { generateSignerKey, parseSignerKey, parseVerifierKey } from '../../src/core/note.js';
 import { nodeHasher } from '../../src/crypto/node.js';
-import { Sequencer, type Ack } from '../../src/log/sequencer.js';
+import { PREPARE_AHEAD_MIN, Sequencer, type Ack } from '../../src/log/sequencer.js';
 import { LevelStore } from '../../src/storage/level.js';
 import type { CommitBatch, LogStore } from '../../src/storage/store.js';
 import { naiveLeaf, naiveMTH } from '../helpers/naive.js';
@@ -186,16 +186,51 @@ describe('sequencer', () => {
     await until(() => lookups === 1);
     await new Promise((r) => setTimeout(r, 20)); // the first batch is committing (held)
     lookupHeld = new Promise<void>((r) => (releaseLookup = r));
-    const second = seq.submit(utf8('twin'));
+    // Enough entries that the next batch is prepared while the first commits (PREPARE_AHEAD_MIN).
+    const others = Array.from({ length: PREPARE_AHEAD_MIN - 1 }, (_, i) => utf8(`other ${i}`));
+    const second = seq.submitMany([utf8('twin'), ...others]);
     await until(() => lookups === 2); // its lookup has read the store: no twin there yet
     releaseCommit();
     const a = await first; // the first copy is durable and answered
     commitHeld = Promise.resolve();
     releaseLookup();
-    const b = await second;
-    expect([b.index, b.duplicate]).toEqual([a.index, true]);
-    checkAck(b, utf8('twin'));
-    expect(seq.size).toBe(1);
+    const [b] = await second;
+    expect([b!.index, b!.duplicate]).toEqual([a.index, true]);
+    checkAck(b!, utf8('twin'));
+    expect(seq.size).toBe(PREPARE_AHEAD_MIN);
+    await seq.close();
+    await store.close();
+  });
+
+  it('gathers the few entries that arrive while a batch commits into one batch after it', async () => {
+    const { store } = await openDir();
+    let release!: () => void;
+    let held: Promise<void> = Promise.resolve();
+    const commits: number[] = [];
+    const holding: LogStore = {
+      readCheckpoint: () => store.readCheckpoint(),
+      readTile: (l, i) => store.readTile(l, i),
+      readEntries: (s, e) => store.readEntries(s, e),
+      lookupLeafHashes: (h) => store.lookupLeafHashes(h),
+      commit: async (b: CommitBatch) => {
+        commits.push(b.entries.length);
+        await held;
+        return store.commit(b);
+      },
+      close: () => store.close(),
+    };
+    const seq = await open(holding);
+    commits.length = 0;
+    held = new Promise<void>((r) => (release = r));
+    const first = seq.submit(utf8('first'));
+    await until(() => commits.length === 1);
+    const later = Array.from({ length: 10 }, (_, i) => seq.submit(utf8(`later ${i}`)));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(commits).toEqual([1]); // fewer than PREPARE_AHEAD_MIN wait: nothing prepared yet
+    release();
+    await Promise.all([first, ...later]);
+    expect(commits).toEqual([1, 10]);
+    expect(seq.size).toBe(11);
     await seq.close();
     await store.close();
   });
