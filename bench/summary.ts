@@ -69,7 +69,7 @@ function addWhy(p: ProfileSummary | undefined, lat: LatencyData | undefined, htt
   }
   if (idle !== undefined) {
     parts.push(
-      `At 64 connections the server's main thread is idle ${fmt(idle * 100, 0)}% of the time: each request waits for its batch's synced commit (two batches in flight at most), so the closed-loop rate is bounded by 64 ÷ the commit latency as much as by CPU.`,
+      `At 64 connections the server's main thread is idle ${fmt(idle * 100, 0)}% of the time: each request waits for its batch's synced commit, so the closed-loop rate is bounded by 64 ÷ the commit latency as much as by CPU.`,
     );
   }
   if (lat) parts.push(`Open-loop with up to ${lat.connections} connections the peak is higher (${fmt(median(lat.peak))} req/s, [Latency](#latency)).`);
