@@ -9,7 +9,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { killRounds } from '../../bench/soak.js';
 import { toBase64 } from '../../src/core/bytes.js';
 import { openCheckpoint } from '../../src/core/checkpoint.js';
+import { rangeNodes } from '../../src/core/merkle.js';
 import { parseVerifierKey } from '../../src/core/note.js';
+import { nodeLocation } from '../../src/core/tile.js';
 import { LevelStore } from '../../src/storage/level.js';
 import { startLog, tempDir } from '../helpers/server.js';
 
@@ -38,13 +40,17 @@ describe('SIGKILL while submissions are in flight', () => {
     await log.kill();
     console.log(`sigkill: restart after a kill at tree size ${cp.size} served in ${startMs.toFixed(0)} ms (process start included)`);
 
-    // An insider edits one hash of the rightmost level-0 tile.
+    // An insider edits the newest hash of the tile that holds the tree's rightmost subtree root:
+    // the rightmost level-0 tile, or, when the size is a multiple of 256 (that tile is full, and
+    // its root is in the level-1 tile), the tile above it. Start-up reads these, not every tile
+    // (candor fsck does).
     const store = await LevelStore.open(join(dir, 'db'));
-    const n = Math.floor((cp.size - 1) / 256);
-    const tile = (await store.readTile(0, n))!;
+    const last = rangeNodes(0, cp.size).at(-1)!;
+    const { level, tile: n, offset } = nodeLocation(last.height, last.index);
+    const tile = (await store.readTile(level, n))!;
     const hashes = tile.hashes.slice();
-    hashes[hashes.length - 1] ^= 0x01;
-    await store.commit({ start: cp.size, entries: [], tiles: [{ level: 0, index: n, hashes }], leafIndex: [], checkpoint: (await store.readCheckpoint())! });
+    hashes[(offset + 1) * 32 - 1] ^= 0x01;
+    await store.commit({ start: cp.size, entries: [], tiles: [{ level, index: n, hashes }], leafIndex: [], checkpoint: (await store.readCheckpoint())! });
     await store.close();
 
     const refused = await startLog({ dir }).then(
