@@ -35,6 +35,19 @@ async function openDir(dir?: string) {
   return { dir: d, store };
 }
 
+/** The store with some of its methods replaced (to count, hold or fail them). */
+function wrap(store: LogStore, over: Partial<LogStore>): LogStore {
+  return {
+    readCheckpoint: () => store.readCheckpoint(),
+    readTile: (l, i) => store.readTile(l, i),
+    readEntries: (s, e) => store.readEntries(s, e),
+    lookupLeafHashes: (h) => store.lookupLeafHashes(h),
+    commit: (b: CommitBatch) => store.commit(b),
+    close: () => store.close(),
+    ...over,
+  };
+}
+
 async function until(cond: () => boolean): Promise<void> {
   for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 2));
   expect(cond()).toBe(true);
@@ -117,21 +130,15 @@ describe('sequencer', () => {
     await store.close();
   });
 
-
   it('does not look up entries submitted as unique, and still deduplicates the others of the same batch', async () => {
     const { store } = await openDir();
     const looked: string[] = [];
-    const counting: LogStore = {
-      readCheckpoint: () => store.readCheckpoint(),
-      readTile: (l, i) => store.readTile(l, i),
-      readEntries: (s, e) => store.readEntries(s, e),
+    const counting = wrap(store, {
       lookupLeafHashes: (hs) => {
         looked.push(...hs.map(toHex));
         return store.lookupLeafHashes(hs);
       },
-      commit: (b: CommitBatch) => store.commit(b),
-      close: () => store.close(),
-    };
+    });
     const seq = await open(counting, { maxDelayMs: 5 });
     const raw = await seq.submit(utf8('raw'));
     looked.length = 0;
@@ -156,6 +163,7 @@ describe('sequencer', () => {
     await seq.close();
     await store.close();
   });
+
   it('deduplicates an entry resubmitted while its first copy commits, even when the commit lands before the lookup answers', async () => {
     const { store } = await openDir();
     let releaseCommit!: () => void;
@@ -163,10 +171,7 @@ describe('sequencer', () => {
     let releaseLookup!: () => void;
     let lookupHeld: Promise<void> = Promise.resolve();
     let lookups = 0;
-    const racing: LogStore = {
-      readCheckpoint: () => store.readCheckpoint(),
-      readTile: (l, i) => store.readTile(l, i),
-      readEntries: (s, e) => store.readEntries(s, e),
+    const racing = wrap(store, {
       // The read happens at once (before the first copy is written); its answer arrives later.
       lookupLeafHashes: async (hs) => {
         lookups++;
@@ -178,8 +183,7 @@ describe('sequencer', () => {
         await commitHeld;
         return store.commit(b);
       },
-      close: () => store.close(),
-    };
+    });
     const seq = await open(racing);
     commitHeld = new Promise<void>((r) => (releaseCommit = r));
     const first = seq.submit(utf8('twin'));
@@ -207,18 +211,13 @@ describe('sequencer', () => {
     let release!: () => void;
     let held: Promise<void> = Promise.resolve();
     const commits: number[] = [];
-    const holding: LogStore = {
-      readCheckpoint: () => store.readCheckpoint(),
-      readTile: (l, i) => store.readTile(l, i),
-      readEntries: (s, e) => store.readEntries(s, e),
-      lookupLeafHashes: (h) => store.lookupLeafHashes(h),
+    const holding = wrap(store, {
       commit: async (b: CommitBatch) => {
         commits.push(b.entries.length);
         await held;
         return store.commit(b);
       },
-      close: () => store.close(),
-    };
+    });
     const seq = await open(holding);
     commits.length = 0;
     held = new Promise<void>((r) => (release = r));
@@ -262,11 +261,7 @@ describe('sequencer', () => {
   it('answers a failed commit with a retryable error, loses nothing acknowledged, and recovers', async () => {
     const { store } = await openDir();
     let failNext = 0;
-    const flaky: LogStore = {
-      readCheckpoint: () => store.readCheckpoint(),
-      readTile: (l, i) => store.readTile(l, i),
-      readEntries: (s, e) => store.readEntries(s, e),
-      lookupLeafHashes: (h) => store.lookupLeafHashes(h),
+    const flaky = wrap(store, {
       commit: async (b: CommitBatch) => {
         if (failNext > 0) {
           failNext--;
@@ -274,8 +269,7 @@ describe('sequencer', () => {
         }
         return store.commit(b);
       },
-      close: () => store.close(),
-    };
+    });
     const seq = await open(flaky);
     const ok1 = await seq.submit(utf8('before'));
     failNext = 1;
