@@ -92,6 +92,7 @@ const PIPELINE_DEPTH = 2;
  * ahead pays when preparing takes about as long as a commit (256 entries take about 0.6 ms to
  * hash and tile, a synced commit about 1 ms under load). Fewer wait until the commit ends and
  * go, with whatever arrived meanwhile, into one larger batch: fewer syncs for the same entries.
+ * A full batch (maxBatch, when smaller) is always prepared ahead.
  * Measured (bench/RESULTS.md machine, 2026-11-24, alternating rounds): POST /add at 64
  * connections 16,815-17,452 req/s against 15,081-15,354; gRPC batches of 256 unchanged.
  */
@@ -119,18 +120,12 @@ export class Sequencer extends EventEmitter {
   #generation = 0;
   #needsReload = false;
   /**
-   * Leaf hash -> index of the entries each recent batch logged, by batch number, for deduplication
-   * across batches: a store lookup only finds batches whose commit landed before it read. A batch
-   * is looked up against the maps of every batch not yet durable when its lookup began (from
-   * #durable on), even if that batch has committed by the time the lookup answers.
+   * Leaf hash -> index of the batches prepared but not yet durable, for deduplication across
+   * them: a store lookup only finds batches whose commit landed before it read. A lookup takes
+   * the set as it was when it began, since a batch in it may commit (and leave it) before the
+   * lookup answers.
    */
-  #seen: { batch: number; seen: Map<string, number> }[] = [];
-  /** Batches numbered in the order they are taken from the queue (and prepared, and committed). */
-  #batches = 0;
-  /** Every batch numbered below this one is durable (or failed, and so was every later one). */
-  #durable = 0;
-  /** The #durable of the lookup under way, if one is: the maps it must be checked against start there. */
-  #lookingUpFrom: number | undefined;
+  #inflightSeen = new Set<Map<string, number>>();
   #closed = false;
 
   private constructor(opts: SequencerOptions, tree: TreeState, checkpoint: string, reader: TreeReader) {
@@ -208,7 +203,7 @@ export class Sequencer extends EventEmitter {
   #schedule(): void {
     if (this.#queue.length === 0 || this.#preparing || this.#inflight >= PIPELINE_DEPTH) return;
     // While a batch is committing, the next one is prepared at once if enough entries wait.
-    if (this.#inflight > 0 && this.#queuedEntries < PREPARE_AHEAD_MIN && !this.#closed) return;
+    if (this.#inflight > 0 && this.#queuedEntries < Math.min(PREPARE_AHEAD_MIN, this.#o.maxBatch) && !this.#closed) return;
     if (this.#inflight > 0 || this.#closed || this.#queuedEntries >= this.#o.maxBatch || this.#o.maxDelayMs <= 0) {
       this.#startBatch();
     } else {
@@ -236,10 +231,10 @@ export class Sequencer extends EventEmitter {
     this.#o.metrics?.queueDepth.set(this.#queuedEntries);
     this.#preparing = true;
     this.#inflight++;
-    void this.#integrate(batch, n, this.#batches++);
+    void this.#integrate(batch, n);
   }
 
-  async #integrate(batch: Pending[], count: number, number: number): Promise<void> {
+  async #integrate(batch: Pending[], count: number): Promise<void> {
     const started = performance.now();
     const generation = this.#generation;
     let prepared: Prepared | undefined;
@@ -248,7 +243,7 @@ export class Sequencer extends EventEmitter {
         await this.#tail;
         await this.#reload();
       }
-      prepared = await this.#prepare(batch, count, number);
+      prepared = await this.#prepare(batch, count);
       if (generation !== this.#generation) throw new Error('an earlier batch failed to commit');
       const p = prepared;
       const commit = this.#tail.then(() => {
@@ -262,7 +257,6 @@ export class Sequencer extends EventEmitter {
       this.#preparing = false;
       this.#schedule();
       await commit;
-      this.#durable = Math.max(this.#durable, number + 1);
       this.#committed(p);
       this.#o.metrics?.batchSize.observe(count);
       this.#o.metrics?.integrationSeconds.observe((performance.now() - started) / 1000);
@@ -274,11 +268,7 @@ export class Sequencer extends EventEmitter {
       const e = new CandorError('unavailable', 'the log could not commit this batch; retry', { retryAfterMs: 1000, cause: err });
       for (const p of batch) p.reject(e);
     } finally {
-      // A failed batch logged nothing; the maps of durable batches no lookup still needs go.
-      const p = prepared;
-      if (p && this.#durable <= number) this.#seen = this.#seen.filter((s) => s.seen !== p.seen);
-      const needed = Math.min(this.#durable, this.#lookingUpFrom ?? Infinity);
-      this.#seen = this.#seen.filter((s) => s.batch >= needed);
+      if (prepared) this.#inflightSeen.delete(prepared.seen);
       this.#inflight--;
       this.emit('settled');
       this.#schedule();
@@ -296,7 +286,7 @@ export class Sequencer extends EventEmitter {
   }
 
   /** Hashes, deduplicates, appends and signs a batch; returns what to commit and how to answer. */
-  async #prepare(batch: Pending[], count: number, number: number): Promise<Prepared> {
+  async #prepare(batch: Pending[], count: number): Promise<Prepared> {
     const { hasher, store } = this.#o;
     const entries: Uint8Array[] = new Array(count);
     const terms: (EntryTerms | undefined)[] | undefined = batch.some((p) => p.terms) ? new Array(count) : undefined;
@@ -309,15 +299,9 @@ export class Sequencer extends EventEmitter {
       for (const e of p.entries) entries[i++] = e;
     }
     const leafHashes = entries.map((e) => hasher.leaf(e));
-    const from = this.#durable;
-    this.#lookingUpFrom = from;
-    let known: readonly (number | undefined)[];
-    try {
-      known = await lookUp(store, leafHashes, unique);
-    } finally {
-      this.#lookingUpFrom = undefined;
-    }
-    const earlier = this.#seen.filter((s) => s.batch >= from).map((s) => s.seen);
+    // Every batch not durable yet is in the set now (batches are prepared one at a time).
+    const earlier = [...this.#inflightSeen];
+    const known = await lookUp(store, leafHashes, unique);
 
     // Deduplicate: an entry already logged, in flight, or earlier in this batch keeps its index.
     const start = this.#tree.size;
@@ -350,7 +334,7 @@ export class Sequencer extends EventEmitter {
       freshEntries.push(entries[j]!);
       if (terms) freshTerms.push(terms[j]);
     }
-    this.#seen.push({ batch: number, seen });
+    this.#inflightSeen.add(seen);
 
     const appended = this.#tree.append(freshHashes);
     const text = formatCheckpoint({ origin: this.#o.origin, size: appended.newSize, root: this.#tree.root(), extensions: [] });

@@ -234,6 +234,35 @@ describe('sequencer', () => {
     await store.close();
   });
 
+  it('prepares the next batch during a commit once a full batch waits, when maxBatch is below PREPARE_AHEAD_MIN', async () => {
+    const { store } = await openDir();
+    let release!: () => void;
+    let held: Promise<void> = Promise.resolve();
+    let lookups = 0;
+    const holding = wrap(store, {
+      lookupLeafHashes: (h) => {
+        lookups++;
+        return store.lookupLeafHashes(h);
+      },
+      commit: async (b: CommitBatch) => {
+        await held;
+        return store.commit(b);
+      },
+    });
+    const seq = await open(holding, { maxBatch: 10 });
+    held = new Promise<void>((r) => (release = r));
+    lookups = 0;
+    const first = seq.submit(utf8('first'));
+    await until(() => lookups === 1);
+    const later = Array.from({ length: 10 }, (_, i) => seq.submit(utf8(`later ${i}`)));
+    await until(() => lookups === 2); // a full batch of 10 waits: prepared while the first commits
+    release();
+    await Promise.all([first, ...later]);
+    expect(seq.size).toBe(11);
+    await seq.close();
+    await store.close();
+  });
+
   it('rejects new submissions with a retryable error when the queue is full', async () => {
     const { store } = await openDir();
     const seq = await open(store, { maxQueue: 10, maxBatch: 100, maxDelayMs: 50 });
