@@ -3,7 +3,6 @@ package candor
 import (
 	"bufio"
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -74,11 +73,28 @@ var (
 	grpcLine  = regexp.MustCompile(`gRPC candor\.v1\.LogService on (\S+)`)
 )
 
-// newLog makes a data directory with producer "gw" (tenant org-1, every type, a signing key).
+// newLog makes a data directory with producer "gw" (tenant org-1, every type, a signing key) and
+// serves it.
 func newLog(t *testing.T) *testLog {
 	l := &testLog{t: t, dir: t.TempDir()}
 	l.token = tokenLine.FindStringSubmatch(candor(t, "producer", "add", "gw", "--tenant", "org-1", "--type", "*", "--data", l.dir))[1]
 	l.skey = skeyLine.FindStringSubmatch(candor(t, "producer", "key", "generate", "gw", "--register", "--data", l.dir))[1]
+	return l.serve()
+}
+
+// twin is a second log with a copy of l's data directory taken now: the same log key and
+// producers, and from here on a history of its own (a fork, once both take different events).
+func (l *testLog) twin() *testLog {
+	t := l.t
+	d := &testLog{t: t, dir: t.TempDir(), token: l.token, skey: l.skey}
+	if out, err := exec.Command("cp", "-a", l.dir+"/.", d.dir).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
+	return d.serve()
+}
+
+func (l *testLog) serve() *testLog {
+	t := l.t
 	l.start()
 	vkey, err := os.ReadFile(filepath.Join(l.dir, "log.vkey"))
 	if err != nil {
@@ -93,7 +109,11 @@ func newLog(t *testing.T) *testLog {
 func (l *testLog) start() {
 	t := l.t
 	l.out.Reset()
-	l.cmd = exec.Command("node", cli(t), "serve", "--data", l.dir, "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0")
+	grpcAt := l.grpc // a restart keeps the address the clients know
+	if grpcAt == "" {
+		grpcAt = "127.0.0.1:0"
+	}
+	l.cmd = exec.Command("node", cli(t), "serve", "--data", l.dir, "--http", "127.0.0.1:0", "--grpc", grpcAt)
 	pr, pw := io.Pipe()
 	l.cmd.Stdout, l.cmd.Stderr = pw, pw
 	if err := l.cmd.Start(); err != nil {
@@ -115,9 +135,6 @@ func (l *testLog) start() {
 	}()
 	select {
 	case a := <-found:
-		if a != l.grpc && l.grpc != "" {
-			l.grpc = a
-		}
 		l.grpc = a
 	case <-l.exited:
 		t.Fatalf("candor serve exited before serving:\n%s", l.output())
@@ -177,5 +194,3 @@ func ctx(t *testing.T) context.Context {
 	t.Cleanup(cancel)
 	return c
 }
-
-var _ = fmt.Sprintf
