@@ -285,12 +285,16 @@ func (c *Client) send(batch []item) {
 			return &LeafSignature{KeyID: c.signer.KeyHash(), Signature: s, BatchSize: uint32(len(events)), BatchIndex: uint32(i), Path: tree.path(i)}
 		}
 	}
-	res, stub, err := c.withRetries(req)
+	var res *pb.SubmitBatchResponse
+	_, err := c.withRetries(func(ctx context.Context, stub pb.LogServiceClient, opts ...grpc.CallOption) (err error) {
+		res, err = stub.SubmitBatch(ctx, req, opts...)
+		return err
+	})
 	if err != nil {
 		c.fail(batch, err)
 		return
 	}
-	receipts, err := c.verify(res, stub, events, sig)
+	receipts, err := c.verify(res, events, sig)
 	if err != nil {
 		c.fail(batch, err)
 		return
@@ -303,7 +307,7 @@ func (c *Client) send(batch []item) {
 
 // verify checks the answer: the producer it names, the checkpoint's signature and its
 // consistency with the last one accepted, then every leaf and inclusion proof.
-func (c *Client) verify(res *pb.SubmitBatchResponse, stub pb.LogServiceClient, events [][]byte, sig func(int) *LeafSignature) ([]Receipt, error) {
+func (c *Client) verify(res *pb.SubmitBatchResponse, events [][]byte, sig func(int) *LeafSignature) ([]Receipt, error) {
 	if res.Producer != c.o.Producer {
 		return nil, verifyErr("the log recorded producer %s, not %s", res.Producer, c.o.Producer)
 	}
@@ -315,11 +319,14 @@ func (c *Client) verify(res *pb.SubmitBatchResponse, stub pb.LogServiceClient, e
 	if err != nil {
 		return nil, err
 	}
+	// The proof may come from any of the addresses: it is checked against the two roots held here.
 	err = c.cps.advance(cp, func(from, to int64) ([][]byte, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
 		t := uint64(to)
-		p, err := stub.GetConsistencyProof(c.auth(ctx), &pb.GetConsistencyProofRequest{FromSize: uint64(from), ToSize: &t})
+		var p *pb.GetConsistencyProofResponse
+		_, err := c.withRetries(func(ctx context.Context, stub pb.LogServiceClient, opts ...grpc.CallOption) (err error) {
+			p, err = stub.GetConsistencyProof(ctx, &pb.GetConsistencyProofRequest{FromSize: uint64(from), ToSize: &t}, opts...)
+			return err
+		})
 		if err != nil {
 			return nil, fmt.Errorf("candor: consistency proof %d to %d: %w", from, to, err)
 		}
@@ -342,12 +349,13 @@ func (c *Client) auth(ctx context.Context) context.Context {
 	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+c.o.Token)
 }
 
-// withRetries sends the request until it is answered, the error is permanent, or GiveUpAfter.
-// Resending is safe: the request is the same bytes, and the log answers events it already holds
-// (same producer_event_id) with their first receipt instead of logging them twice. UNAVAILABLE
-// and DEADLINE_EXCEEDED move on to the next address; RESOURCE_EXHAUSTED is retried only with the
-// server's grpc-retry-pushback-ms (without it, it is gRPC's permanent "message too large").
-func (c *Client) withRetries(req *pb.SubmitBatchRequest) (*pb.SubmitBatchResponse, pb.LogServiceClient, error) {
+// withRetries makes a call until it is answered, the error is permanent, or GiveUpAfter.
+// Resending a batch is safe: the request is the same bytes, and the log answers events it already
+// holds (same producer_event_id) with their first receipt instead of logging them twice.
+// UNAVAILABLE and DEADLINE_EXCEEDED move on to the next address; RESOURCE_EXHAUSTED is retried
+// only with the server's grpc-retry-pushback-ms (without it, it is gRPC's permanent "message too
+// large"). Backoff is exponential with full jitter, never shorter than the pushback.
+func (c *Client) withRetries(call func(ctx context.Context, stub pb.LogServiceClient, opts ...grpc.CallOption) error) (pb.LogServiceClient, error) {
 	started := time.Now()
 	for attempt := 0; ; attempt++ {
 		c.mu.Lock()
@@ -356,10 +364,10 @@ func (c *Client) withRetries(req *pb.SubmitBatchRequest) (*pb.SubmitBatchRespons
 		stub := c.stubs[i]
 		var trailer metadata.MD
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		res, err := stub.SubmitBatch(c.auth(ctx), req, grpc.Trailer(&trailer))
+		err := call(c.auth(ctx), stub, grpc.Trailer(&trailer))
 		cancel()
 		if err == nil {
-			return res, stub, nil
+			return stub, nil
 		}
 		code := status.Code(err)
 		var pushback time.Duration
@@ -386,9 +394,9 @@ func (c *Client) withRetries(req *pb.SubmitBatchRequest) (*pb.SubmitBatchRespons
 		}
 		if !retryable || time.Since(started)+delay > c.o.GiveUpAfter {
 			if tc := trailer.Get("candor-error-code"); len(tc) > 0 {
-				return nil, nil, fmt.Errorf("candor: %s: %w", tc[0], err)
+				return nil, fmt.Errorf("candor: %s: %w", tc[0], err)
 			}
-			return nil, nil, fmt.Errorf("candor: %w", err)
+			return nil, fmt.Errorf("candor: %w", err)
 		}
 		time.Sleep(delay)
 	}
