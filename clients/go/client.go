@@ -172,9 +172,9 @@ func New(o Options) (*Client, error) {
 // Every later one must be consistent with it.
 func (c *Client) LatestCheckpoint() *Checkpoint { return c.cps.Latest() }
 
-// submit fills the envelope, encodes the event canonically and queues it, waiting for room when
-// MaxBuffered events are already queued or in flight (backpressure).
-func (c *Client) submit(ctx context.Context, ev *pb.Event, openings []Opening) (*Pending, error) {
+// envelope fills what the event leaves to the client (IDs, time, tenant, producer, seq) and
+// encodes it canonically, as the TypeScript SDK does.
+func (c *Client) envelope(ev *pb.Event) ([]byte, error) {
 	ev = proto.Clone(ev).(*pb.Event)
 	if ev.EventId == "" {
 		ev.EventId = ULID(time.Now())
@@ -200,10 +200,12 @@ func (c *Client) submit(ctx context.Context, ev *pb.Event, openings []Opening) (
 	}
 	info.Id = c.o.Producer
 	ev.Producer = info
-	b, err := c.sessions.track(ev)
-	if err != nil {
-		return nil, err
-	}
+	return c.sessions.track(ev)
+}
+
+// enqueue queues an encoded event, waiting for room while MaxBuffered events are queued or in
+// flight (backpressure).
+func (c *Client) enqueue(ctx context.Context, b []byte, openings []Opening) (*Pending, error) {
 	select {
 	case c.space <- struct{}{}:
 	case <-ctx.Done():

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"regexp"
 	"strings"
 	"unicode"
@@ -19,6 +20,9 @@ import (
 // The opening (field, salt, value) stays with the gateway; only the digest goes into the event.
 
 const commitmentPrefix = "candor/commitment/v1\n"
+
+// saltSource is where salts come from; the corpus test replays the TypeScript SDK's.
+var saltSource io.Reader = rand.Reader
 
 // SaltBytes is the salt length Commit draws (the TypeScript SDK's too); the format allows 16 to 255.
 const SaltBytes = 32
@@ -58,7 +62,7 @@ func (o Opening) Opens(digest []byte) bool {
 // Commit commits to value under field with a fresh 32-byte salt.
 func Commit(field, value string) ([]byte, Opening) {
 	salt := make([]byte, SaltBytes)
-	if _, err := rand.Read(salt); err != nil {
+	if _, err := io.ReadFull(saltSource, salt); err != nil {
 		panic("candor: no randomness for a commitment salt: " + err.Error())
 	}
 	o := Opening{Field: field, Salt: salt, Value: []byte(value)}

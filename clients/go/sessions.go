@@ -172,6 +172,15 @@ func (c *Client) Record(ctx context.Context, e Event) (*Recorded, error) {
 
 // Submit is Record without the wait: it returns once the event is queued.
 func (c *Client) Submit(ctx context.Context, e Event) (*Pending, error) {
+	b, openings, err := c.encode(e)
+	if err != nil {
+		return nil, err
+	}
+	return c.enqueue(ctx, b, openings)
+}
+
+// encode builds the event with what the client tracks, fills its envelope, and encodes it.
+func (c *Client) encode(e Event) ([]byte, []Opening, error) {
 	switch x := e.(type) {
 	case SessionEnded:
 		c.sessions.seal(&x)
@@ -191,5 +200,6 @@ func (c *Client) Submit(ctx context.Context, e Event) (*Pending, error) {
 	if r, ok := d.Event.Body.(*pb.Event_ReviewRequested); ok && r.ReviewRequested.Statement != nil {
 		c.reviews.put(r.ReviewRequested.ReviewId, r.ReviewRequested.Statement.Commitment)
 	}
-	return c.submit(ctx, d.Event, d.Openings)
+	b, err := c.envelope(d.Event)
+	return b, d.Openings, err
 }
