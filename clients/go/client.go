@@ -288,7 +288,7 @@ func (c *Client) send(batch []item) {
 		}
 	}
 	var res *pb.SubmitBatchResponse
-	_, err := c.withRetries(func(ctx context.Context, stub pb.LogServiceClient, opts ...grpc.CallOption) (err error) {
+	err := c.withRetries(func(ctx context.Context, stub pb.LogServiceClient, opts ...grpc.CallOption) (err error) {
 		res, err = stub.SubmitBatch(ctx, req, opts...)
 		return err
 	})
@@ -325,7 +325,7 @@ func (c *Client) verify(res *pb.SubmitBatchResponse, events [][]byte, sig func(i
 	err = c.cps.advance(cp, func(from, to int64) ([][]byte, error) {
 		t := uint64(to)
 		var p *pb.GetConsistencyProofResponse
-		_, err := c.withRetries(func(ctx context.Context, stub pb.LogServiceClient, opts ...grpc.CallOption) (err error) {
+		err := c.withRetries(func(ctx context.Context, stub pb.LogServiceClient, opts ...grpc.CallOption) (err error) {
 			p, err = stub.GetConsistencyProof(ctx, &pb.GetConsistencyProofRequest{FromSize: uint64(from), ToSize: &t}, opts...)
 			return err
 		})
@@ -357,7 +357,7 @@ func (c *Client) auth(ctx context.Context) context.Context {
 // UNAVAILABLE and DEADLINE_EXCEEDED move on to the next address; RESOURCE_EXHAUSTED is retried
 // only with the server's grpc-retry-pushback-ms (without it, it is gRPC's permanent "message too
 // large"). Backoff is exponential with full jitter, never shorter than the pushback.
-func (c *Client) withRetries(call func(ctx context.Context, stub pb.LogServiceClient, opts ...grpc.CallOption) error) (pb.LogServiceClient, error) {
+func (c *Client) withRetries(call func(ctx context.Context, stub pb.LogServiceClient, opts ...grpc.CallOption) error) error {
 	started := time.Now()
 	for attempt := 0; ; attempt++ {
 		c.mu.Lock()
@@ -369,7 +369,7 @@ func (c *Client) withRetries(call func(ctx context.Context, stub pb.LogServiceCl
 		err := call(c.auth(ctx), stub, grpc.Trailer(&trailer))
 		cancel()
 		if err == nil {
-			return stub, nil
+			return nil
 		}
 		code := status.Code(err)
 		var pushback time.Duration
@@ -396,9 +396,9 @@ func (c *Client) withRetries(call func(ctx context.Context, stub pb.LogServiceCl
 		}
 		if !retryable || time.Since(started)+delay > c.o.GiveUpAfter {
 			if tc := trailer.Get("candor-error-code"); len(tc) > 0 {
-				return nil, fmt.Errorf("candor: %s: %w", tc[0], err)
+				return fmt.Errorf("candor: %s: %w", tc[0], err)
 			}
-			return nil, fmt.Errorf("candor: %w", err)
+			return fmt.Errorf("candor: %w", err)
 		}
 		time.Sleep(delay)
 	}
