@@ -14,6 +14,7 @@ const SECTIONS: [json: string, title: string, load: () => Promise<(d: never) => 
   ['http', 'HTTP', async () => (await import('./http.js')).httpSection],
   ['latency', 'Latency', async () => (await import('./latency.js')).latencySection],
   ['grpc', 'gRPC ingest', async () => (await import('./grpc.js')).grpcSection],
+  ['go-client', 'Go client', async () => (await import('./go-client.js')).goClientSection],
   ['grpc-latency', 'gRPC acknowledgement latency', async () => (await import('./grpc-latency.js')).grpcLatencySection],
   ['ingest-costs', 'Ingest costs', async () => (await import('./ingest-costs.js')).costsSection],
   ['scale', 'Scale', async () => (await import('./scale.js')).scaleSection],
@@ -36,6 +37,8 @@ const SCENARIOS: Record<string, () => Promise<{ main(): Promise<void> }>> = {
   // Opt-in (a few minutes each): p99 acknowledgement at half the SDK's peak, and the cost of
   // producer signatures and idempotency checks.
   'grpc-latency': () => import('./grpc-latency.js'),
+  // The Go client (clients/go) beside the SDK at batch 256; needs Go (clients/go/test.sh installs it).
+  'go-client': () => import('./go-client.js'),
   'ingest-costs': () => import('./ingest-costs.js'),
   scale: () => import('./scale.js'),
   defaults: () => import('./defaults.js'),
