@@ -1,0 +1,84 @@
+// A real `candor serve` holding real events written through the gateway SDK, and Debian's
+// Chromium driven by playwright-core (never a downloaded browser): shared by the explorer's
+// browser tests, its bench and the screenshot script.
+import { join } from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { GatewayClient, ReviewKind, SessionVerb, VoteDecision, type Recorded } from '../../clients/gateway/index.js';
+import { AUDITORS_FILE, newAuditorToken, updateAuditorsFile } from '../../src/auditors/registry.js';
+import { generateSignerKey } from '../../src/core/note.js';
+import { REGISTRY_FILE, newToken, updateRegistryFile } from '../../src/producers/registry.js';
+import { startLog, tempDir, type RunningLog } from '../helpers/server.js';
+
+export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
+
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, timeout: 20_000 });
+}
+
+/** Producer- and user-written text meant to run script if a page ever parsed it as HTML. */
+export const HOSTILE = {
+  actor: 'usr_<img src=x onerror="window.__pwned=1">mallory',
+  resource: '<script>window.__pwned=2</script>pg-prod',
+  justification: '"><svg onload="window.__pwned=3">',
+};
+
+export interface ExplorerLog {
+  log: RunningLog;
+  auditorToken: string;
+  recorded: Recorded[];
+  /** The signed checkpoint after the first event: a smaller tree than every later one. */
+  earlyCheckpoint: string;
+  stop(): Promise<void>;
+}
+
+export async function startExplorerLog(): Promise<ExplorerLog> {
+  const dir = tempDir('candor-explorer-');
+  const producerToken = newToken();
+  const key = generateSignerKey('gw-explorer');
+  updateRegistryFile(join(dir, REGISTRY_FILE), (doc) => {
+    doc.producers.push({ id: 'gw-explorer', tenants: ['org-1'], eventTypes: ['*'], tokens: [producerToken.record], mtls: [], keys: [key.vkey], disabled: false, created: new Date().toISOString() });
+  });
+  const auditor = newAuditorToken();
+  updateAuditorsFile(join(dir, AUDITORS_FILE), (doc) => {
+    doc.auditors.push({ id: 'aud-explorer', tenants: ['*'], permissions: ['search', 'disclose'], tokens: [auditor.record], disabled: false, created: new Date().toISOString() });
+  });
+  const log = await startLog({ dir, origin: 'explorer.test/log', args: ['--grpc', '127.0.0.1:0', '--batch-max-delay-ms', '5'] });
+  const grpc = /gRPC candor\.v1\.LogService on (\S+)/.exec(log.output())?.[1];
+  if (!grpc) throw new Error(`no gRPC address in the log's output:\n${log.output()}`);
+  const gw = new GatewayClient({ address: grpc, token: producerToken.token, logKey: log.vkey, producer: 'gw-explorer', tenant: 'org-1', signerKey: key.skey });
+  const recorded: Recorded[] = [];
+  let earlyCheckpoint = '';
+  try {
+    const alice = { id: 'usr_alice', display: 'alice@example.com' };
+    const bob = { id: 'usr_bob', display: 'bob@example.com' };
+    const prod = { name: 'pg-prod-eu', type: 'database' };
+    const update = 'UPDATE accounts SET plan = 2 WHERE id = 42';
+    recorded.push(await gw.review.requested({ actor: alice, resource: prod, reviewId: 'rev-1', kind: ReviewKind.ONE_TIME_COMMAND, statement: update, justification: 'ticket OPS-1' }));
+    earlyCheckpoint = await (await fetch(`${log.url}/checkpoint`)).text();
+    const vote = await gw.review.voteCast({ actor: bob, reviewId: 'rev-1', group: 'dba', decision: VoteDecision.APPROVE });
+    recorded.push(vote);
+    recorded.push(await gw.review.approved({ actor: bob, reviewId: 'rev-1', voteEventIds: [vote.event.eventId] }));
+    recorded.push(await gw.review.executionStarted({ actor: alice, reviewId: 'rev-1', executionSessionId: 'ses-1' }));
+    recorded.push(await gw.session.started({ actor: alice, source: { ip: '203.0.113.7', origin: 'cli' }, resource: prod, sessionId: 'ses-1', verb: SessionVerb.EXEC, protocol: 'postgres', reviewId: 'rev-1' }));
+    recorded.push(await gw.statement.executed({ actor: alice, resource: prod, sessionId: 'ses-1', statement: update, operation: 'UPDATE', tables: ['accounts'], rows: 1, durationMs: 3 }));
+    recorded.push(await gw.review.executionCompleted({ actor: alice, reviewId: 'rev-1', executionSessionId: 'ses-1', exitCode: 0, rows: 1 }));
+    recorded.push(await gw.session.ended({ actor: alice, resource: prod, sessionId: 'ses-1', exitCode: 0, durationMs: 900 }));
+    const mallory = { id: HOSTILE.actor, display: 'mallory' };
+    recorded.push(await gw.review.requested({ actor: mallory, resource: { name: HOSTILE.resource, type: 'database' }, reviewId: 'rev-2', kind: ReviewKind.JIT_SESSION, justification: HOSTILE.justification }));
+  } catch (err) {
+    await log.kill();
+    throw err;
+  } finally {
+    await gw.close();
+  }
+  return {
+    log,
+    auditorToken: auditor.token,
+    recorded,
+    earlyCheckpoint,
+    async stop() {
+      await log.stop();
+    },
+  };
+}
