@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeProofBundle } from '../../src/core/proofbundle.js';
-import { CHROMIUM, HOSTILE, launchChromium, startExplorerLog, type ExplorerLog } from './fixture.js';
+import { BUILT, CHROMIUM, HOSTILE, launchChromium, startExplorerLog, startStaticServer, type ExplorerLog } from './fixture.js';
 import { startTamperingProxy, type Tamper, type TamperingProxy } from './proxy.js';
 
 const T = 60_000;
@@ -147,6 +147,27 @@ describe.skipIf(!existsSync(CHROMIUM))('the explorer in Chromium', () => {
     await expect.poll(() => page.locator('#verdict').textContent()).toMatch(/^✗ Rejected — proof bundle: inclusion proof does not lead to the root/);
     expect(await page.locator('#verdict').getAttribute('class')).toBe('failed');
     await ctx.close();
+  }, T);
+
+  it('works as a static build on another origin, from the log\'s checkpoint, tiles and entry bundles alone', async () => {
+    const site = await startStaticServer(BUILT);
+    const ctx = await browser.newContext();
+    try {
+      const page = await ctx.newPage();
+      await page.goto(`${site.url}/`);
+      await page.fill('#trust-url', env.log.url);
+      await page.fill('#trust-vkey', env.log.vkey);
+      await page.click('#trust-save');
+      await expect.poll(() => status(page).getAttribute('class'), { timeout: 10_000 }).toBe('ok');
+      expect(await page.locator('.mode h3').textContent()).toBe('Static build');
+      await page.goto(`${site.url}/#/events`);
+      await page.waitForSelector('#events tbody tr');
+      expect(await page.locator('#events tbody tr td.ok').count()).toBeGreaterThanOrEqual(env.recorded.length);
+      expect(await page.locator('#events tbody tr.failed').count()).toBe(0);
+    } finally {
+      await ctx.close();
+      await site.close();
+    }
   }, T);
 
   describe('behind a log that lies', () => {

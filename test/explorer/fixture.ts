@@ -1,7 +1,11 @@
 // A real `candor serve` holding real events written through the gateway SDK, and Debian's
 // Chromium driven by playwright-core (never a downloaded browser): shared by the explorer's
 // browser tests, its bench and the screenshot script.
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { extname, join, normalize } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import { GatewayClient, ReviewKind, SessionVerb, VoteDecision, type Recorded } from '../../clients/gateway/index.js';
 import { AUDITORS_FILE, newAuditorToken, updateAuditorsFile } from '../../src/auditors/registry.js';
@@ -82,3 +86,25 @@ export async function startExplorerLog(): Promise<ExplorerLog> {
     },
   };
 }
+
+/**
+ * Plain static hosting of a directory (what a bucket or CDN does): GET only, no headers beyond
+ * the type. The explorer's static build served from here is a different origin from the log.
+ */
+export async function startStaticServer(dir: string): Promise<{ url: string; close(): Promise<void> }> {
+  const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css' };
+  const server = createServer((req, res) => {
+    const path = normalize(decodeURIComponent((req.url ?? '/').split('?')[0]!)).replace(/^(\.\.[/\\])+/, '');
+    const file = join(dir, path === '/' ? 'index.html' : path);
+    if (!file.startsWith(dir) || !existsSync(file)) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' }).end(readFileSync(file));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+/** dist/explorer, as `npm run build` leaves it. */
+export const BUILT = fileURLToPath(new URL('../../dist/explorer', import.meta.url));
