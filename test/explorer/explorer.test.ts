@@ -7,6 +7,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeProofBundle } from '../../src/core/proofbundle.js';
 import { BUILT, CHROMIUM, HOSTILE, launchChromium, startExplorerLog, startStaticServer, type ExplorerLog } from './fixture.js';
+import { strayWitnessKey } from '../witnessing/helpers.js';
 import { startTamperingProxy, type Tamper, type TamperingProxy } from './proxy.js';
 
 const T = 60_000;
@@ -28,11 +29,13 @@ describe.skipIf(!existsSync(CHROMIUM))('the explorer in Chromium', () => {
   });
 
   /** A fresh browser profile (empty storage) at `url`, keys pinned, the overview verified. */
-  async function pinned(url = env.log.url, ctx?: BrowserContext): Promise<{ page: Page; ctx: BrowserContext }> {
-    ctx ??= await browser.newContext();
+  async function pinned(url = env.log.url, witness = env.witnessVkey): Promise<{ page: Page; ctx: BrowserContext }> {
+    const ctx = await browser.newContext();
     const page = await ctx.newPage();
     await page.goto(`${url}/`);
     await page.fill('#trust-vkey', env.log.vkey);
+    await page.fill('#trust-witnesses', witness);
+    await page.fill('#trust-quorum', '1');
     await page.click('#trust-save');
     return { page, ctx };
   }
@@ -59,6 +62,11 @@ describe.skipIf(!existsSync(CHROMIUM))('the explorer in Chromium', () => {
     expect(size).toBeGreaterThanOrEqual(env.recorded.length);
     expect(await page.locator('#origin').textContent()).toBe('explorer.test/log');
     expect(await page.locator('#grew').textContent()).toBe('first visit from this browser');
+    // The witness's cosignature, with its cosignature/v1 time (checkpoints carry no time).
+    const w = await page.locator('#witnesses tbody tr').first().locator('td').allTextContents();
+    expect(w[0]).toBe('witness.explorer.test');
+    expect(Number(w[1])).toBe(size);
+    expect(Math.abs(Date.parse(w[2]!) - Date.now())).toBeLessThan(60_000);
     // The log grows (an audited search appends an event); the next visit proves consistency.
     await fetch(`${env.log.url}/v1/search?actor=usr_bob`, { headers: { authorization: `Bearer ${env.auditorToken}` } });
     await expect.poll(async () => Number((await (await fetch(`${env.log.url}/checkpoint`)).text()).split('\n')[1]), { timeout: 5000 }).toBeGreaterThan(size);
@@ -135,17 +143,30 @@ describe.skipIf(!existsSync(CHROMIUM))('the explorer in Chromium', () => {
     const { page, ctx } = await pinned();
     await page.waitForSelector('#origin');
     await page.goto(`${env.log.url}/#/verify`);
+    // A bundle against the log's current, witnessed checkpoint (a receipt's checkpoint is not
+    // cosigned yet, and the pinned quorum needs the witness).
     const r = env.recorded[2]!.receipt;
-    const bundle = encodeProofBundle({ extra: r.leaf, index: r.index, proof: r.inclusionProof, checkpoint: r.checkpoint });
+    const checkpoint = await (await fetch(`${env.log.url}/checkpoint`)).text();
+    const size = Number(checkpoint.split('\n')[1]);
+    const inc = (await (await fetch(`${env.log.url}/proof/inclusion?index=${r.index}&size=${size}`)).json()) as { proof: string[] };
+    const bundle = encodeProofBundle({ extra: r.leaf, index: r.index, proof: inc.proof.map((p) => Buffer.from(p, 'base64')), checkpoint });
     await ctx.setOffline(true); // the verdict needs no network
     await page.setInputFiles('#bundle-file', { name: 'e.tlog-proof', mimeType: 'text/plain', buffer: Buffer.from(bundle) });
     await expect.poll(() => page.locator('#verdict').textContent()).toContain(`✓ Verified, offline: entry ${r.index}`);
-    const proof = r.inclusionProof.map((p) => Buffer.from(p));
+    const proof = inc.proof.map((p) => Buffer.from(p, 'base64'));
     proof[0]![0]! ^= 1;
-    const bad = encodeProofBundle({ extra: r.leaf, index: r.index, proof, checkpoint: r.checkpoint });
+    const bad = encodeProofBundle({ extra: r.leaf, index: r.index, proof, checkpoint });
     await page.setInputFiles('#bundle-file', { name: 'bad.tlog-proof', mimeType: 'text/plain', buffer: Buffer.from(bad) });
     await expect.poll(() => page.locator('#verdict').textContent()).toMatch(/^✗ Rejected — proof bundle: inclusion proof does not lead to the root/);
     expect(await page.locator('#verdict').getAttribute('class')).toBe('failed');
+    await ctx.close();
+  }, T);
+
+  it('refuses a checkpoint without the cosignatures the pinned quorum needs', async () => {
+    const stray = strayWitnessKey('stray.explorer.test').vkey;
+    const { page, ctx } = await pinned(env.log.url, stray);
+    await expect.poll(() => status(page).getAttribute('class'), { timeout: 10_000 }).toBe('failed');
+    expect(await status(page).textContent()).toContain('Verification failed — witness cosignatures: the checkpoint is cosigned by 0 of the trusted witnesses');
     await ctx.close();
   }, T);
 

@@ -12,6 +12,7 @@ import { AUDITORS_FILE, newAuditorToken, updateAuditorsFile } from '../../src/au
 import { generateSignerKey } from '../../src/core/note.js';
 import { REGISTRY_FILE, newToken, updateRegistryFile } from '../../src/producers/registry.js';
 import { startLog, tempDir, type RunningLog } from '../helpers/server.js';
+import { logKey, startWitness } from '../witnessing/helpers.js';
 
 export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
@@ -30,6 +31,8 @@ export const HOSTILE = {
 export interface ExplorerLog {
   log: RunningLog;
   auditorToken: string;
+  /** The witness's cosignature/v1 verifier key. */
+  witnessVkey: string;
   recorded: Recorded[];
   /** The signed checkpoint after the first event: a smaller tree than every later one. */
   earlyCheckpoint: string;
@@ -38,6 +41,11 @@ export interface ExplorerLog {
 
 export async function startExplorerLog(): Promise<ExplorerLog> {
   const dir = tempDir('candor-explorer-');
+  // A real witness (the witness's own code) that the log asks to cosign each checkpoint.
+  const origin = 'explorer.test/log';
+  const logSigner = logKey(origin, dir);
+  const witness = await startWitness({ name: 'witness.explorer.test', logs: [{ origin, vkeys: [logSigner.vkey] }] });
+  const witnessing = { witnesses: [{ name: 'w1', vkey: witness.vkeys[0]!, url: witness.url }], quorum: 1, timeoutMs: 2000, ackTimeoutMs: 5000 };
   const producerToken = newToken();
   const key = generateSignerKey('gw-explorer');
   updateRegistryFile(join(dir, REGISTRY_FILE), (doc) => {
@@ -47,7 +55,10 @@ export async function startExplorerLog(): Promise<ExplorerLog> {
   updateAuditorsFile(join(dir, AUDITORS_FILE), (doc) => {
     doc.auditors.push({ id: 'aud-explorer', tenants: ['*'], permissions: ['search', 'disclose'], tokens: [auditor.record], disabled: false, created: new Date().toISOString() });
   });
-  const log = await startLog({ dir, origin: 'explorer.test/log', args: ['--grpc', '127.0.0.1:0', '--batch-max-delay-ms', '5'] });
+  const log = await startLog({ dir, origin, args: ['--grpc', '127.0.0.1:0', '--batch-max-delay-ms', '5'], env: { CANDOR_WITNESSING: JSON.stringify(witnessing) } }).catch(async (err: unknown) => {
+    await witness.close();
+    throw err;
+  });
   const grpc = /gRPC candor\.v1\.LogService on (\S+)/.exec(log.output())?.[1];
   if (!grpc) throw new Error(`no gRPC address in the log's output:\n${log.output()}`);
   const gw = new GatewayClient({ address: grpc, token: producerToken.token, logKey: log.vkey, producer: 'gw-explorer', tenant: 'org-1', signerKey: key.skey });
@@ -72,6 +83,7 @@ export async function startExplorerLog(): Promise<ExplorerLog> {
     recorded.push(await gw.review.requested({ actor: mallory, resource: { name: HOSTILE.resource, type: 'database' }, reviewId: 'rev-2', kind: ReviewKind.JIT_SESSION, justification: HOSTILE.justification }));
   } catch (err) {
     await log.kill();
+    await witness.close();
     throw err;
   } finally {
     await gw.close();
@@ -79,10 +91,12 @@ export async function startExplorerLog(): Promise<ExplorerLog> {
   return {
     log,
     auditorToken: auditor.token,
+    witnessVkey: witness.vkeys[0]!,
     recorded,
     earlyCheckpoint,
     async stop() {
       await log.stop();
+      await witness.close();
     },
   };
 }

@@ -22,6 +22,7 @@ export const CHECK = {
   keys: 'pinned keys',
   fetch: 'reading the log',
   signature: 'checkpoint signature',
+  cosignatures: 'witness cosignatures',
   consistency: 'consistency with the checkpoint this browser saw last',
   leafHash: 'leaf hash',
   inclusion: 'inclusion proof',
@@ -124,7 +125,8 @@ export class VerifiedLog {
    */
   async refresh(seen: Seen | undefined): Promise<VerifiedCheckpoint> {
     const note = await check(CHECK.fetch, () => this.client.checkpoint());
-    const cp: VerifiedCheckpoint = await check(CHECK.signature, () => openTrusted(note, this.#keys));
+    await check(CHECK.signature, () => openTrusted(note, { log: this.#keys.log }));
+    const cp: VerifiedCheckpoint = await check(CHECK.cosignatures, () => openTrusted(note, this.#keys));
     if (seen && seen.size > 0) {
       await check(CHECK.consistency, async () => {
         const old = fromBase64(seen.root, 'stored root');
