@@ -42,3 +42,14 @@ describe('the explorer build', () => {
     expect(gz).toBeLessThanOrEqual(BUDGET);
   }, 120_000);
 });
+
+describe('the explorer build hash the README publishes', () => {
+  it('is the hash of dist/explorer as npm run build leaves it', () => {
+    const published = /^explorer build hash: `([0-9a-f]{64})`$/m.exec(readFileSync('README.md', 'utf8'))?.[1];
+    const actual = execFileSync('npm', ['run', '-s', 'explorer:hash'], { encoding: 'utf8', timeout: 30_000 }).trim();
+    // A change to the explorer (or to what it bundles) changes the hash: update the README with
+    // `npm run build && npm run -s explorer:hash`.
+    expect(published, 'README.md has no "explorer build hash" line').toBeDefined();
+    expect(actual).toBe(published);
+  });
+});

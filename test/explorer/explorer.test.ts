@@ -111,7 +111,8 @@ describe.skipIf(!existsSync(CHROMIUM))('the explorer in Chromium', () => {
     await page.fill('#token', env.auditorToken);
     await page.goto(`${env.log.url}/#/review/rev-1`);
     await page.waitForSelector('#review-checks');
-    expect(await page.locator('#review-state').textContent()).toMatch(/State: /);
+    expect(await page.locator('#review-state').textContent()).toBe('State: EXECUTED');
+    expect(await page.locator('#executed-approved').textContent()).toMatch(/^Executed what was approved: yes — /);
     expect(await page.locator('#events tbody tr').count()).toBe(6);
     expect(await page.locator('#events tbody tr.failed').count()).toBe(0);
 

@@ -90,7 +90,9 @@ async function verifiedCheckpoint(force = false): Promise<VerifiedCheckpoint> {
   if (history.at(-1)?.size !== cp.size) history.push({ size: cp.size, at: Date.now() });
   localStorage.setItem(historyKey(trust), JSON.stringify(history.slice(-500)));
   const grew = cp.grewFrom
-    ? ` The log only grew since this browser last looked (${cp.grewFrom.size} → ${cp.size} entries, proved consistent).`
+    ? cp.grewFrom.size === cp.size
+      ? ` Unchanged since this browser last looked (${cp.size} entries, the same root).`
+      : ` The log only grew since this browser last looked (${cp.grewFrom.size} → ${cp.size} entries, proved consistent).`
     : ' First visit from this browser: later visits prove the log only grew from here.';
   setStatus('ok', `Checkpoint verified: ${cp.origin}, ${cp.size} entries, signed by the pinned log key${cp.cosignatures.length ? ` and cosigned by ${cp.cosignatures.length} witness(es)` : ''}.${grew}`);
   return cp;
@@ -405,9 +407,13 @@ async function reviewView(id: string): Promise<Child[]> {
   const { rows, failed } = await eventRows(indexes);
   if (failed) showFailure(new CheckFailed(firstCheck(rows), `${failed} of ${indexes.length} event(s) of the review failed verification`));
   const checks = (body.checks ?? []) as { name?: string; ok: boolean; message?: string; detail?: string }[];
+  const executed = checks.find((c) => c.name === 'executed_statement_matches_approved');
   return [
     h('h2', {}, `Review ${id}`),
     h('p', { id: 'review-state' }, `State: ${String(body.state ?? '')}`),
+    executed
+      ? h('p', { id: 'executed-approved', class: executed.ok ? 'ok' : 'failed' }, executed.ok ? `Executed what was approved: yes — ${executed.detail ?? executed.message ?? ''}.` : `Executed what was approved: NO — ${executed.detail ?? executed.message ?? ''}.`)
+      : h('p', { id: 'executed-approved' }, 'Nothing was executed under this review (yet).'),
     h('h3', {}, 'Checks'),
     h('p', { class: 'note' }, 'The log computed these checks over the events below, each of which this browser verified is in the log.'),
     h('ul', { id: 'review-checks' }, ...checks.map((c) => h('li', { class: c.ok ? 'ok' : 'failed' }, `${c.ok ? '✓' : '✗'} ${c.name ?? ''} ${c.message ?? c.detail ?? ''}`))),
