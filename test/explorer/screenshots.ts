@@ -24,8 +24,13 @@ try {
   await shot('pin');
   await page.click('#trust-save');
   await page.waitForSelector('#witnesses');
-  await page.reload();
-  await page.waitForSelector('#grew');
+  // Two audited searches, each logged as an event: the log grows between visits.
+  for (const actor of ['usr_alice', 'usr_bob']) {
+    await fetch(`${env.log.url}/v1/search?actor=${actor}`, { headers: { authorization: `Bearer ${env.auditorToken}` } });
+    await new Promise((r) => setTimeout(r, 1500));
+    await page.reload();
+    await page.waitForSelector('#grew');
+  }
   await shot('overview');
   await page.goto(`${env.log.url}/#/events`);
   await page.waitForSelector('#events tbody tr');

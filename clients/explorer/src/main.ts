@@ -178,7 +178,15 @@ async function overview(): Promise<Child[]> {
       h('dt', {}, 'Root hash'),
       h('dd', { class: 'hash' }, toBase64(cp.root)),
       h('dt', {}, 'Since your last visit'),
-      h('dd', { id: 'grew' }, cp.grewFrom ? `proved consistent: the log only grew, from ${cp.grewFrom.size} to ${cp.size} entries (last seen ${new Date(cp.grewFrom.at).toISOString()})` : 'first visit from this browser'),
+      h(
+        'dd',
+        { id: 'grew' },
+        !cp.grewFrom
+          ? 'first visit from this browser'
+          : cp.grewFrom.size === cp.size
+            ? `unchanged: the same ${cp.size} entries and root as this browser saw (${new Date(cp.grewFrom.at).toISOString()})`
+            : `proved consistent: the log only grew, from ${cp.grewFrom.size} to ${cp.size} entries (last seen ${new Date(cp.grewFrom.at).toISOString()})`,
+      ),
     ),
     h('h3', {}, 'Witnesses'),
     cp.cosignatures.length === 0
@@ -197,11 +205,28 @@ async function overview(): Promise<Child[]> {
 
 function growthChart(points: { size: number; at: number }[]): Element {
   if (points.length < 2) return h('p', {}, 'The chart fills in as this browser sees the log grow over visits.');
-  const W = 600, H = 160;
-  const t0 = points[0]!.at, t1 = points.at(-1)!.at, max = Math.max(...points.map((p) => p.size));
-  const xy = points.map((p) => `${((p.at - t0) / Math.max(1, t1 - t0)) * W},${H - (p.size / Math.max(1, max)) * H}`);
-  const chart = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': `Tree size from ${points[0]!.size} to ${max} entries` }, svg('polyline', { points: xy.join(' '), class: 'line' }));
-  return chart;
+  const W = 600, H = 160, PAD = 20;
+  const t0 = points[0]!.at, t1 = points.at(-1)!.at;
+  const lo = Math.min(...points.map((p) => p.size)), hi = Math.max(...points.map((p) => p.size));
+  const x = (at: number) => PAD + ((at - t0) / Math.max(1, t1 - t0)) * (W - 2 * PAD);
+  const y = (size: number) => H - PAD - ((size - lo) / Math.max(1, hi - lo)) * (H - 2 * PAD);
+  const label = (tx: number, ty: number, anchor: string, text: string) => {
+    const t = svg('text', { x: tx, y: ty, 'text-anchor': anchor, class: 'label' });
+    t.textContent = text;
+    return t;
+  };
+  return h(
+    'figure',
+    {},
+    svg(
+      'svg',
+      { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': `Tree size from ${lo} to ${hi} entries over ${points.length} visits` },
+      svg('polyline', { points: points.map((p) => `${x(p.at)},${y(p.size)}`).join(' '), class: 'line' }),
+      label(PAD, H - 4, 'start', `${lo} entries, ${new Date(t0).toISOString().slice(0, 16)}Z`),
+      label(W - PAD, 14, 'end', `${hi} entries, ${new Date(t1).toISOString().slice(0, 16)}Z`),
+    ),
+    h('figcaption', {}, `${points.length} checkpoints verified from this browser.`),
+  );
 }
 
 /** The event's type-specific body (the one field of the protobuf JSON that is an object named after the type). */
