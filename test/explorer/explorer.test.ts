@@ -163,6 +163,29 @@ describe.skipIf(!existsSync(CHROMIUM))('the explorer in Chromium', () => {
     await ctx.close();
   }, T);
 
+  it('verifies a dropped signed export offline and rejects one with an altered event', async () => {
+    const res = await fetch(`${env.log.url}/v1/export?format=bundle&type=review.*`, { headers: { authorization: `Bearer ${env.auditorToken}` } });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    // Log key only: an export may be taken against a checkpoint the witness has not cosigned yet.
+    const { page, ctx } = await pinned(env.log.url, '');
+    await page.waitForSelector('#origin');
+    await page.goto(`${env.log.url}/#/verify`);
+    await ctx.setOffline(true);
+    await page.setInputFiles('#bundle-file', { name: 'reviews.candor-export', mimeType: 'application/x-ndjson', buffer: Buffer.from(text) });
+    await expect.poll(() => page.locator('#verdict').textContent()).toMatch(/^✓ Verified, offline: an export of 6 event\(s\)/);
+    // One event's leaf altered by a byte (in its base64): its proof no longer reaches the root.
+    const lines = text.split('\n');
+    const k = lines.findIndex((l) => l.startsWith('{"index":'));
+    const ev = JSON.parse(lines[k]!) as { leaf: string };
+    const leaf = Buffer.from(ev.leaf, 'base64');
+    leaf[leaf.length - 1]! ^= 1;
+    lines[k] = JSON.stringify({ ...ev, leaf: leaf.toString('base64') });
+    await page.setInputFiles('#bundle-file', { name: 'bad.candor-export', mimeType: 'application/x-ndjson', buffer: Buffer.from(lines.join('\n')) });
+    await expect.poll(() => page.locator('#verdict').textContent()).toMatch(/^✗ Rejected — export bundle: /);
+    await ctx.close();
+  }, T);
+
   it('refuses a checkpoint without the cosignatures the pinned quorum needs', async () => {
     const stray = strayWitnessKey('stray.explorer.test').vkey;
     const { page, ctx } = await pinned(env.log.url, stray);

@@ -53,7 +53,7 @@ export async function startExplorerLog(): Promise<ExplorerLog> {
   });
   const auditor = newAuditorToken();
   updateAuditorsFile(join(dir, AUDITORS_FILE), (doc) => {
-    doc.auditors.push({ id: 'aud-explorer', tenants: ['*'], permissions: ['search', 'disclose'], tokens: [auditor.record], disabled: false, created: new Date().toISOString() });
+    doc.auditors.push({ id: 'aud-explorer', tenants: ['*'], permissions: ['search', 'export', 'disclose'], tokens: [auditor.record], disabled: false, created: new Date().toISOString() });
   });
   const log = await startLog({ dir, origin, args: ['--grpc', '127.0.0.1:0', '--batch-max-delay-ms', '5'], env: { CANDOR_WITNESSING: JSON.stringify(witnessing) } }).catch(async (err: unknown) => {
     await witness.close();

@@ -13,7 +13,7 @@
 import { toBase64 } from '../../../src/core/bytes.js';
 import { h, link, svg, type Child } from './dom.js';
 import { eventJson, isEventLeaf, leafTime, parseEventLeaf, AuthMethod } from './schema.js';
-import { CHECK, CheckFailed, VerifiedLog, verifyBundleFile, type Seen, type Trust, type VerifiedCheckpoint, type VerifiedEntry } from './verify.js';
+import { CHECK, CheckFailed, VerifiedLog, verifyFile, type Seen, type Trust, type VerifiedCheckpoint, type VerifiedEntry } from './verify.js';
 
 const PAGE = 20;
 const TRUST_KEY = 'candor.explorer.trust';
@@ -463,14 +463,18 @@ async function sessionView(id: string): Promise<Child[]> {
 
 function verifyView(): Child[] {
   const verdict = h('div', { id: 'verdict', role: 'status' });
-  const input = h('input', { id: 'bundle-file', type: 'file', accept: '.tlog-proof,text/plain' });
-  const drop = h('div', { id: 'drop', tabindex: 0, role: 'button', 'aria-label': 'Drop a proof bundle here, or press Enter to choose a file' }, 'Drop a .tlog-proof bundle here');
+  const input = h('input', { id: 'bundle-file', type: 'file', accept: '.tlog-proof,.candor-export,text/plain,application/x-ndjson' });
+  const drop = h('div', { id: 'drop', tabindex: 0, role: 'button', 'aria-label': 'Drop a proof bundle or a signed export here, or press Enter to choose a file' }, 'Drop a .tlog-proof bundle or a signed .candor-export here');
   const judge = async (file: File) => {
     verdict.replaceChildren();
     try {
-      const v = verifyBundleFile(await file.text(), trust!);
+      const v = verifyFile(await file.text(), trust!);
       verdict.className = 'ok';
-      verdict.append(`✓ Verified, offline: entry ${v.index} is in the tree of ${v.size} entries of ${v.origin} (log signature and inclusion proof checked; leaf hash ${toBase64(v.leafHash)}).`);
+      verdict.append(
+        v.kind === 'proof'
+          ? `✓ Verified, offline: entry ${v.index} is in the tree of ${v.size} entries of ${v.origin} (log signature and inclusion proof checked; leaf hash ${toBase64(v.leafHash)}).`
+          : `✓ Verified, offline: an export of ${v.count} event(s)${v.first !== undefined ? ` (entries ${v.first}–${v.last})` : ''} from the tree of ${v.size} entries of ${v.origin}: every event's inclusion proof, the manifest's signature, count and digest checked.`,
+      );
     } catch (err) {
       const f = failure(err);
       verdict.className = 'failed';

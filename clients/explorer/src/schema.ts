@@ -6,8 +6,9 @@ import { fromBinary, toJson, type JsonValue } from '@bufbuild/protobuf';
 import { isEventLeaf, parseEventLeaf, leafTime, type EventLeaf } from '../../../src/events/leaf.js';
 import { EventSchema, type Event } from '../../../src/gen/candor/v1/event_pb.js';
 import { AuthMethod } from '../../../src/gen/candor/v1/log_service_pb.js';
+import { EXPORT_FORMAT, ExportVerifier } from '../../../src/query/bundle.js';
 
-export { isEventLeaf, parseEventLeaf, leafTime, AuthMethod, type EventLeaf, type Event };
+export { isEventLeaf, parseEventLeaf, leafTime, AuthMethod, EXPORT_FORMAT, ExportVerifier, type EventLeaf, type Event };
 
 /**
  * The event in a leaf as protobuf JSON. Decoded without the ingest checks (canonical form,

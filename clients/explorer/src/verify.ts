@@ -14,6 +14,7 @@ import { consistencyProofRanges, inclusionProofRanges, proofHashes, proofNodes, 
 import { cosignatureTime, parseNote, parseVerifierKey, type NoteVerifier } from '../../../src/core/note.js';
 import { openWitnessedCheckpoint, parseProofBundle, quorumPolicy, verifyProofBundle, type CosignaturePolicy } from '../../../src/core/proofbundle.js';
 import { TILE_WIDTH } from '../../../src/core/tile.js';
+import { EXPORT_FORMAT, ExportVerifier } from './schema.js';
 
 const hasher = portableHasher;
 
@@ -27,6 +28,7 @@ export const CHECK = {
   leafHash: 'leaf hash',
   inclusion: 'inclusion proof',
   bundle: 'proof bundle',
+  export: 'export bundle',
 } as const;
 
 export class CheckFailed extends Error {
@@ -175,13 +177,31 @@ export class VerifiedLog {
   }
 }
 
-/** A dropped tlog-proof bundle, verified offline with the pinned keys. */
-export function verifyBundleFile(text: string, trust: Trust): { index: number; size: number; origin: string; entry?: Uint8Array; leafHash: Uint8Array } {
+export type FileVerdict =
+  | { kind: 'proof'; index: number; size: number; origin: string; leafHash: Uint8Array }
+  | { kind: 'export'; count: number; size: number; origin: string; first?: number; last?: number };
+
+/**
+ * A dropped file, verified offline with the pinned keys: a signed export bundle (docs/export.md;
+ * every event's proof, the manifest's signature, count and digest) or a tlog-proof bundle.
+ */
+export function verifyFile(text: string, trust: Trust): FileVerdict {
   const keys = parseTrust(trust);
+  const opts = { logVerifiers: [keys.log], ...(keys.policy ? { policy: keys.policy } : {}) };
+  if (text.startsWith(`{"format":"${EXPORT_FORMAT}"`)) {
+    try {
+      const v = new ExportVerifier(opts);
+      for (const line of text.split('\n')) if (line !== '') v.line(line);
+      const r = v.finish();
+      return { kind: 'export', count: r.count, size: r.checkpoint.size, origin: r.checkpoint.origin, ...(r.manifest.first !== undefined ? { first: r.manifest.first } : {}), ...(r.manifest.last !== undefined ? { last: r.manifest.last } : {}) };
+    } catch (err) {
+      throw new CheckFailed(CHECK.export, err instanceof Error ? err.message : String(err));
+    }
+  }
   try {
     const b = parseProofBundle(text);
-    const v = verifyProofBundle(b, { logVerifiers: [keys.log], ...(keys.policy ? { policy: keys.policy } : {}) });
-    return { index: v.index, size: v.checkpoint.size, origin: v.checkpoint.origin, leafHash: v.leafHash, ...(v.entry ? { entry: v.entry } : {}) };
+    const v = verifyProofBundle(b, opts);
+    return { kind: 'proof', index: v.index, size: v.checkpoint.size, origin: v.checkpoint.origin, leafHash: v.leafHash };
   } catch (err) {
     throw new CheckFailed(CHECK.bundle, err instanceof Error ? err.message : String(err));
   }
