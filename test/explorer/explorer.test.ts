@@ -91,6 +91,17 @@ describe.skipIf(!existsSync(CHROMIUM))('the explorer in Chromium', () => {
     expect(text).toContain(HOSTILE.resource);
     expect(text).toContain('review.approved');
     expect(await page.evaluate(() => (window as { __pwned?: number }).__pwned)).toBeUndefined();
+    // Every control has a label, and the view is reachable by keyboard from the navigation.
+    const unlabelled = await page.evaluate(() =>
+      [...document.querySelectorAll('input, textarea, select')].filter((e) => !(e as HTMLInputElement).labels?.length && !e.getAttribute('aria-label')).map((e) => e.outerHTML),
+    );
+    expect(unlabelled).toEqual([]);
+    await page.focus('nav a[href="#/verify"]');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#drop');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('view');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('drop');
     expect(await page.locator('#events img, #events script, #events svg').count()).toBe(0);
     await ctx.close();
   }, T);
@@ -109,6 +120,13 @@ describe.skipIf(!existsSync(CHROMIUM))('the explorer in Chromium', () => {
     expect(await page.locator('#proof').textContent()).toContain(Buffer.from(env.recorded[0]!.receipt.leafHash).toString('base64'));
 
     await page.fill('#token', env.auditorToken);
+    await page.click('#disclose-button');
+    await page.waitForSelector('#openings');
+    const opened = await page.locator('#openings').textContent();
+    expect(opened).toContain('ticket OPS-1✓ opens the commitment in this verified event');
+    expect(await page.locator('#openings tr.failed').count()).toBe(0);
+    expect(await page.locator('#disclose').textContent()).toMatch(/the log recorded the disclosure at index \d+/);
+
     await page.goto(`${env.log.url}/#/review/rev-1`);
     await page.waitForSelector('#review-checks');
     expect(await page.locator('#review-state').textContent()).toBe('State: EXECUTED');

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
-import { GatewayClient, ReviewKind, SessionVerb, VoteDecision, type Recorded } from '../../clients/gateway/index.js';
+import { GatewayClient, depositOpenings, ReviewKind, SessionVerb, VoteDecision, type Recorded } from '../../clients/gateway/index.js';
 import { AUDITORS_FILE, newAuditorToken, updateAuditorsFile } from '../../src/auditors/registry.js';
 import { generateSignerKey } from '../../src/core/note.js';
 import { REGISTRY_FILE, newToken, updateRegistryFile } from '../../src/producers/registry.js';
@@ -70,6 +70,8 @@ export async function startExplorerLog(): Promise<ExplorerLog> {
     const prod = { name: 'pg-prod-eu', type: 'database' };
     const update = 'UPDATE accounts SET plan = 2 WHERE id = 42';
     recorded.push(await gw.review.requested({ actor: alice, resource: prod, reviewId: 'rev-1', kind: ReviewKind.ONE_TIME_COMMAND, statement: update, justification: 'ticket OPS-1' }));
+    // The openings of its commitments (justification, statement), for disclosure.
+    await depositOpenings({ url: log.url, token: producerToken.token }, recorded[0]!);
     // Cosigned (two signature lines: the log's and the witness's), so that only its size is wrong.
     for (let i = 0; i < 100 && (earlyCheckpoint.match(/^\u2014 /gm) ?? []).length < 2; i++) {
       earlyCheckpoint = await (await fetch(`${log.url}/checkpoint`)).text();

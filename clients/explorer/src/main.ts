@@ -10,9 +10,9 @@
  *
  * The auditor token lives in this module's memory only, never in the browser's storage.
  */
-import { toBase64 } from '../../../src/core/bytes.js';
+import { fromBase64, toBase64 } from '../../../src/core/bytes.js';
 import { h, link, svg, type Child } from './dom.js';
-import { eventJson, isEventLeaf, leafTime, parseEventLeaf, AuthMethod } from './schema.js';
+import { eventJson, isEventLeaf, leafTime, parseEventLeaf, verifyOpening, AuthMethod } from './schema.js';
 import { CHECK, CheckFailed, VerifiedLog, verifyFile, type Seen, type Trust, type VerifiedCheckpoint, type VerifiedEntry } from './verify.js';
 
 const PAGE = 20;
@@ -367,7 +367,8 @@ async function eventDetail(index: number): Promise<Child[]> {
   const disclose = h('section', { id: 'disclose' });
   if (!d.opaque && fields.some(([k]) => /commitment$/i.test(k))) {
     const button = h('button', { type: 'button', id: 'disclose-button' }, 'Disclose committed values (logged as a disclosure)');
-    button.addEventListener('click', () => void discloseOpenings(String(d.ev.eventId), String(d.ev.tenantId ?? ''), disclose));
+    const commitments = new Set(fields.filter(([k]) => /commitment$/i.test(k)).map(([, v]) => v));
+    button.addEventListener('click', () => void discloseOpenings(String(d.ev.eventId), String(d.ev.tenantId ?? ''), commitments, disclose));
     disclose.append(button);
   }
   return [
@@ -399,22 +400,34 @@ async function eventDetail(index: number): Promise<Child[]> {
   ];
 }
 
-async function discloseOpenings(eventId: string, tenant: string, into: HTMLElement): Promise<void> {
+/**
+ * Asks the log for the openings of an event's commitments (the log records the disclosure) and
+ * shows each value only with its check: it must open a commitment that the verified event carries.
+ */
+async function discloseOpenings(eventId: string, tenant: string, commitments: Set<string>, into: HTMLElement): Promise<void> {
   if (!token) {
     into.append(h('p', { class: 'error', role: 'alert' }, 'Disclosure needs an auditor token (top right).'));
     return;
   }
   const res = await fetch(`${trust!.url}/v1/openings/${encodeURIComponent(eventId)}${tenant ? `?tenant=${encodeURIComponent(tenant)}` : ''}`, { headers: { authorization: `Bearer ${token}` } });
-  const body = (await res.json()) as { openings?: { field: string; value: string }[]; disclosure_index?: number; error?: { message: string } };
+  const body = (await res.json()) as { openings?: { field: string; digest: string; salt: string; value: string }[]; disclosure_index?: number; error?: { message: string } };
   if (!res.ok) {
     into.append(h('p', { class: 'error', role: 'alert' }, `Refused: ${body.error?.message ?? res.status}`));
     return;
   }
   const dec = new TextDecoder();
-  into.append(
-    h('p', {}, `Disclosed; the disclosure is logged at index ${body.disclosure_index ?? '?'}.`),
-    h('dl', {}, ...(body.openings ?? []).flatMap((o) => [h('dt', {}, o.field), h('dd', {}, dec.decode(Uint8Array.from(atob(o.value), (c) => c.charCodeAt(0))))])),
-  );
+  const rows = (body.openings ?? []).map((o) => {
+    const opening = { field: o.field, salt: fromBase64(o.salt, 'salt'), value: fromBase64(o.value, 'value') };
+    const ok = commitments.has(o.digest) && verifyOpening(fromBase64(o.digest, 'digest'), opening);
+    return h(
+      'tr',
+      { class: ok ? undefined : 'failed' },
+      h('th', { scope: 'row' }, o.field),
+      h('td', {}, ok ? dec.decode(opening.value) : 'NOT SHOWN'),
+      h('td', { class: ok ? 'ok' : 'failed' }, ok ? '✓ opens the commitment in this verified event' : '✗ does not open a commitment of this event'),
+    );
+  });
+  into.append(h('p', {}, `Disclosed; the log recorded the disclosure at index ${body.disclosure_index ?? '?'}.`), h('table', { id: 'openings' }, h('tbody', {}, ...rows)));
 }
 
 async function indexesFromApi(path: string): Promise<{ indexes: number[]; body: any }> {
@@ -525,5 +538,6 @@ async function route(): Promise<void> {
 
 trust = loadTrust();
 document.body.append(header(), main);
-window.addEventListener('hashchange', () => void route());
+// After a navigation, keyboard and screen-reader focus moves to the new view.
+window.addEventListener('hashchange', () => void route().then(() => main.focus({ preventScroll: true })));
 void route();

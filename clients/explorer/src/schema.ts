@@ -7,8 +7,9 @@ import { isEventLeaf, parseEventLeaf, leafTime, type EventLeaf } from '../../../
 import { EventSchema, type Event } from '../../../src/gen/candor/v1/event_pb.js';
 import { AuthMethod } from '../../../src/gen/candor/v1/log_service_pb.js';
 import { EXPORT_FORMAT, ExportVerifier } from '../../../src/query/bundle.js';
+import { verifyOpening } from '../../../src/events/commitment.js';
 
-export { isEventLeaf, parseEventLeaf, leafTime, AuthMethod, EXPORT_FORMAT, ExportVerifier, type EventLeaf, type Event };
+export { isEventLeaf, parseEventLeaf, leafTime, AuthMethod, EXPORT_FORMAT, ExportVerifier, verifyOpening, type EventLeaf, type Event };
 
 /**
  * The event in a leaf as protobuf JSON. Decoded without the ingest checks (canonical form,
