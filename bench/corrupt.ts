@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { nodeHasher } from '../src/crypto/node.js';
-import { ENTRIES, TILE_WIDTH, tilePath } from '../src/core/tile.js';
+import { ENTRIES, TILE_WIDTH, tilePath } from '@candor/core/tile';
 import { loadLogKeys } from '../src/keys.js';
 import { Sequencer } from '../src/log/sequencer.js';
 import { fsck } from '../src/storage/fsck.js';

@@ -7,16 +7,16 @@
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { review, ReviewKind, VoteDecision } from '../clients/gateway/events.js';
+import { review, ReviewKind, VoteDecision } from '@candor/gateway/events';
 import { startLog, type RunningLog } from '../src/app.js';
 import { CONFIG_DEFAULTS } from '../src/config.js';
 import { AUDITORS_FILE, newAuditorToken, updateAuditorsFile } from '../src/auditors/registry.js';
-import { encodeEvent } from '../src/events/encoding.js';
-import { encodeEventLeaf } from '../src/events/leaf.js';
+import { encodeEvent } from '@candor/schema/encoding';
+import { encodeEventLeaf } from '@candor/schema/leaf';
 import { create } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
-import { EventSchema } from '../src/gen/candor/v1/event_pb.js';
-import { AuthMethod } from '../src/gen/candor/v1/log_service_pb.js';
+import { EventSchema } from '@candor/schema/gen/candor/v1/event_pb';
+import { AuthMethod } from '@candor/schema/gen/candor/v1/log_service_pb';
 import { MAX_ENTRIES_PAGE } from '../src/log/service.js';
 import { Exporter, type ExportFormat } from '../src/query/export.js';
 import { scanEvents } from '../src/query/scan.js';

@@ -17,8 +17,8 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { toBase64 } from '../src/core/bytes.js';
-import { parseCheckpoint } from '../src/core/checkpoint.js';
+import { toBase64 } from '@candor/core/bytes';
+import { parseCheckpoint } from '@candor/core/checkpoint';
 import { nodeHasher } from '../src/crypto/node.js';
 import { LogService } from '../src/log/service.js';
 import { TreeState } from '../src/log/tree.js';

@@ -10,7 +10,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { GatewayClient } from '../clients/gateway/index.js';
+import type { GatewayClient } from '@candor/gateway';
 import { SDK_EVENT, encodeRequests, gateways, rawIngest, registerProducers, sdkBatchOptions, sdkIngest, type IngestRun } from './grpc.js';
 import { fmt, headline, median, meta, ms, otherLoad, quantile, saveResult, spread, verdict, writeSection, type ResultMeta } from './lib.js';
 import { freePort, startCandor, startNoopGrpc } from './servers.js';

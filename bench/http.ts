@@ -9,7 +9,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { formatTileIndex } from '../src/core/tile.js';
+import { formatTileIndex } from '@candor/core/tile';
 import { renderCharts } from './charts.js';
 import { cachedLog } from './logs.js';
 import { fmt, headline, median, meta, ms, otherLoad, saveResult, spread, verdict, uniqueAddRequest, writeSection, type ResultMeta } from './lib.js';

@@ -6,7 +6,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { generateSignerKey, parseSignerKey, parseVerifierKey } from '../src/core/note.js';
+import { generateSignerKey, parseSignerKey, parseVerifierKey } from '@candor/core/note';
 import { nodeDigest, nodeEd25519, nodeHasher } from '../src/crypto/node.js';
 import { Sequencer, type SequencerOptions } from '../src/log/sequencer.js';
 import type { LogStore } from '../src/storage/store.js';

@@ -2,7 +2,7 @@
  * A LogStore in memory, for ceilings: the same sequencer and reader with storage that costs
  * nothing and syncs nothing. Never durable; benchmarks only.
  */
-import { CandorError } from '../src/core/errors.js';
+import { CandorError } from '@candor/core/errors';
 import type { CommitBatch, LogStore, StoredTile } from '../src/storage/store.js';
 
 export class MemStore implements LogStore {

@@ -6,8 +6,8 @@
  */
 import { Server, ServerCredentials, type ServerUnaryCall, type UntypedHandleCall, type sendUnaryData } from '@grpc/grpc-js';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
-import { SubmitBatchRequestSchema, SubmitBatchResponseSchema } from '../src/gen/candor/v1/log_service_pb.js';
-import { logServiceDefinition } from '../src/grpc/definition.js';
+import { SubmitBatchRequestSchema, SubmitBatchResponseSchema } from '@candor/schema/gen/candor/v1/log_service_pb';
+import { logServiceDefinition } from '@candor/schema/grpc';
 
 const hash = new Uint8Array(32).fill(7);
 const proof = Array.from({ length: 20 }, () => hash);

@@ -16,10 +16,10 @@ import { fileURLToPath } from 'node:url';
 import { create } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { ClassicLevel } from 'classic-level';
-import { encodeEvent } from '../src/events/encoding.js';
+import { encodeEvent } from '@candor/schema/encoding';
 import { IdempotencyIndex } from '../src/events/idempotency.js';
 import { EventIngest } from '../src/events/ingest.js';
-import { ActorType, EventSchema, Outcome, SessionVerb } from '../src/gen/candor/v1/event_pb.js';
+import { ActorType, EventSchema, Outcome, SessionVerb } from '@candor/schema/gen/candor/v1/event_pb';
 import { nodeHasher } from '../src/crypto/node.js';
 import { loadLogKeys } from '../src/keys.js';
 import { Sequencer } from '../src/log/sequencer.js';
@@ -297,7 +297,7 @@ export async function main(): Promise<void> {
   };
   // integrated_at of the last tenth of the log: the receive time of its first event.
   const tenth = (await log.service.entries({ start: Math.floor(N * 0.9), end: Math.floor(N * 0.9) + 1 }))[0]!.data;
-  const { parseEventLeaf } = await import('../src/events/leaf.js');
+  const { parseEventLeaf } = await import('@candor/schema/leaf');
   const from = parseEventLeaf(tenth).receivedAt;
   const shapes: SearchBench['shapes'] = [];
   for (const shape of SHAPES) {

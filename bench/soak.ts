@@ -11,11 +11,11 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { equal, fromBase64, utf8 } from '../src/core/bytes.js';
-import { openCheckpoint, type Checkpoint } from '../src/core/checkpoint.js';
-import { portableHasher as H } from '../src/core/hash.js';
-import { CompactRange, verifyConsistency, verifyInclusion } from '../src/core/merkle.js';
-import { parseVerifierKey, type NoteVerifier } from '../src/core/note.js';
+import { equal, fromBase64, utf8 } from '@candor/core/bytes';
+import { openCheckpoint, type Checkpoint } from '@candor/core/checkpoint';
+import { portableHasher as H } from '@candor/core/hash';
+import { CompactRange, verifyConsistency, verifyInclusion } from '@candor/core/merkle';
+import { parseVerifierKey, type NoteVerifier } from '@candor/core/note';
 import { fmt, headline, meta, otherLoad, saveResult, writeSection, type ResultMeta } from './lib.js';
 import { startCandor } from './servers.js';
 

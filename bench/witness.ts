@@ -11,12 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { toBase64, utf8 } from '../src/core/bytes.js';
-import { formatCheckpoint } from '../src/core/checkpoint.js';
-import { CompactRange, consistencyProofRanges, proofHashes, type NodeReader } from '../src/core/merkle.js';
-import { generateSignerKey, parseSignerKey, signNote } from '../src/core/note.js';
+import { toBase64, utf8 } from '@candor/core/bytes';
+import { formatCheckpoint } from '@candor/core/checkpoint';
+import { CompactRange, consistencyProofRanges, proofHashes, type NodeReader } from '@candor/core/merkle';
+import { generateSignerKey, parseSignerKey, signNote } from '@candor/core/note';
 import { nodeEd25519, nodeHasher as H } from '../src/crypto/node.js';
-import { WitnessStore, initWitnessKey } from '../clients/witness/store.js';
+import { WitnessStore, initWitnessKey } from '../src/witness/store.js';
 import { fmt, machine, median, spread, writeSection } from './lib.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));

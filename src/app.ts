@@ -27,7 +27,7 @@ import { ProducerLimiter } from './producers/limits.js';
 import { OpeningsStore } from './privacy/store.js';
 import { PrivacyService } from './privacy/service.js';
 import type { Authorize, SystemEventSink } from './query/access.js';
-import { CandorError } from './core/errors.js';
+import { CandorError } from '@candor/core/errors';
 import { SearchService } from './query/search.js';
 import { SHARED_FIELDS, leafTerms } from './query/terms.js';
 import { AUDITORS_FILE, AuditorRegistry } from './auditors/registry.js';

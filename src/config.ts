@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { CandorError } from './core/errors.js';
+import { CandorError } from '@candor/core/errors';
 import { DEFAULTS } from './log/sequencer.js';
 import { parseWitnessingConfig, type WitnessingConfig } from './witnessing/config.js';
 

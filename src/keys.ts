@@ -7,8 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CandorError } from './core/errors.js';
-import { generateSignerKey, parseSignerKey, parseVerifierKey, type NoteSigner, type NoteVerifier } from './core/note.js';
+import { CandorError } from '@candor/core/errors';
+import { generateSignerKey, parseSignerKey, parseVerifierKey, type NoteSigner, type NoteVerifier } from '@candor/core/note';
 import { nodeEd25519 } from './crypto/node.js';
 
 export interface LogKeys {

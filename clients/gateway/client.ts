@@ -19,17 +19,17 @@
  */
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
-import { CandorError } from '../../src/core/errors.js';
-import { portableHasher, type Hasher } from '../../src/core/hash.js';
-import { CompactRange } from '../../src/core/merkle.js';
-import { parseSignerKey, portableEd25519, type Ed25519, type NoteSigner } from '../../src/core/note.js';
-import type { Opening } from '../../src/events/commitment.js';
-import { eventHash, portableDigest, type Digest, type EventInit } from '../../src/events/encoding.js';
-import { EventTree, batchStatement } from '../../src/events/signature.js';
-import { validateEvent } from '../../src/events/validate.js';
-import { EventSchema, type Event } from '../../src/gen/candor/v1/event_pb.js';
-import type { SubmitBatchRequest, SubmitBatchResponse } from '../../src/gen/candor/v1/log_service_pb.js';
-import { SubmitBatchRequestSchema } from '../../src/gen/candor/v1/log_service_pb.js';
+import { CandorError } from '@candor/core/errors';
+import { portableHasher, type Hasher } from '@candor/core/hash';
+import { CompactRange } from '@candor/core/merkle';
+import { parseSignerKey, portableEd25519, type Ed25519, type NoteSigner } from '@candor/core/note';
+import type { Opening } from '@candor/schema/commitment';
+import { eventHash, portableDigest, type Digest, type EventInit } from '@candor/schema/encoding';
+import { EventTree, batchStatement } from '@candor/schema/signature';
+import { validateEvent } from '@candor/schema/validate';
+import { EventSchema, type Event } from '@candor/schema/gen/candor/v1/event_pb';
+import type { SubmitBatchRequest, SubmitBatchResponse } from '@candor/schema/gen/candor/v1/log_service_pb';
+import { SubmitBatchRequestSchema } from '@candor/schema/gen/candor/v1/log_service_pb';
 import * as B from './events.js';
 import { CheckpointVerifier, checkAcks, type Receipt } from './receipt.js';
 import { GrpcTransport, type TransportOptions } from './transport.js';

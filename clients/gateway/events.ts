@@ -10,8 +10,8 @@
  */
 import { timestampFromDate, durationFromMs } from '@bufbuild/protobuf/wkt';
 import type { MessageInitShape } from '@bufbuild/protobuf';
-import { commit, statementFingerprint, type Opening } from '../../src/events/commitment.js';
-import type { EventInit } from '../../src/events/encoding.js';
+import { commit, statementFingerprint, type Opening } from '@candor/schema/commitment';
+import type { EventInit } from '@candor/schema/encoding';
 import {
   ActorType,
   CaptureMethod,
@@ -28,7 +28,7 @@ import {
   type ErrorInfoSchema,
   type SourceSchema,
   type StatementRefSchema,
-} from '../../src/gen/candor/v1/event_pb.js';
+} from '@candor/schema/gen/candor/v1/event_pb';
 
 export { ActorType, CaptureMethod, ColumnOperation, Outcome, ReviewKind, ReviewState, SessionVerb, ValueClass, VoteDecision };
 

@@ -4,5 +4,5 @@ export { verifyReceipt, CheckpointVerifier, type Receipt, type VerifiedReceipt }
 export { GrpcTransport, fromServiceError, type TransportOptions } from './transport.js';
 export * as build from './events.js';
 export { ActorType, CaptureMethod, ColumnOperation, Outcome, ReviewKind, ReviewState, SessionVerb, ValueClass, VoteDecision } from './events.js';
-export { commit, verifyOpening, commitmentDigest, statementFingerprint, type Opening } from '../../src/events/commitment.js';
+export { commit, verifyOpening, commitmentDigest, statementFingerprint, type Opening } from '@candor/schema/commitment';
 export { depositOpenings, type OpeningsTarget, type DepositResult, type Deposit } from './openings.js';

@@ -9,9 +9,9 @@
  *
  * Portable (fetch only).
  */
-import { toBase64 } from '../../src/core/bytes.js';
-import { CandorError, type ErrorCode } from '../../src/core/errors.js';
-import type { Opening } from '../../src/events/commitment.js';
+import { toBase64 } from '@candor/core/bytes';
+import { CandorError, type ErrorCode } from '@candor/core/errors';
+import type { Opening } from '@candor/schema/commitment';
 import type { Recorded } from './client.js';
 
 export interface OpeningsTarget {

@@ -8,16 +8,16 @@
  */
 import { fromBinary } from '@bufbuild/protobuf';
 import { timestampDate, type Timestamp } from '@bufbuild/protobuf/wkt';
-import { equal, toBase64 } from '../../src/core/bytes.js';
-import { openCheckpoint, type Checkpoint } from '../../src/core/checkpoint.js';
-import { CandorError } from '../../src/core/errors.js';
-import { portableHasher, type Hasher } from '../../src/core/hash.js';
-import { verifyInclusion, verifyInclusions } from '../../src/core/merkle.js';
-import { parseVerifierKey, type Ed25519, type NoteVerifier } from '../../src/core/note.js';
-import { EventSchema, type Event } from '../../src/gen/candor/v1/event_pb.js';
-import type { AuthMethod, EventAck } from '../../src/gen/candor/v1/log_service_pb.js';
-import { encodeEventLeaf, parseEventLeaf, type EventLeaf, type LeafSignature } from '../../src/events/leaf.js';
-import { verifyLeafSignature } from '../../src/events/signature.js';
+import { equal, toBase64 } from '@candor/core/bytes';
+import { openCheckpoint, type Checkpoint } from '@candor/core/checkpoint';
+import { CandorError } from '@candor/core/errors';
+import { portableHasher, type Hasher } from '@candor/core/hash';
+import { verifyInclusion, verifyInclusions } from '@candor/core/merkle';
+import { parseVerifierKey, type Ed25519, type NoteVerifier } from '@candor/core/note';
+import { EventSchema, type Event } from '@candor/schema/gen/candor/v1/event_pb';
+import type { AuthMethod, EventAck } from '@candor/schema/gen/candor/v1/log_service_pb';
+import { encodeEventLeaf, parseEventLeaf, type EventLeaf, type LeafSignature } from '@candor/schema/leaf';
+import { verifyLeafSignature } from '@candor/schema/signature';
 
 export interface Receipt {
   index: number;

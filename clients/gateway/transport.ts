@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { Client, Metadata, credentials as grpcCredentials, status, type ChannelCredentials, type ServiceError } from '@grpc/grpc-js';
 import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf';
-import { CandorError, type ErrorCode } from '../../src/core/errors.js';
+import { CandorError, type ErrorCode } from '@candor/core/errors';
 import {
   GetCheckpointRequestSchema,
   GetCheckpointResponseSchema,
@@ -18,8 +18,8 @@ import {
   SubmitBatchResponseSchema,
   type SubmitBatchRequest,
   type SubmitBatchResponse,
-} from '../../src/gen/candor/v1/log_service_pb.js';
-import { logServiceDefinition } from '../../src/grpc/definition.js';
+} from '@candor/schema/gen/candor/v1/log_service_pb';
+import { logServiceDefinition } from '@candor/schema/grpc';
 
 export interface TransportOptions {
   /** host:port of the log's gRPC listener. */

@@ -3,12 +3,12 @@
  * verifies what it gets: checkpoints against the log's verifier keys, proofs against checkpoints.
  * The CLI's `add` and `verify` use it; so can a browser.
  */
-import { fromBase64, toBase64 } from '../../src/core/bytes.js';
-import { openCheckpoint, type Checkpoint } from '../../src/core/checkpoint.js';
-import { CandorError, type ErrorCode } from '../../src/core/errors.js';
-import { portableHasher, type Hasher } from '../../src/core/hash.js';
-import { verifyConsistency, verifyInclusion } from '../../src/core/merkle.js';
-import { parseVerifierKey, type NoteVerifier } from '../../src/core/note.js';
+import { fromBase64, toBase64 } from '@candor/core/bytes';
+import { openCheckpoint, type Checkpoint } from '@candor/core/checkpoint';
+import { CandorError, type ErrorCode } from '@candor/core/errors';
+import { portableHasher, type Hasher } from '@candor/core/hash';
+import { verifyConsistency, verifyInclusion } from '@candor/core/merkle';
+import { parseVerifierKey, type NoteVerifier } from '@candor/core/note';
 
 export interface VerifiedCheckpoint {
   note: string;

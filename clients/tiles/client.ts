@@ -8,11 +8,11 @@
  * Errors: a 404 is CandorError('not_found') (a tile the log should serve and does not); any other
  * failure to get an answer is 'unavailable' (retry later).
  */
-import { CandorError } from '../../src/core/errors.js';
-import { HASH_SIZE, type Hasher } from '../../src/core/hash.js';
-import { proofHashes, proofNodes, treeHash, type LeafRange, type NodeReader } from '../../src/core/merkle.js';
-import { MAX_ENTRY_SIZE, TILE_WIDTH, decodeBundle, nodeLocation, rowWidth, subtreeHash, tilePath, type TileRef, ENTRIES } from '../../src/core/tile.js';
-import { fromUtf8 } from '../../src/core/bytes.js';
+import { CandorError } from '@candor/core/errors';
+import { HASH_SIZE, type Hasher } from '@candor/core/hash';
+import { proofHashes, proofNodes, treeHash, type LeafRange, type NodeReader } from '@candor/core/merkle';
+import { MAX_ENTRY_SIZE, TILE_WIDTH, decodeBundle, nodeLocation, rowWidth, subtreeHash, tilePath, type TileRef, ENTRIES } from '@candor/core/tile';
+import { fromUtf8 } from '@candor/core/bytes';
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
 const MAX_CHECKPOINT_BYTES = 64 * 1024;

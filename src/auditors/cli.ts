@@ -9,7 +9,7 @@
  */
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { CandorError } from '../core/errors.js';
+import { CandorError } from '@candor/core/errors';
 import type { Permission } from '../query/access.js';
 import { AUDITORS_FILE, PERMISSIONS, newAuditorToken, readAuditorsFile, updateAuditorsFile } from './registry.js';
 

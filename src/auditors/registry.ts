@@ -8,7 +8,7 @@
  * An auditor's ID is pseudonymous; it is what audit-of-audit events record as the actor.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { CandorError, invalid } from '../core/errors.js';
+import { CandorError, invalid } from '@candor/core/errors';
 import { hashToken, newToken, type Credentials, type TokenRecord } from '../producers/registry.js';
 import type { Authorize, Permission, Reader } from '../query/access.js';
 import { fileStamp, updateJsonFile, watchFile } from '../storage/jsonfile.js';

@@ -9,7 +9,7 @@
 import { accessSync, constants } from 'node:fs';
 import { Command } from 'commander';
 import { stringify } from 'yaml';
-import { CandorError } from '../core/errors.js';
+import { CandorError } from '@candor/core/errors';
 import { CONFIG_DEFAULTS, FIELDS, loadConfig, type Config } from '../config.js';
 
 /** A value as printed: secrets are file paths already; the witness policy as its parts. */

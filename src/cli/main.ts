@@ -6,23 +6,23 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
-import { fromBase64, toBase64, utf8 } from '../core/bytes.js';
-import { CandorError } from '../core/errors.js';
-import { generateSignerKey, parseVerifierKey } from '../core/note.js';
+import { fromBase64, toBase64, utf8 } from '@candor/core/bytes';
+import { CandorError } from '@candor/core/errors';
+import { generateSignerKey, parseVerifierKey } from '@candor/core/note';
 import { nodeEd25519, nodeHasher } from '../crypto/node.js';
 import { fsck } from '../storage/fsck.js';
 import { LevelStore } from '../storage/level.js';
 import { startLog } from '../app.js';
 import { loadConfig, type Config } from '../config.js';
 import { LogClient } from '../../clients/log/client.js';
-import { registerWitnessCommands } from '../../clients/witness/cli.js';
+import { registerWitnessCommands } from '../witness/cli.js';
 import { registerProducerCommands } from '../producers/cli.js';
-import { registerAuditorCommands } from '../../clients/auditor/cli.js';
+import { registerAuditorCommands } from '../../clients/verify/cli.js';
 import { registerPrivacyCommands } from '../privacy/cli.js';
 import { registerConfigCommands } from './config.js';
 import { registerClusterCommands } from '../cluster/cli.js';
 import { registerAuditorRegistryCommands } from '../auditors/cli.js';
-import { registerExportCommands } from '../../clients/auditor/export.js';
+import { registerExportCommands } from '../../clients/verify/export.js';
 
 const DEFAULT_URL = process.env.CANDOR_URL ?? 'http://127.0.0.1:8080';
 

@@ -6,7 +6,7 @@
  *   cluster demo-gateway  the demo gateway process
  */
 import { Command, Option } from 'commander';
-import { CandorError } from '../core/errors.js';
+import { CandorError } from '@candor/core/errors';
 import { runDemoGateway } from './demo-gateway.js';
 import { gatewaySecrets, initCluster } from './init.js';
 import { clusterUp, withFreePorts } from './supervisor.js';

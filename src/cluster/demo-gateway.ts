@@ -10,8 +10,8 @@
 import { randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { nodeDigest, nodeHasher, nodeEd25519 } from '../crypto/node.js';
-import { GatewayClient, ReviewKind, SessionVerb, VoteDecision, type Recorded } from '../../clients/gateway/index.js';
-import type { ResourceInit } from '../../clients/gateway/events.js';
+import { GatewayClient, ReviewKind, SessionVerb, VoteDecision, type Recorded } from '@candor/gateway';
+import type { ResourceInit } from '@candor/gateway/events';
 
 export interface DemoGatewayOptions {
   address: string;

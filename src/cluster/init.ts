@@ -13,11 +13,11 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { stringify } from 'yaml';
-import { generateSignerKey } from '../core/note.js';
+import { generateSignerKey } from '@candor/core/note';
 import { loadConfig } from '../config.js';
 import { loadLogKeys } from '../keys.js';
 import { REGISTRY_FILE, newToken, updateRegistryFile } from '../producers/registry.js';
-import { WitnessStore, initWitnessKey, loadWitnessKeys } from '../../clients/witness/store.js';
+import { WitnessStore, initWitnessKey, loadWitnessKeys } from '../witness/store.js';
 import { join } from 'node:path';
 import { addresses, paths, type Cluster, type Network } from './topology.js';
 

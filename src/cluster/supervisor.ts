@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CandorError } from '../core/errors.js';
+import { CandorError } from '@candor/core/errors';
 import { initCluster } from './init.js';
 import { clusterPlan, paths, type Cluster, type PlannedProcess } from './topology.js';
 

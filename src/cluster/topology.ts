@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { CandorError, invalid } from '../core/errors.js';
+import { CandorError, invalid } from '@candor/core/errors';
 import { FIELDS, type Config } from '../config.js';
 import { checkKeys } from '../witnessing/policy.js';
 

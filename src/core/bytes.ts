@@ -48,7 +48,11 @@ export function fromUtf8(b: Uint8Array, what = 'text'): string {
 
 // Node's native base64 where there is one: 2.4x @scure/base on 32-byte hashes, and a proof
 // response encodes 21 of them. Browsers have no Buffer and use @scure/base.
-const NodeBuffer = (globalThis as { Buffer?: typeof Buffer }).Buffer;
+// The structural type keeps this module free of Node's types.
+interface NodeBufferLike {
+  from(buffer: ArrayBufferLike, byteOffset: number, length: number): { toString(encoding: 'base64'): string };
+}
+const NodeBuffer = (globalThis as { Buffer?: NodeBufferLike }).Buffer;
 
 export function toBase64(b: Uint8Array): string {
   return NodeBuffer ? NodeBuffer.from(b.buffer, b.byteOffset, b.length).toString('base64') : base64.encode(b);

@@ -4,9 +4,9 @@
  * portable versions in src/core, so nothing else changes when code runs in a browser instead.
  */
 import { createPrivateKey, createPublicKey, hash, sign, verify, type KeyObject } from 'node:crypto';
-import { rfc9162Hasher, type Hasher } from '../core/hash.js';
-import type { Ed25519 } from '../core/note.js';
-import { toHex } from '../core/bytes.js';
+import { rfc9162Hasher, type Hasher } from '@candor/core/hash';
+import type { Ed25519 } from '@candor/core/note';
+import { toHex } from '@candor/core/bytes';
 
 // DER prefixes that wrap a raw 32-byte Ed25519 seed / public key (RFC 8410).
 const PKCS8_PREFIX = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20]);

@@ -16,11 +16,11 @@
 import { createHash } from 'node:crypto';
 import { ClassicLevel } from 'classic-level';
 import { fromBinary } from '@bufbuild/protobuf';
-import { CandorError } from '../core/errors.js';
-import { EventSchema } from '../gen/candor/v1/event_pb.js';
+import { CandorError } from '@candor/core/errors';
+import { EventSchema } from '@candor/schema/gen/candor/v1/event_pb';
 import type { LogService } from '../log/service.js';
 import { putIndex, readIndex } from '../storage/postings.js';
-import { isEventLeaf, parseEventLeaf } from './leaf.js';
+import { isEventLeaf, parseEventLeaf } from '@candor/schema/leaf';
 
 const WATERMARK_KEY = new Uint8Array([0x77]); // "w"
 const KEY_PREFIX = 0x6b; // "k"

@@ -22,22 +22,22 @@
  */
 import type { Timestamp } from '@bufbuild/protobuf/wkt';
 import { create } from '@bufbuild/protobuf';
-import { CandorError, invalid } from '../core/errors.js';
-import type { Hasher } from '../core/hash.js';
-import { EventSchema, type Event } from '../gen/candor/v1/event_pb.js';
-import { AuthMethod, type EventAck } from '../gen/candor/v1/log_service_pb.js';
+import { CandorError, invalid } from '@candor/core/errors';
+import type { Hasher } from '@candor/core/hash';
+import { EventSchema, type Event } from '@candor/schema/gen/candor/v1/event_pb';
+import { AuthMethod, type EventAck } from '@candor/schema/gen/candor/v1/log_service_pb';
 import type { LogMetrics } from '../log/metrics.js';
 import type { Ack } from '../log/sequencer.js';
 import { MAX_ENTRIES_PAGE, type LogService } from '../log/service.js';
 import { ProducerRegistry, type AuthenticatedProducer, type Credentials } from '../producers/registry.js';
 import type { ProducerLimiter } from '../producers/limits.js';
-import { decodeEvent, encodeEvent, type Digest } from './encoding.js';
+import { decodeEvent, encodeEvent, type Digest } from '@candor/schema/encoding';
 import { idempotencyKey, type IdempotencyIndex, type IndexedEvent } from './idempotency.js';
-import { MAX_SIGNED_BATCH, encodeEventLeaf, isEventLeaf, parseEventLeaf } from './leaf.js';
-import { EventTree, batchStatement } from './signature.js';
+import { MAX_SIGNED_BATCH, encodeEventLeaf, isEventLeaf, parseEventLeaf } from '@candor/schema/leaf';
+import { EventTree, batchStatement } from '@candor/schema/signature';
 import { eventTerms } from '../query/terms.js';
 import type { EntryTerms } from '../storage/store.js';
-import { equal } from '../core/bytes.js';
+import { equal } from '@candor/core/bytes';
 import { nodeDigest, nodeHasher } from '../crypto/node.js';
 
 /** The most events one request may carry. */

@@ -7,14 +7,14 @@
 import { randomBytes } from 'node:crypto';
 import { create } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
-import { EventSchema, ProducerInfoSchema } from '../gen/candor/v1/event_pb.js';
-import { AuthMethod } from '../gen/candor/v1/log_service_pb.js';
+import { EventSchema, ProducerInfoSchema } from '@candor/schema/gen/candor/v1/event_pb';
+import { AuthMethod } from '@candor/schema/gen/candor/v1/log_service_pb';
 import type { LogService } from '../log/service.js';
 import { LOG_PRODUCER_ID } from '../producers/registry.js';
 import type { SystemEventSink } from '../query/access.js';
-import { encodeEvent, type EventInit } from './encoding.js';
-import { encodeEventLeaf } from './leaf.js';
-import { validateEvent } from './validate.js';
+import { encodeEvent, type EventInit } from '@candor/schema/encoding';
+import { encodeEventLeaf } from '@candor/schema/leaf';
+import { validateEvent } from '@candor/schema/validate';
 
 /** A unique event ID: "candor-" and 128 random bits, hex (the log keeps no counter to restart from). */
 function newEventId(): string {

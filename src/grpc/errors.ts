@@ -7,7 +7,7 @@
  */
 import { Metadata, status, type StatusObject } from '@grpc/grpc-js';
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
-import { CandorError, type ErrorCode } from '../core/errors.js';
+import { CandorError, type ErrorCode } from '@candor/core/errors';
 
 export const GRPC_STATUS: Record<ErrorCode, status> = {
   invalid_argument: status.INVALID_ARGUMENT,

@@ -6,7 +6,7 @@
 import { create, toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
 import type { Timestamp } from '@bufbuild/protobuf/wkt';
 import type { ServerUnaryCall, ServerWritableStream, StatusObject, UntypedServiceImplementation, sendUnaryData } from '@grpc/grpc-js';
-import { CandorError } from '../core/errors.js';
+import { CandorError } from '@candor/core/errors';
 import { timestampFromNs } from '../events/ingest.js';
 import {
   SearchOrder,
@@ -17,7 +17,7 @@ import {
   TailResponseSchema,
   type SearchFilter,
   type SearchResult,
-} from '../gen/candor/v1/query_service_pb.js';
+} from '@candor/schema/gen/candor/v1/query_service_pb';
 import type { Credentials } from '../producers/registry.js';
 import type { SearchHit, SearchRequest, SearchService } from '../query/search.js';
 import { timestampNs, type TermField } from '../query/terms.js';

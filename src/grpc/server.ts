@@ -18,8 +18,8 @@ import {
   type sendUnaryData,
 } from '@grpc/grpc-js';
 import { create, fromBinary, toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
-import { parseCheckpoint } from '../core/checkpoint.js';
-import { CandorError, invalid } from '../core/errors.js';
+import { parseCheckpoint } from '@candor/core/checkpoint';
+import { CandorError, invalid } from '@candor/core/errors';
 import type { EventIngest, SubmitEventsInput, SubmitEventsResult } from '../events/ingest.js';
 import {
   GetCheckpointRequestSchema,
@@ -38,12 +38,12 @@ import {
   SubmitStreamResponseSchema,
   WatchCheckpointsRequestSchema,
   WatchCheckpointsResponseSchema,
-} from '../gen/candor/v1/log_service_pb.js';
+} from '@candor/schema/gen/candor/v1/log_service_pb';
 import type { LogMetrics } from '../log/metrics.js';
 import type { LogService } from '../log/service.js';
 import { bearerCredentials, type Credentials } from '../producers/registry.js';
 import type { SearchService } from '../query/search.js';
-import { logServiceDefinition, queryServiceDefinition } from './definition.js';
+import { logServiceDefinition, queryServiceDefinition } from '@candor/schema/grpc';
 import { toGrpcStatus } from './errors.js';
 import { REQUEST_ID_HEADER, requestId } from '../observability/request-id.js';
 import { queryHandlers } from './query.js';

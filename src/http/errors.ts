@@ -4,7 +4,7 @@
  * never sent).
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { CandorError, type ErrorCode } from '../core/errors.js';
+import { CandorError, type ErrorCode } from '@candor/core/errors';
 import type { LogMetrics } from '../log/metrics.js';
 
 export const HTTP_STATUS: Record<ErrorCode, number> = {

@@ -13,9 +13,9 @@
  */
 import { fromBinary, fromJson, toBinary, toJson, create, type JsonValue } from '@bufbuild/protobuf';
 import type { FastifyPluginAsync } from 'fastify';
-import { CandorError, invalid } from '../core/errors.js';
+import { CandorError, invalid } from '@candor/core/errors';
 import type { EventIngest } from '../events/ingest.js';
-import { SubmitBatchRequestSchema, SubmitBatchResponseSchema, type SubmitBatchRequest } from '../gen/candor/v1/log_service_pb.js';
+import { SubmitBatchRequestSchema, SubmitBatchResponseSchema, type SubmitBatchRequest } from '@candor/schema/gen/candor/v1/log_service_pb';
 import { bearerCredentials } from '../producers/registry.js';
 import { verifiedPeerCertificate as peerCertificate } from './tls.js';
 

@@ -10,9 +10,9 @@
  */
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsync } from 'fastify';
-import { CandorError } from '../core/errors.js';
+import { CandorError } from '@candor/core/errors';
 import { readableTenants } from '../auditors/registry.js';
-import { EXPORT_EXTENSION } from '../query/bundle.js';
+import { EXPORT_EXTENSION } from '../query/signed-export.js';
 import { EXPORT_FORMATS, type ExportFormat, type Exporter } from '../query/export.js';
 import { parseFilter } from '../query/filter.js';
 import { readContext, type ReadRoutesOptions } from './reviews.js';

@@ -10,7 +10,7 @@
  */
 import type { TLSSocket } from 'node:tls';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { toBase64 } from '../core/bytes.js';
+import { toBase64 } from '@candor/core/bytes';
 import { bearerCredentials } from '../producers/registry.js';
 import type { RecordMeta } from '../privacy/store.js';
 import type { DepositRequest, ErasureRequest, PrivacyService } from '../privacy/service.js';

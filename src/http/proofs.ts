@@ -1,6 +1,6 @@
 /** Proofs and entries as JSON: /proof/inclusion, /proof/consistency, /entries. Hashes in standard base64. */
 import type { FastifyPluginAsync } from 'fastify';
-import { fromBase64, toBase64 } from '../core/bytes.js';
+import { fromBase64, toBase64 } from '@candor/core/bytes';
 import type { LogService } from '../log/service.js';
 
 const int = { type: 'integer', minimum: 0 } as const;

@@ -8,11 +8,11 @@
 import { verifiedPeerCertificate } from './tls.js';
 import { toJson } from '@bufbuild/protobuf';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { toBase64 } from '../core/bytes.js';
-import { CandorError } from '../core/errors.js';
+import { toBase64 } from '@candor/core/bytes';
+import { CandorError } from '@candor/core/errors';
 import { readableTenants } from '../auditors/registry.js';
-import { EventSchema, ReviewKind } from '../gen/candor/v1/event_pb.js';
-import { AuthMethod } from '../gen/candor/v1/log_service_pb.js';
+import { EventSchema, ReviewKind } from '@candor/schema/gen/candor/v1/event_pb';
+import { AuthMethod } from '@candor/schema/gen/candor/v1/log_service_pb';
 import { bearerCredentials } from '../producers/registry.js';
 import type { Authorize, Reader } from '../query/access.js';
 import type { AuditRecord, ReadAudit, ReadContext } from '../query/audit.js';

@@ -13,10 +13,10 @@
 import { auditHeaders, readOrigin } from './reviews.js';
 import { toJson } from '@bufbuild/protobuf';
 import type { FastifyPluginAsync } from 'fastify';
-import { fromBase64, toBase64 } from '../core/bytes.js';
-import { CandorError, invalid } from '../core/errors.js';
-import { EventSchema } from '../gen/candor/v1/event_pb.js';
-import { AuthMethod } from '../gen/candor/v1/log_service_pb.js';
+import { fromBase64, toBase64 } from '@candor/core/bytes';
+import { CandorError, invalid } from '@candor/core/errors';
+import { EventSchema } from '@candor/schema/gen/candor/v1/event_pb';
+import { AuthMethod } from '@candor/schema/gen/candor/v1/log_service_pb';
 import { bearerCredentials } from '../producers/registry.js';
 import { FIELD, type TermField } from '../query/terms.js';
 import type { SearchHit, SearchRequest, SearchService } from '../query/search.js';

@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { LogMetrics } from '../log/metrics.js';
 import type { LogService } from '../log/service.js';
-import { CandorError } from '../core/errors.js';
+import { CandorError } from '@candor/core/errors';
 import type { EventIngest } from '../events/ingest.js';
 import { mountAdminRoutes, type AdminRoutes } from './admin.js';
 import { REQUEST_ID_HEADER, requestId } from '../observability/request-id.js';

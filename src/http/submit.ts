@@ -4,9 +4,9 @@
  * witness policy, with that checkpoint (cosignatures included) and a proof against it.
  */
 import type { FastifyPluginAsync } from 'fastify';
-import { toBase64 } from '../core/bytes.js';
-import { CandorError } from '../core/errors.js';
-import { MAX_ENTRY_SIZE } from '../core/tile.js';
+import { toBase64 } from '@candor/core/bytes';
+import { CandorError } from '@candor/core/errors';
+import { MAX_ENTRY_SIZE } from '@candor/core/tile';
 import type { LogService } from '../log/service.js';
 
 const ackSchema = {

@@ -4,7 +4,7 @@
  * full one), so every tile response is cacheable forever.
  */
 import type { FastifyPluginAsync } from 'fastify';
-import { parseTilePath } from '../core/tile.js';
+import { parseTilePath } from '@candor/core/tile';
 import type { LogService } from '../log/service.js';
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';

@@ -9,7 +9,7 @@ import { readFileSync, statSync } from 'node:fs';
 import type { Server as HttpsServer, ServerOptions } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import type { FastifyRequest } from 'fastify';
-import { CandorError } from '../core/errors.js';
+import { CandorError } from '@candor/core/errors';
 
 export interface HttpTls {
   certFile: string;

@@ -12,11 +12,11 @@
  * incomplete subtrees at the right edge, which proofs at the latest size share, are kept until
  * the tree grows.
  */
-import type { Hasher } from '../core/hash.js';
-import { HASH_SIZE } from '../core/hash.js';
-import type { NodeId, NodeReader } from '../core/merkle.js';
-import { TILE_HEIGHT, TILE_WIDTH, nodeLocation, rowWidth, tileNode } from '../core/tile.js';
-import { CandorError } from '../core/errors.js';
+import type { Hasher } from '@candor/core/hash';
+import { HASH_SIZE } from '@candor/core/hash';
+import type { NodeId, NodeReader } from '@candor/core/merkle';
+import { TILE_HEIGHT, TILE_WIDTH, nodeLocation, rowWidth, tileNode } from '@candor/core/tile';
+import { CandorError } from '@candor/core/errors';
 import type { LogStore, StoredTile } from '../storage/store.js';
 import type { TileContent } from './tree.js';
 

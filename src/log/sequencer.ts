@@ -11,14 +11,14 @@
  * commit), so the cost of each sync is shared.
  */
 import { EventEmitter } from 'node:events';
-import { toBase64 } from '../core/bytes.js';
-import { formatCheckpoint, parseCheckpoint } from '../core/checkpoint.js';
-import { CandorError } from '../core/errors.js';
-import type { Hasher } from '../core/hash.js';
-import { inclusionProof, inclusionProofRanges, proofHashes, proofNodes } from '../core/merkle.js';
-import { openNote, signNote, type NoteSigner, type NoteVerifier } from '../core/note.js';
-import { HASH_SIZE } from '../core/hash.js';
-import { MAX_ENTRY_SIZE, TILE_WIDTH } from '../core/tile.js';
+import { toBase64 } from '@candor/core/bytes';
+import { formatCheckpoint, parseCheckpoint } from '@candor/core/checkpoint';
+import { CandorError } from '@candor/core/errors';
+import type { Hasher } from '@candor/core/hash';
+import { inclusionProof, inclusionProofRanges, proofHashes, proofNodes } from '@candor/core/merkle';
+import { openNote, signNote, type NoteSigner, type NoteVerifier } from '@candor/core/note';
+import { HASH_SIZE } from '@candor/core/hash';
+import { MAX_ENTRY_SIZE, TILE_WIDTH } from '@candor/core/tile';
 import type { CommitBatch, EntryTerms, LogStore } from '../storage/store.js';
 import type { LogMetrics } from './metrics.js';
 import { TreeReader } from './reader.js';

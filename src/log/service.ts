@@ -4,14 +4,14 @@
  * names the field.
  */
 import { leafTerms } from '../query/terms.js';
-import { toBase64 } from '../core/bytes.js';
-import { CandorError } from '../core/errors.js';
-import type { Hasher } from '../core/hash.js';
-import { HASH_SIZE } from '../core/hash.js';
-import { consistencyProofRanges, inclusionProof, inclusionProofRanges, proofHashes, proofNodes, type NodeId } from '../core/merkle.js';
-import { ENTRIES, TILE_WIDTH, encodeBundle, rowWidth, type TileRef } from '../core/tile.js';
+import { toBase64 } from '@candor/core/bytes';
+import { CandorError } from '@candor/core/errors';
+import type { Hasher } from '@candor/core/hash';
+import { HASH_SIZE } from '@candor/core/hash';
+import { consistencyProofRanges, inclusionProof, inclusionProofRanges, proofHashes, proofNodes, type NodeId } from '@candor/core/merkle';
+import { ENTRIES, TILE_WIDTH, encodeBundle, rowWidth, type TileRef } from '@candor/core/tile';
 import type { EntryTerms, LogStore } from '../storage/store.js';
-import { isEventLeaf } from '../events/leaf.js';
+import { isEventLeaf } from '@candor/schema/leaf';
 import type { LogMetrics } from './metrics.js';
 import type { Ack, Sequencer, SubmitOptions } from './sequencer.js';
 

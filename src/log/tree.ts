@@ -4,10 +4,10 @@
  * into the tiles to commit and keeps every node the batch created, so the acknowledgement proofs
  * of that batch need no reads at all.
  */
-import { CandorError } from '../core/errors.js';
-import type { Hasher } from '../core/hash.js';
-import { HASH_SIZE } from '../core/hash.js';
-import { CompactRange, rangeNodes, type NodeReader } from '../core/merkle.js';
+import { CandorError } from '@candor/core/errors';
+import type { Hasher } from '@candor/core/hash';
+import { HASH_SIZE } from '@candor/core/hash';
+import { CompactRange, rangeNodes, type NodeReader } from '@candor/core/merkle';
 import {
   INTERIOR_HASHES,
   INTERIOR_MIN_HEIGHT,
@@ -17,7 +17,7 @@ import {
   nodeLocation,
   rowWidth,
   subtreeHash,
-} from '../core/tile.js';
+} from '@candor/core/tile';
 import type { LogStore, StoredTile } from '../storage/store.js';
 
 const TILE_BYTES = TILE_WIDTH * HASH_SIZE;

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
-import { CandorError, type ErrorCode } from '../core/errors.js';
+import { CandorError, type ErrorCode } from '@candor/core/errors';
 
 export function registerPrivacyCommands(program: Command, fail: (err: unknown) => never): void {
   program

@@ -7,9 +7,9 @@
  */
 import type { DescMessage } from '@bufbuild/protobuf';
 import { ScalarType } from '@bufbuild/protobuf';
-import { toBase64 } from '../core/bytes.js';
-import { commitmentDigest, type Opening } from '../events/commitment.js';
-import { EventSchema, NamedCommitmentSchema, type Event } from '../gen/candor/v1/event_pb.js';
+import { toBase64 } from '@candor/core/bytes';
+import { commitmentDigest, type Opening } from '@candor/schema/commitment';
+import { EventSchema, NamedCommitmentSchema, type Event } from '@candor/schema/gen/candor/v1/event_pb';
 
 type Msg = Record<string, unknown>;
 

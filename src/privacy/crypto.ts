@@ -11,8 +11,8 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { concat, fromBase64, toBase64, utf8 } from '../core/bytes.js';
-import { CandorError } from '../core/errors.js';
+import { concat, fromBase64, toBase64, utf8 } from '@candor/core/bytes';
+import { CandorError } from '@candor/core/errors';
 
 export const KEY_BYTES = 32;
 const NONCE_BYTES = 12;

@@ -22,9 +22,9 @@
 import { createHmac } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { concat, equal, fromBase64, toBase64 } from '../core/bytes.js';
-import { CandorError } from '../core/errors.js';
-import { commitmentDigest, type Opening } from '../events/commitment.js';
+import { concat, equal, fromBase64, toBase64 } from '@candor/core/bytes';
+import { CandorError } from '@candor/core/errors';
+import { commitmentDigest, type Opening } from '@candor/schema/commitment';
 import { associatedData, loadMasterKey, newKey, open, seal, sealedFromJson, sealedToJson } from './crypto.js';
 
 /** Where a record's openings are encrypted: the tenant's DEK, or a data subject's. */

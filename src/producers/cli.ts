@@ -17,9 +17,9 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { CandorError } from '../core/errors.js';
-import { generateSignerKey, parseVerifierKey } from '../core/note.js';
-import { EVENT_TYPE_NAMES } from '../events/types.js';
+import { CandorError } from '@candor/core/errors';
+import { generateSignerKey, parseVerifierKey } from '@candor/core/note';
+import { EVENT_TYPE_NAMES } from '@candor/schema/types';
 import { REGISTRY_FILE, newToken, readRegistryFile, updateRegistryFile, type ProducerRecord, type RegistryDocument } from './registry.js';
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];

@@ -12,7 +12,7 @@
  *
  * State is in memory: a restart refills every bucket and forgets the quota used today.
  */
-import { CandorError } from '../core/errors.js';
+import { CandorError } from '@candor/core/errors';
 import type { ProducerRecord } from './registry.js';
 
 export interface RateLimit {

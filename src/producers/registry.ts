@@ -20,11 +20,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import type { PeerCertificate } from 'node:tls';
-import { CandorError, invalid } from '../core/errors.js';
-import { SIG_ED25519, parseVerifierKey, type NoteVerifier } from '../core/note.js';
+import { CandorError, invalid } from '@candor/core/errors';
+import { SIG_ED25519, parseVerifierKey, type NoteVerifier } from '@candor/core/note';
 import { nodeEd25519 } from '../crypto/node.js';
-import { AuthMethod } from '../gen/candor/v1/log_service_pb.js';
-import { isValidTypePattern, typeMatches } from '../events/types.js';
+import { AuthMethod } from '@candor/schema/gen/candor/v1/log_service_pb';
+import { isValidTypePattern, typeMatches } from '@candor/schema/types';
 import { fileStamp, updateJsonFile, watchFile } from '../storage/jsonfile.js';
 
 export const REGISTRY_FILE = 'producers.json';

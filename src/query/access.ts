@@ -5,7 +5,7 @@
  * by the log as producer "candor", AuthMethod.LOG). The transports get these as functions, so
  * each feature is testable without the others.
  */
-import type { EventInit } from '../events/encoding.js';
+import type { EventInit } from '@candor/schema/encoding';
 import type { Credentials } from '../producers/registry.js';
 
 export type Permission = 'search' | 'export' | 'disclose' | 'erase';

@@ -5,9 +5,9 @@
  * name people, so the events carry a salted commitment to them (field "query"); the salt goes back
  * to the auditor, who alone can later open it. On by default; `auditReads: false` turns it off.
  */
-import { ActorType, Outcome } from '../gen/candor/v1/event_pb.js';
-import { commit } from '../events/commitment.js';
-import type { EventInit } from '../events/encoding.js';
+import { ActorType, Outcome } from '@candor/schema/gen/candor/v1/event_pb';
+import { commit } from '@candor/schema/commitment';
+import type { EventInit } from '@candor/schema/encoding';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import type { Reader, SystemEventSink } from './access.js';
 import type { ExportSummary } from './export.js';

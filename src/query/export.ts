@@ -13,14 +13,14 @@
  * checkpoint's size), so the events of an export never change while it runs.
  */
 import { createHash } from 'node:crypto';
-import { parseCheckpoint } from '../core/checkpoint.js';
-import { CandorError } from '../core/errors.js';
-import { parseNote, signNote, type NoteSigner } from '../core/note.js';
+import { parseCheckpoint } from '@candor/core/checkpoint';
+import { CandorError } from '@candor/core/errors';
+import { parseNote, signNote, type NoteSigner } from '@candor/core/note';
 import { nodeHasher } from '../crypto/node.js';
-import { ActorType, EventSchema, Outcome } from '../gen/candor/v1/event_pb.js';
-import { AuthMethod } from '../gen/candor/v1/log_service_pb.js';
+import { ActorType, EventSchema, Outcome } from '@candor/schema/gen/candor/v1/event_pb';
+import { AuthMethod } from '@candor/schema/gen/candor/v1/log_service_pb';
 import type { LogService } from '../log/service.js';
-import { EXPORT_FORMAT, EventsDigest, formatManifest } from './bundle.js';
+import { EXPORT_FORMAT, EventsDigest, formatManifest } from './signed-export.js';
 import { fieldsOf } from './fields.js';
 import { filterJson, type EventFilter } from './filter.js';
 import { scanEvents, type EventSource } from './scan.js';

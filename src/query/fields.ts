@@ -9,8 +9,8 @@
  * Portable: no Node built-ins.
  */
 import { fromBinary } from '@bufbuild/protobuf';
-import { parseEventLeaf } from '../events/leaf.js';
-import { EventSchema, type Event } from '../gen/candor/v1/event_pb.js';
+import { parseEventLeaf } from '@candor/schema/leaf';
+import { EventSchema, type Event } from '@candor/schema/gen/candor/v1/event_pb';
 import type { LoggedEvent } from './types.js';
 
 export interface EventFields {

@@ -13,9 +13,9 @@
  *   actor        the actor ID
  *   producer     the authenticated producer ID (from the leaf)
  */
-import { invalid } from '../core/errors.js';
-import type { Event } from '../gen/candor/v1/event_pb.js';
-import { typeMatches } from '../events/types.js';
+import { invalid } from '@candor/core/errors';
+import type { Event } from '@candor/schema/gen/candor/v1/event_pb';
+import { typeMatches } from '@candor/schema/types';
 import { fieldsOf } from './fields.js';
 import type { LoggedEvent } from './types.js';
 

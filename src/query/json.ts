@@ -16,7 +16,7 @@
  * Portable: base64 is injected (Node passes Buffer's; the default is the portable encoder).
  */
 import { ScalarType, type DescField, type DescMessage } from '@bufbuild/protobuf';
-import { toBase64 } from '../core/bytes.js';
+import { toBase64 } from '@candor/core/bytes';
 import { rfc3339 } from './time.js';
 
 type Base64 = (b: Uint8Array) => string;

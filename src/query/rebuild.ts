@@ -5,7 +5,7 @@
  * merged, so the bytes differ but every posting and time is the same: search answers the same
  * (tested). The log must not be serving (the store is opened exclusively).
  */
-import { parseCheckpoint } from '../core/checkpoint.js';
+import { parseCheckpoint } from '@candor/core/checkpoint';
 import type { LevelStore } from '../storage/level.js';
 import { MERGE_WINDOW } from '../storage/merge.js';
 import type { EntryTerms } from '../storage/store.js';

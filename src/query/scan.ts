@@ -5,7 +5,7 @@
  * answers the same question from an index; that index replaces this module and nothing else.
  */
 import { MAX_ENTRIES_PAGE, type LogService } from '../log/service.js';
-import { isEventLeaf } from '../events/leaf.js';
+import { isEventLeaf } from '@candor/schema/leaf';
 import { compileFilter, type EventFilter } from './filter.js';
 import { lazyLoggedEvent } from './fields.js';
 import type { LoggedEvent } from './types.js';

@@ -14,10 +14,10 @@
  * at most SCAN_BUDGET matches and reads at most READ_BUDGET index keys; past either it answers
  * with what it has and a cursor to go on.
  */
-import { parseCheckpoint } from '../core/checkpoint.js';
-import { CandorError, invalid } from '../core/errors.js';
-import { HASH_SIZE } from '../core/hash.js';
-import { isEventLeaf } from '../events/leaf.js';
+import { parseCheckpoint } from '@candor/core/checkpoint';
+import { CandorError, invalid } from '@candor/core/errors';
+import { HASH_SIZE } from '@candor/core/hash';
+import { isEventLeaf } from '@candor/schema/leaf';
 import type { LogService } from '../log/service.js';
 import type { Credentials } from '../producers/registry.js';
 import { ENTRY_RUN, type LogStore, type PostingCursor, type SearchIndex } from '../storage/store.js';

@@ -9,8 +9,8 @@
  * database.schema.table, plus one database.schema.table.column per column, so that a search can
  * ask for a table or for one of its columns.
  */
-import type { Event } from '../gen/candor/v1/event_pb.js';
-import { isEventLeaf } from '../events/leaf.js';
+import type { Event } from '@candor/schema/gen/candor/v1/event_pb';
+import { isEventLeaf } from '@candor/schema/leaf';
 import type { EntryTerms } from '../storage/store.js';
 import { decodeLoggedEvent } from './types.js';
 

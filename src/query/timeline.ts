@@ -6,8 +6,8 @@
  * Pure: a function of the events. The caller selects the review's events (src/query/filter.ts
  * reviewIdOf) and passes them in log order.
  */
-import { equal, toBase64 } from '../core/bytes.js';
-import { ReviewKind, VoteDecision, type Event } from '../gen/candor/v1/event_pb.js';
+import { equal, toBase64 } from '@candor/core/bytes';
+import { ReviewKind, VoteDecision, type Event } from '@candor/schema/gen/candor/v1/event_pb';
 import type { LoggedEvent } from './types.js';
 
 export type ReviewState = 'NONE' | 'PENDING' | 'APPROVED' | 'EXECUTING' | 'EXECUTED' | 'UNKNOWN' | 'REJECTED' | 'CANCELLED' | 'EXPIRED' | 'REVOKED';

@@ -4,9 +4,9 @@
  * Node built-ins), so the offline export verifier and clients can import it.
  */
 import { fromBinary } from '@bufbuild/protobuf';
-import { parseEventLeaf } from '../events/leaf.js';
-import { EventSchema, type Event } from '../gen/candor/v1/event_pb.js';
-import type { AuthMethod } from '../gen/candor/v1/log_service_pb.js';
+import { parseEventLeaf } from '@candor/schema/leaf';
+import { EventSchema, type Event } from '@candor/schema/gen/candor/v1/event_pb';
+import type { AuthMethod } from '@candor/schema/gen/candor/v1/log_service_pb';
 
 /** An event leaf read back from the log, decoded. */
 export interface LoggedEvent {

@@ -12,11 +12,11 @@
  * entries all the way up), so one corrupted tile is named by the checks on either side of it
  * and nothing beyond. The server does the root check at start-up; this reads every byte.
  */
-import { equal, toBase64 } from '../core/bytes.js';
-import { openCheckpoint, parseCheckpoint } from '../core/checkpoint.js';
-import { HASH_SIZE, type Hasher } from '../core/hash.js';
-import type { NoteVerifier } from '../core/note.js';
-import { ENTRIES, TILE_WIDTH, rowWidth, subtreeHash, tileInterior, tilePath } from '../core/tile.js';
+import { equal, toBase64 } from '@candor/core/bytes';
+import { openCheckpoint, parseCheckpoint } from '@candor/core/checkpoint';
+import { HASH_SIZE, type Hasher } from '@candor/core/hash';
+import type { NoteVerifier } from '@candor/core/note';
+import { ENTRIES, TILE_WIDTH, rowWidth, subtreeHash, tileInterior, tilePath } from '@candor/core/tile';
 import { TreeState } from '../log/tree.js';
 import type { LogStore } from './store.js';
 

@@ -6,7 +6,7 @@
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { CandorError } from '../core/errors.js';
+import { CandorError } from '@candor/core/errors';
 
 /**
  * Reads the document with `read`, applies `change`, checks the result with `check`, and replaces

@@ -18,9 +18,9 @@
  * they index, so the indexes never disagree with the tree (docs/search.md).
  */
 import { ClassicLevel } from 'classic-level';
-import { CandorError } from '../core/errors.js';
-import { HASH_SIZE } from '../core/hash.js';
-import { TILE_WIDTH, bundleCount, decodeBundle, encodeBundle } from '../core/tile.js';
+import { CandorError } from '@candor/core/errors';
+import { HASH_SIZE } from '@candor/core/hash';
+import { TILE_WIDTH, bundleCount, decodeBundle, encodeBundle } from '@candor/core/tile';
 import { INDEX_PREFIX, MAX_BLOCK, blockFirst, blockKey, decodeBlockInto, indexRecords, parseTimeKey, putIndex, readIndex, termPrefix, timeKey, type IndexRecord } from './postings.js';
 import { MERGED_KEY, MERGE_WINDOW, PostingMerger, mergedMarker, type MergeOptions } from './merge.js';
 import { ENTRY_RUN, type CommitBatch, type EntryTerms, type LogStore, type PostingCursor, type SearchIndex, type StoredTile } from './store.js';

@@ -4,8 +4,8 @@
  * the returned signature lines are verified with the witness's cosignature/v1 key against the
  * checkpoint text; lines by other keys are ignored, as the spec asks.
  */
-import { toBase64, utf8 } from '../core/bytes.js';
-import { parseNote, type NoteSignature, type NoteVerifier } from '../core/note.js';
+import { toBase64, utf8 } from '@candor/core/bytes';
+import { parseNote, type NoteSignature, type NoteVerifier } from '@candor/core/note';
 
 /** Cosignature lines are ~150 bytes each; anything much larger is not a witness answer. */
 const MAX_RESPONSE_BYTES = 64 * 1024;

@@ -15,7 +15,7 @@
  *     quorum: ...
  */
 import { parse as parseYaml } from 'yaml';
-import { CandorError, invalid } from '../core/errors.js';
+import { CandorError, invalid } from '@candor/core/errors';
 import { nodeEd25519 } from '../crypto/node.js';
 import { WitnessPolicy, checkKeys } from './policy.js';
 

@@ -16,9 +16,9 @@
  *
  * Pure and portable (no Node built-ins): the log, the auditor and proof verification share it.
  */
-import { CandorError, invalid } from '../core/errors.js';
-import { SIG_COSIGNATURE_V1, parseVerifierKey, type Ed25519, type NoteVerifier } from '../core/note.js';
-import type { CosignaturePolicy } from '../core/proofbundle.js';
+import { CandorError, invalid } from '@candor/core/errors';
+import { SIG_COSIGNATURE_V1, parseVerifierKey, type Ed25519, type NoteVerifier } from '@candor/core/note';
+import type { CosignaturePolicy } from '@candor/core/tlog-proof';
 
 export interface PolicyWitness {
   name: string;

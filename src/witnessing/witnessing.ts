@@ -18,9 +18,9 @@
  * witness's real size (text/x.tlog.size); the request is rebuilt from it and retried at once.
  */
 import { readFile, rename, writeFile } from 'node:fs/promises';
-import { parseCheckpoint } from '../core/checkpoint.js';
-import { CandorError } from '../core/errors.js';
-import { formatSignature, openNote, parseNote, type NoteSignature, type NoteVerifier } from '../core/note.js';
+import { parseCheckpoint } from '@candor/core/checkpoint';
+import { CandorError } from '@candor/core/errors';
+import { formatSignature, openNote, parseNote, type NoteSignature, type NoteVerifier } from '@candor/core/note';
 import { addCheckpoint, type AddCheckpointOutcome } from './client.js';
 import type { WitnessingConfig } from './config.js';
 import type { WitnessingMetrics } from './metrics.js';

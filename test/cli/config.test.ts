@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { configTable } from '../../src/cli/config.js';
 import { FIELDS, loadConfig } from '../../src/config.js';
-import { generateSignerKey } from '../../src/core/note.js';
+import { generateSignerKey } from '@candor/core/note';
 import { CLI, startLog, tempDir } from '../helpers/server.js';
 
 const run = promisify(execFile);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { base64 } from '@scure/base';
 import { describe, expect, it } from 'vitest';
-import { allocBytes, fromBase64, toBase64 } from '../../src/core/bytes.js';
+import { allocBytes, fromBase64, toBase64 } from '@candor/core/bytes';
 
 describe('base64', () => {
   it('encodes views into larger buffers exactly as the portable encoder does, and round-trips', () => {

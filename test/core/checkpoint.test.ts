@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { toBase64 } from '../../src/core/bytes.js';
-import { formatCheckpoint, openCheckpoint, parseCheckpoint } from '../../src/core/checkpoint.js';
-import { parseVerifierKey } from '../../src/core/note.js';
+import { toBase64 } from '@candor/core/bytes';
+import { formatCheckpoint, openCheckpoint, parseCheckpoint } from '@candor/core/checkpoint';
+import { parseVerifierKey } from '@candor/core/note';
 import { loadVectors } from '../helpers/vectors.js';
 
 const v = loadVectors('checkpoints.json');

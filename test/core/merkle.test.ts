@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { fromBase64, fromHex, toHex } from '../../src/core/bytes.js';
-import { portableHasher as H } from '../../src/core/hash.js';
+import { fromBase64, fromHex, toHex } from '@candor/core/bytes';
+import { portableHasher as H } from '@candor/core/hash';
 import {
   CompactRange,
   consistencyProofRanges,
@@ -16,7 +16,7 @@ import {
   verifyInclusions,
   type InclusionClaim,
   type NodeReader,
-} from '../../src/core/merkle.js';
+} from '@candor/core/merkle';
 import { loadVectors } from '../helpers/vectors.js';
 import { naiveConsistency, naiveLeaf, naiveMTH, naivePath } from '../helpers/naive.js';
 import { mulberry32 } from '../helpers/random.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fromBase64, toHex, utf8 } from '../../src/core/bytes.js';
+import { fromBase64, toHex, utf8 } from '@candor/core/bytes';
 import {
   SIG_COSIGNATURE_V1,
   cosignatureMessage,
@@ -10,7 +10,7 @@ import {
   parseSignerKey,
   parseVerifierKey,
   signNote,
-} from '../../src/core/note.js';
+} from '@candor/core/note';
 import { loadVectors } from '../helpers/vectors.js';
 
 const notes = loadVectors('signed-notes.json');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { portableHasher as H } from '../../src/core/hash.js';
-import { CompactRange, treeHash } from '../../src/core/merkle.js';
+import { portableHasher as H } from '@candor/core/hash';
+import { CompactRange, treeHash } from '@candor/core/merkle';
 import {
   ENTRIES,
   decodeBundle,
@@ -14,8 +14,8 @@ import {
   tileInterior,
   tileNode,
   tilePath,
-} from '../../src/core/tile.js';
-import { concat } from '../../src/core/bytes.js';
+} from '@candor/core/tile';
+import { concat } from '@candor/core/bytes';
 import { loadVectors } from '../helpers/vectors.js';
 
 const tiles = loadVectors('tiles.json');

@@ -7,11 +7,11 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { killRounds } from '../../bench/soak.js';
-import { toBase64 } from '../../src/core/bytes.js';
-import { openCheckpoint } from '../../src/core/checkpoint.js';
-import { rangeNodes } from '../../src/core/merkle.js';
-import { parseVerifierKey } from '../../src/core/note.js';
-import { nodeLocation } from '../../src/core/tile.js';
+import { toBase64 } from '@candor/core/bytes';
+import { openCheckpoint } from '@candor/core/checkpoint';
+import { rangeNodes } from '@candor/core/merkle';
+import { parseVerifierKey } from '@candor/core/note';
+import { nodeLocation } from '@candor/core/tile';
 import { LevelStore } from '../../src/storage/level.js';
 import { startLog, tempDir } from '../helpers/server.js';
 

@@ -5,12 +5,12 @@ import { rmSync } from 'node:fs';
 import { status } from '@grpc/grpc-js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
-import { fromBase64, toBase64, utf8 } from '../../src/core/bytes.js';
-import { openCheckpoint } from '../../src/core/checkpoint.js';
-import { portableHasher as H } from '../../src/core/hash.js';
-import { verifyInclusion } from '../../src/core/merkle.js';
-import { parseVerifierKey } from '../../src/core/note.js';
-import { SubmitBatchRequestSchema, SubmitBatchResponseSchema } from '../../src/gen/candor/v1/log_service_pb.js';
+import { fromBase64, toBase64, utf8 } from '@candor/core/bytes';
+import { openCheckpoint } from '@candor/core/checkpoint';
+import { portableHasher as H } from '@candor/core/hash';
+import { verifyInclusion } from '@candor/core/merkle';
+import { parseVerifierKey } from '@candor/core/note';
+import { SubmitBatchRequestSchema, SubmitBatchResponseSchema } from '@candor/schema/gen/candor/v1/log_service_pb';
 import { RawClient, encoded, registerProducers, sampleEvent } from '../grpc/helpers.js';
 import { startLog, tempDir } from '../helpers/server.js';
 

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { portableHasher } from '../../src/core/hash.js';
+import { portableHasher } from '@candor/core/hash';
 import { nodeDigest, nodeHasher } from '../../src/crypto/node.js';
 
 const lengths = [0, 1, 31, 32, 55, 56, 63, 64, 65, 127, 4096, 0xffff, 0xffff + 1, 100_000];

@@ -3,13 +3,13 @@
 // cannot mint event leaves.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { create, fromBinary, fromJson, toBinary, toJson, type JsonValue } from '@bufbuild/protobuf';
-import { toBase64 } from '../../src/core/bytes.js';
-import { openCheckpoint } from '../../src/core/checkpoint.js';
-import { portableHasher } from '../../src/core/hash.js';
-import { verifyInclusion } from '../../src/core/merkle.js';
-import { LEAF_MAGIC, encodeEventLeaf } from '../../src/events/leaf.js';
-import { EventSchema, ReviewCancelledSchema } from '../../src/gen/candor/v1/event_pb.js';
-import { AuthMethod, SubmitBatchRequestSchema, SubmitBatchResponseSchema } from '../../src/gen/candor/v1/log_service_pb.js';
+import { toBase64 } from '@candor/core/bytes';
+import { openCheckpoint } from '@candor/core/checkpoint';
+import { portableHasher } from '@candor/core/hash';
+import { verifyInclusion } from '@candor/core/merkle';
+import { LEAF_MAGIC, encodeEventLeaf } from '@candor/schema/leaf';
+import { EventSchema, ReviewCancelledSchema } from '@candor/schema/gen/candor/v1/event_pb';
+import { AuthMethod, SubmitBatchRequestSchema, SubmitBatchResponseSchema } from '@candor/schema/gen/candor/v1/log_service_pb';
 import { changed, encoded, metricValue, sampleEvent, startEventLog, type EventLog } from '../grpc/helpers.js';
 
 let log: EventLog;

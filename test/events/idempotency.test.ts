@@ -4,7 +4,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SubmitBatchRequestSchema, SubmitBatchResponseSchema, type SubmitBatchResponse } from '../../src/gen/candor/v1/log_service_pb.js';
+import { SubmitBatchRequestSchema, SubmitBatchResponseSchema, type SubmitBatchResponse } from '@candor/schema/gen/candor/v1/log_service_pb';
 import { RawClient, encoded, sampleEvent, startEventLog, type EventLog } from '../grpc/helpers.js';
 import { startTestLog } from '../helpers/log.js';
 import { tempDir } from '../helpers/server.js';

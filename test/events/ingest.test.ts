@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { create } from '@bufbuild/protobuf';
 import { IdempotencyIndex } from '../../src/events/idempotency.js';
 import { EventIngest, type SubmitEventsResult } from '../../src/events/ingest.js';
-import { EventSchema } from '../../src/gen/candor/v1/event_pb.js';
+import { EventSchema } from '@candor/schema/gen/candor/v1/event_pb';
 import { encoded, sampleEvent, startEventLog, type EventLog } from '../grpc/helpers.js';
 import { tempDir } from '../helpers/server.js';
 

@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { status } from '@grpc/grpc-js';
 import { toJson } from '@bufbuild/protobuf';
 import { BinaryReader } from '@bufbuild/protobuf/wire';
-import { EventSchema } from '../../src/gen/candor/v1/event_pb.js';
-import { SubmitBatchRequestSchema, SubmitBatchResponseSchema, SubmitRequestSchema } from '../../src/gen/candor/v1/log_service_pb.js';
+import { EventSchema } from '@candor/schema/gen/candor/v1/event_pb';
+import { SubmitBatchRequestSchema, SubmitBatchResponseSchema, SubmitRequestSchema } from '@candor/schema/gen/candor/v1/log_service_pb';
 import { RawClient, encoded, metricValue, sampleEvent, startEventLog, type EventLog } from '../grpc/helpers.js';
 
 let log: EventLog;
@@ -114,7 +114,7 @@ describe('per-producer rate limits', () => {
 
   it('puts google.rpc.RetryInfo in grpc-status-details-bin', async () => {
     const c = grpc('gw-grpc');
-    const def = (await import('../../src/grpc/definition.js')).logServiceDefinition.SubmitBatch!;
+    const def = (await import('@candor/schema/grpc')).logServiceDefinition.SubmitBatch!;
     const md = await new Promise<Buffer>((resolve) =>
       c.client.makeUnaryRequest<Uint8Array, Uint8Array>(def.path, def.requestSerialize, def.responseDeserialize, encoded(sampleEvent()), c.metadata(), (err) =>
         resolve((err as unknown as { metadata: { get(k: string): unknown[] } }).metadata.get('grpc-status-details-bin')[0] as Buffer),

@@ -1,8 +1,8 @@
 // Events the log writes itself: producer "candor", AuthMethod.LOG, validated like a producer's,
 // durable when append resolves.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ActorType, Outcome } from '../../src/gen/candor/v1/event_pb.js';
-import { AuthMethod } from '../../src/gen/candor/v1/log_service_pb.js';
+import { ActorType, Outcome } from '@candor/schema/gen/candor/v1/event_pb';
+import { AuthMethod } from '@candor/schema/gen/candor/v1/log_service_pb';
 import { LogSystemEvents } from '../../src/events/system.js';
 import { decodeLoggedEvent } from '../../src/query/types.js';
 import { startTestLog } from '../helpers/log.js';

@@ -6,8 +6,8 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { create, toBinary } from '@bufbuild/protobuf';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { logServiceDefinition } from '../../src/grpc/definition.js';
-import { SubmitStreamRequestSchema } from '../../src/gen/candor/v1/log_service_pb.js';
+import { logServiceDefinition } from '@candor/schema/grpc';
+import { SubmitStreamRequestSchema } from '@candor/schema/gen/candor/v1/log_service_pb';
 import { parseWitnessingConfig } from '../../src/witnessing/config.js';
 import { RawClient, encoded, sampleEvent, startEventLog, type EventLog } from '../grpc/helpers.js';
 import { strayWitnessKey, waitFor } from '../witnessing/helpers.js';

@@ -3,11 +3,11 @@
 // reads keep being served, nothing acknowledged is lost, and once storage recovers the same
 // server acknowledges again, under a checkpoint consistent with every earlier one.
 import { afterEach, describe, expect, it } from 'vitest';
-import { fromBase64, toBase64, utf8 } from '../../src/core/bytes.js';
-import { openCheckpoint, type Checkpoint } from '../../src/core/checkpoint.js';
-import { portableHasher as H } from '../../src/core/hash.js';
-import { verifyConsistency, verifyInclusion } from '../../src/core/merkle.js';
-import { parseVerifierKey } from '../../src/core/note.js';
+import { fromBase64, toBase64, utf8 } from '@candor/core/bytes';
+import { openCheckpoint, type Checkpoint } from '@candor/core/checkpoint';
+import { portableHasher as H } from '@candor/core/hash';
+import { verifyConsistency, verifyInclusion } from '@candor/core/merkle';
+import { parseVerifierKey } from '@candor/core/note';
 import { FaultyStore, type StoreFault } from '../../src/storage/faulty.js';
 import { startTestLog } from '../helpers/log.js';
 

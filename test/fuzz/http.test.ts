@@ -5,7 +5,7 @@ import { create, toJson } from '@bufbuild/protobuf';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { textNear } from '../../bench/fuzz.js';
-import { SubmitBatchRequestSchema } from '../../src/gen/candor/v1/log_service_pb.js';
+import { SubmitBatchRequestSchema } from '@candor/schema/gen/candor/v1/log_service_pb';
 import { sampleEvent, startEventLog, type EventLog } from '../grpc/helpers.js';
 
 const RUNS = 300;

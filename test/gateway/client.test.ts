@@ -3,15 +3,15 @@
 // answers that do not verify.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clone, fromBinary } from '@bufbuild/protobuf';
-import { equal } from '../../src/core/bytes.js';
-import { portableHasher } from '../../src/core/hash.js';
-import { generateSignerKey, type Ed25519 } from '../../src/core/note.js';
+import { equal } from '@candor/core/bytes';
+import { portableHasher } from '@candor/core/hash';
+import { generateSignerKey, type Ed25519 } from '@candor/core/note';
 import { nodeDigest, nodeEd25519, nodeHasher } from '../../src/crypto/node.js';
-import { eventHash } from '../../src/events/encoding.js';
-import { parseEventLeaf } from '../../src/events/leaf.js';
-import { eventsRoot } from '../../src/events/signature.js';
-import { EventSchema, type Event } from '../../src/gen/candor/v1/event_pb.js';
-import { SubmitBatchResponseSchema, type SubmitBatchRequest, type SubmitBatchResponse } from '../../src/gen/candor/v1/log_service_pb.js';
+import { eventHash } from '@candor/schema/encoding';
+import { parseEventLeaf } from '@candor/schema/leaf';
+import { eventsRoot } from '@candor/schema/signature';
+import { EventSchema, type Event } from '@candor/schema/gen/candor/v1/event_pb';
+import { SubmitBatchResponseSchema, type SubmitBatchRequest, type SubmitBatchResponse } from '@candor/schema/gen/candor/v1/log_service_pb';
 import {
   CaptureMethod,
   ColumnOperation,
@@ -25,7 +25,7 @@ import {
   ulid,
   verifyReceipt,
   type GatewayOptions,
-} from '../../clients/gateway/index.js';
+} from '@candor/gateway';
 import { startEventLog, type EventLog } from '../grpc/helpers.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -225,8 +225,8 @@ describe('the gateway SDK', () => {
     const real = new GrpcTransport({ address: log.address, token: log.creds.gw!.token });
     const tamper = tampering(real);
     const other = generateSignerKey('test.example/log');
-    const { signNote } = await import('../../src/core/note.js');
-    const { parseSignerKey } = await import('../../src/core/note.js');
+    const { signNote } = await import('@candor/core/note');
+    const { parseSignerKey } = await import('@candor/core/note');
     const cases: [(r: SubmitBatchResponse) => void, RegExp][] = [
       [(r) => (r.acks[0]!.inclusionProof[0] = new Uint8Array(32)), /inclusion proof/],
       [(r) => (r.acks[0]!.leafHash = new Uint8Array(32)), /leaf hash/],

@@ -2,10 +2,10 @@
 // server's grpc-retry-pushback-ms; never for permanent errors; across a log restart.
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CandorError } from '../../src/core/errors.js';
+import { CandorError } from '@candor/core/errors';
 import { create } from '@bufbuild/protobuf';
-import { SubmitBatchRequestSchema, type SubmitBatchRequest } from '../../src/gen/candor/v1/log_service_pb.js';
-import { GatewayClient, GrpcTransport, type GatewayOptions } from '../../clients/gateway/index.js';
+import { SubmitBatchRequestSchema, type SubmitBatchRequest } from '@candor/schema/gen/candor/v1/log_service_pb';
+import { GatewayClient, GrpcTransport, type GatewayOptions } from '@candor/gateway';
 import { encoded, sampleEvent, startEventLog, type EventLog } from '../grpc/helpers.js';
 import { startTestLog } from '../helpers/log.js';
 

@@ -3,9 +3,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { create, toBinary } from '@bufbuild/protobuf';
 import { status } from '@grpc/grpc-js';
-import { concat } from '../../src/core/bytes.js';
-import { EventSchema, LabelSchema, ProducerInfoSchema, ReviewCancelledSchema, SessionDeniedSchema } from '../../src/gen/candor/v1/event_pb.js';
-import { SubmitBatchRequestSchema, SubmitBatchResponseSchema } from '../../src/gen/candor/v1/log_service_pb.js';
+import { concat } from '@candor/core/bytes';
+import { EventSchema, LabelSchema, ProducerInfoSchema, ReviewCancelledSchema, SessionDeniedSchema } from '@candor/schema/gen/candor/v1/event_pb';
+import { SubmitBatchRequestSchema, SubmitBatchResponseSchema } from '@candor/schema/gen/candor/v1/log_service_pb';
 import { waitFor } from '../helpers/wait.js';
 import { RawClient, changed, encoded, metricValue, sampleEvent, startEventLog, type CallError, type EventLog } from './helpers.js';
 

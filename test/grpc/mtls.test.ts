@@ -3,7 +3,7 @@
 // 127.0.0.1, client certificates (registered, unregistered, and one from an untrusted CA).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentials, status } from '@grpc/grpc-js';
-import { parseEventLeaf } from '../../src/events/leaf.js';
+import { parseEventLeaf } from '@candor/schema/leaf';
 import {
   AuthMethod,
   GetCheckpointRequestSchema,
@@ -12,7 +12,7 @@ import {
   GetEntriesResponseSchema,
   SubmitBatchRequestSchema,
   SubmitBatchResponseSchema,
-} from '../../src/gen/candor/v1/log_service_pb.js';
+} from '@candor/schema/gen/candor/v1/log_service_pb';
 import { Pki } from '../helpers/pki.js';
 import { RawClient, encoded, sampleEvent, startEventLog, type EventLog } from './helpers.js';
 

@@ -3,10 +3,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { status, type ServiceError } from '@grpc/grpc-js';
-import { equal } from '../../src/core/bytes.js';
-import { openCheckpoint, type Checkpoint } from '../../src/core/checkpoint.js';
-import { portableHasher } from '../../src/core/hash.js';
-import { verifyConsistency, verifyInclusion } from '../../src/core/merkle.js';
+import { equal } from '@candor/core/bytes';
+import { openCheckpoint, type Checkpoint } from '@candor/core/checkpoint';
+import { portableHasher } from '@candor/core/hash';
+import { verifyConsistency, verifyInclusion } from '@candor/core/merkle';
 import {
   GetCheckpointRequestSchema,
   GetCheckpointResponseSchema,
@@ -21,8 +21,8 @@ import {
   WatchCheckpointsRequestSchema,
   WatchCheckpointsResponseSchema,
   type WatchCheckpointsResponse,
-} from '../../src/gen/candor/v1/log_service_pb.js';
-import { logServiceDefinition } from '../../src/grpc/definition.js';
+} from '@candor/schema/gen/candor/v1/log_service_pb';
+import { logServiceDefinition } from '@candor/schema/grpc';
 import { waitFor } from '../helpers/wait.js';
 import { RawClient, encoded, sampleEvent, startEventLog, type EventLog } from './helpers.js';
 

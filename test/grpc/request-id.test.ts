@@ -3,8 +3,8 @@
 import { Metadata } from '@grpc/grpc-js';
 import { toBinary, create } from '@bufbuild/protobuf';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GetCheckpointRequestSchema } from '../../src/gen/candor/v1/log_service_pb.js';
-import { logServiceDefinition } from '../../src/grpc/definition.js';
+import { GetCheckpointRequestSchema } from '@candor/schema/gen/candor/v1/log_service_pb';
+import { logServiceDefinition } from '@candor/schema/grpc';
 import { RawClient, startEventLog, type EventLog } from './helpers.js';
 
 let log: EventLog;

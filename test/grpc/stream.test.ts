@@ -4,12 +4,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { status, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
-import { openCheckpoint } from '../../src/core/checkpoint.js';
-import { portableHasher } from '../../src/core/hash.js';
-import { verifyInclusion } from '../../src/core/merkle.js';
-import { encodeEventLeaf } from '../../src/events/leaf.js';
-import { SubmitStreamRequestSchema, SubmitStreamResponseSchema, type SubmitStreamResponse } from '../../src/gen/candor/v1/log_service_pb.js';
-import { logServiceDefinition } from '../../src/grpc/definition.js';
+import { openCheckpoint } from '@candor/core/checkpoint';
+import { portableHasher } from '@candor/core/hash';
+import { verifyInclusion } from '@candor/core/merkle';
+import { encodeEventLeaf } from '@candor/schema/leaf';
+import { SubmitStreamRequestSchema, SubmitStreamResponseSchema, type SubmitStreamResponse } from '@candor/schema/gen/candor/v1/log_service_pb';
+import { logServiceDefinition } from '@candor/schema/grpc';
 import { RawClient, changed, encoded, sampleEvent, startEventLog, type EventLog } from './helpers.js';
 
 let log: EventLog;

@@ -4,14 +4,14 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { create, toBinary } from '@bufbuild/protobuf';
 import { status } from '@grpc/grpc-js';
-import { equal } from '../../src/core/bytes.js';
-import { openCheckpoint } from '../../src/core/checkpoint.js';
-import { portableHasher } from '../../src/core/hash.js';
-import { verifyInclusion } from '../../src/core/merkle.js';
-import { parseSignerKey, parseVerifierKey } from '../../src/core/note.js';
-import { parseEventLeaf } from '../../src/events/leaf.js';
-import { signEventBatch, verifyLeafSignature } from '../../src/events/signature.js';
-import { EventSchema } from '../../src/gen/candor/v1/event_pb.js';
+import { equal } from '@candor/core/bytes';
+import { openCheckpoint } from '@candor/core/checkpoint';
+import { portableHasher } from '@candor/core/hash';
+import { verifyInclusion } from '@candor/core/merkle';
+import { parseSignerKey, parseVerifierKey } from '@candor/core/note';
+import { parseEventLeaf } from '@candor/schema/leaf';
+import { signEventBatch, verifyLeafSignature } from '@candor/schema/signature';
+import { EventSchema } from '@candor/schema/gen/candor/v1/event_pb';
 import {
   AuthMethod,
   GetEntriesRequestSchema,
@@ -21,7 +21,7 @@ import {
   SubmitRequestSchema,
   SubmitResponseSchema,
   type SubmitBatchResponse,
-} from '../../src/gen/candor/v1/log_service_pb.js';
+} from '@candor/schema/gen/candor/v1/log_service_pb';
 import { RawClient, encoded, metricValue, sampleEvent, startEventLog, type EventLog } from './helpers.js';
 
 let log: EventLog;

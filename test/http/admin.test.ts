@@ -3,7 +3,7 @@
 // are served publicly (the mechanism an erasure route guarded by a reader permission uses).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyPluginAsync } from 'fastify';
-import { CandorError } from '../../src/core/errors.js';
+import { CandorError } from '@candor/core/errors';
 import { createMetrics } from '../../src/log/metrics.js';
 import type { LogService } from '../../src/log/service.js';
 import type { AdminRoutes } from '../../src/http/admin.js';

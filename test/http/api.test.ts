@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fromBase64, toBase64, utf8 } from '../../src/core/bytes.js';
-import { openCheckpoint, type Checkpoint } from '../../src/core/checkpoint.js';
-import { portableHasher as H } from '../../src/core/hash.js';
-import { verifyConsistency, verifyInclusion } from '../../src/core/merkle.js';
-import { parseVerifierKey } from '../../src/core/note.js';
-import { decodeBundle } from '../../src/core/tile.js';
+import { fromBase64, toBase64, utf8 } from '@candor/core/bytes';
+import { openCheckpoint, type Checkpoint } from '@candor/core/checkpoint';
+import { portableHasher as H } from '@candor/core/hash';
+import { verifyConsistency, verifyInclusion } from '@candor/core/merkle';
+import { parseVerifierKey } from '@candor/core/note';
+import { decodeBundle } from '@candor/core/tile';
 import { startTestLog } from '../helpers/log.js';
 
 let log: Awaited<ReturnType<typeof startTestLog>>;

@@ -4,7 +4,7 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { status } from '@grpc/grpc-js';
-import { MAX_ENTRY_SIZE } from '../../src/core/tile.js';
+import { MAX_ENTRY_SIZE } from '@candor/core/tile';
 import { MAX_MESSAGE_BYTES } from '../../src/grpc/server.js';
 import { EVENTS_BODY_LIMIT } from '../../src/http/events.js';
 import { DEFAULT_BODY_LIMIT, MAX_HEADER_BYTES } from '../../src/http/server.js';

@@ -4,13 +4,13 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { review, ReviewKind, VoteDecision } from '../../clients/gateway/events.js';
-import { fromBase64 } from '../../src/core/bytes.js';
+import { review, ReviewKind, VoteDecision } from '@candor/gateway/events';
+import { fromBase64 } from '@candor/core/bytes';
 import { loadConfig } from '../../src/config.js';
 import { AUDITORS_FILE, newAuditorToken, updateAuditorsFile } from '../../src/auditors/registry.js';
-import { verifyOpening } from '../../src/events/commitment.js';
-import type { Event } from '../../src/gen/candor/v1/event_pb.js';
-import { AuthMethod } from '../../src/gen/candor/v1/log_service_pb.js';
+import { verifyOpening } from '@candor/schema/commitment';
+import type { Event } from '@candor/schema/gen/candor/v1/event_pb';
+import { AuthMethod } from '@candor/schema/gen/candor/v1/log_service_pb';
 import type { Permission } from '../../src/query/access.js';
 import { decodeLoggedEvent, type LoggedEvent } from '../../src/query/types.js';
 import { startTestLog } from '../helpers/log.js';

@@ -5,7 +5,7 @@
 import { request } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toJson } from '@bufbuild/protobuf';
-import { EventSchema } from '../../src/gen/candor/v1/event_pb.js';
+import { EventSchema } from '@candor/schema/gen/candor/v1/event_pb';
 import { Pki } from '../helpers/pki.js';
 import { sampleEvent, startEventLog, type EventLog } from '../grpc/helpers.js';
 

@@ -16,12 +16,12 @@
 import { createHash } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import Fastify from 'fastify';
-import { fromBase64, toBase64, utf8 } from '../../src/core/bytes.js';
-import { formatCheckpoint } from '../../src/core/checkpoint.js';
-import { rfc9162Hasher } from '../../src/core/hash.js';
-import { CompactRange, consistencyProofRanges, inclusionProofRanges, proofHashes, rangeHash } from '../../src/core/merkle.js';
-import { SIG_COSIGNATURE_V1, generateSignerKey, parseSignerKey, signNote, type NoteSigner } from '../../src/core/note.js';
-import { ENTRIES, TILE_HEIGHT, TILE_WIDTH, encodeBundle, parseTilePath, tileExists } from '../../src/core/tile.js';
+import { fromBase64, toBase64, utf8 } from '@candor/core/bytes';
+import { formatCheckpoint } from '@candor/core/checkpoint';
+import { rfc9162Hasher } from '@candor/core/hash';
+import { CompactRange, consistencyProofRanges, inclusionProofRanges, proofHashes, rangeHash } from '@candor/core/merkle';
+import { SIG_COSIGNATURE_V1, generateSignerKey, parseSignerKey, signNote, type NoteSigner } from '@candor/core/note';
+import { ENTRIES, TILE_HEIGHT, TILE_WIDTH, encodeBundle, parseTilePath, tileExists } from '@candor/core/tile';
 
 export const TAMPER_KINDS = [
   'none',

@@ -12,7 +12,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SIG_COSIGNATURE_V1, generateSignerKey, parseSignerKey } from '../../src/core/note.js';
+import { SIG_COSIGNATURE_V1, generateSignerKey, parseSignerKey } from '@candor/core/note';
 import { startLog, type RunningLog } from '../helpers/server.js';
 import { startFixture, type Fixture, type Tamper } from './fixture-server.js';
 import { buildInterop, exec, hasGo, type Result } from './go.js';

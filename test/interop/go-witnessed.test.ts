@@ -9,7 +9,7 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { originHash } from '../../clients/witness/store.js';
+import { originHash } from '../../src/witness/store.js';
 import { buildInterop, exec, hasGo } from './go.js';
 import { getCheckpoint, logKey, post, startWitnessedLog, startWitnesses, strayWitnessKey, waitFor, type RunningWitness, type TestLog } from '../witnessing/helpers.js';
 

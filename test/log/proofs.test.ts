@@ -2,10 +2,10 @@
 // on a real log: batches of consecutive and scattered indexes, in and out of order, over tree
 // sizes that end inside a tile and on tile boundaries, and the proofs checked by the verifier.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { toHex } from '../../src/core/bytes.js';
-import { parseCheckpoint } from '../../src/core/checkpoint.js';
-import { verifyInclusion } from '../../src/core/merkle.js';
-import { parseNote } from '../../src/core/note.js';
+import { toHex } from '@candor/core/bytes';
+import { parseCheckpoint } from '@candor/core/checkpoint';
+import { verifyInclusion } from '@candor/core/merkle';
+import { parseNote } from '@candor/core/note';
 import { nodeHasher } from '../../src/crypto/node.js';
 import { startTestLog } from '../helpers/log.js';
 

@@ -1,11 +1,11 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { toHex } from '../../src/core/bytes.js';
-import { consistencyProofRanges, inclusionProof, inclusionProofRanges, proofHashes, proofNodes } from '../../src/core/merkle.js';
+import { toHex } from '@candor/core/bytes';
+import { consistencyProofRanges, inclusionProof, inclusionProofRanges, proofHashes, proofNodes } from '@candor/core/merkle';
 import { nodeHasher as H } from '../../src/crypto/node.js';
 import { expandTile, TreeReader } from '../../src/log/reader.js';
-import { tileInterior } from '../../src/core/tile.js';
+import { tileInterior } from '@candor/core/tile';
 import { TreeState } from '../../src/log/tree.js';
 import { LevelStore } from '../../src/storage/level.js';
 import { naiveConsistency, naivePath } from '../helpers/naive.js';

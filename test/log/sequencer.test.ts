@@ -1,12 +1,12 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { toBase64, toHex, utf8 } from '../../src/core/bytes.js';
-import { openCheckpoint, parseCheckpoint } from '../../src/core/checkpoint.js';
-import { CandorError } from '../../src/core/errors.js';
-import { portableHasher as H } from '../../src/core/hash.js';
-import { verifyInclusion } from '../../src/core/merkle.js';
-import { generateSignerKey, parseSignerKey, parseVerifierKey } from '../../src/core/note.js';
+import { toBase64, toHex, utf8 } from '@candor/core/bytes';
+import { openCheckpoint, parseCheckpoint } from '@candor/core/checkpoint';
+import { CandorError } from '@candor/core/errors';
+import { portableHasher as H } from '@candor/core/hash';
+import { verifyInclusion } from '@candor/core/merkle';
+import { generateSignerKey, parseSignerKey, parseVerifierKey } from '@candor/core/note';
 import { nodeHasher } from '../../src/crypto/node.js';
 import { PREPARE_AHEAD_MIN, Sequencer, type Ack } from '../../src/log/sequencer.js';
 import { LevelStore } from '../../src/storage/level.js';

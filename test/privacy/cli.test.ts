@@ -3,7 +3,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { depositOpenings } from '../../clients/gateway/openings.js';
+import { depositOpenings } from '@candor/gateway/openings';
 import { CLI } from '../helpers/server.js';
 import { call, startPrivacyLog, type PrivacyLog } from './helpers.js';
 

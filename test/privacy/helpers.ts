@@ -5,14 +5,14 @@
 import { rmSync } from 'node:fs';
 import { startLog, type RunningLog } from '../../src/app.js';
 import { CONFIG_DEFAULTS, type Config } from '../../src/config.js';
-import { CandorError } from '../../src/core/errors.js';
-import { encodeEvent } from '../../src/events/encoding.js';
-import { encodeEventLeaf } from '../../src/events/leaf.js';
-import { AuthMethod } from '../../src/gen/candor/v1/log_service_pb.js';
+import { CandorError } from '@candor/core/errors';
+import { encodeEvent } from '@candor/schema/encoding';
+import { encodeEventLeaf } from '@candor/schema/leaf';
+import { AuthMethod } from '@candor/schema/gen/candor/v1/log_service_pb';
 import type { LogService } from '../../src/log/service.js';
 import { LOG_PRODUCER_ID } from '../../src/producers/registry.js';
 import type { Authorize, Permission, Reader, SystemEventSink } from '../../src/query/access.js';
-import { GatewayClient } from '../../clients/gateway/client.js';
+import { GatewayClient } from '@candor/gateway/client';
 import { registerProducers, type ProducerSpec, type TestProducer } from '../grpc/helpers.js';
 import { tempDir } from '../helpers/server.js';
 

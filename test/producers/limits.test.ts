@@ -1,6 +1,6 @@
 // The token bucket and daily quota of src/producers/limits.ts, on a clock the test moves.
 import { describe, expect, it } from 'vitest';
-import { CandorError } from '../../src/core/errors.js';
+import { CandorError } from '@candor/core/errors';
 import { ProducerLimiter } from '../../src/producers/limits.js';
 
 const T0 = Date.UTC(2026, 4, 4, 12, 0, 0);

@@ -3,8 +3,8 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { generateSignerKey } from '../../src/core/note.js';
-import { AuthMethod } from '../../src/gen/candor/v1/log_service_pb.js';
+import { generateSignerKey } from '@candor/core/note';
+import { AuthMethod } from '@candor/schema/gen/candor/v1/log_service_pb';
 import {
   ProducerRegistry,
   REGISTRY_FILE,

@@ -2,12 +2,12 @@
 // event leaves, as the log would hold them.
 import { create } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
-import type { Draft } from '../../clients/gateway/events.js';
-import { encodeEvent } from '../../src/events/encoding.js';
-import { encodeEventLeaf } from '../../src/events/leaf.js';
-import { validateEvent } from '../../src/events/validate.js';
-import { EventSchema, type Event } from '../../src/gen/candor/v1/event_pb.js';
-import { AuthMethod } from '../../src/gen/candor/v1/log_service_pb.js';
+import type { Draft } from '@candor/gateway/events';
+import { encodeEvent } from '@candor/schema/encoding';
+import { encodeEventLeaf } from '@candor/schema/leaf';
+import { validateEvent } from '@candor/schema/validate';
+import { EventSchema, type Event } from '@candor/schema/gen/candor/v1/event_pb';
+import { AuthMethod } from '@candor/schema/gen/candor/v1/log_service_pb';
 import { decodeLoggedEvent, type LoggedEvent } from '../../src/query/types.js';
 
 let counter = 0;

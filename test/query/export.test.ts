@@ -2,11 +2,11 @@
 // of tampering; on a real log (store on disk) filled with event leaves and one opaque entry.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromJson, type JsonValue } from '@bufbuild/protobuf';
-import { review, ReviewKind, VoteDecision } from '../../clients/gateway/events.js';
-import { fromBase64, toBase64, utf8 } from '../../src/core/bytes.js';
-import { generateSignerKey, parseVerifierKey } from '../../src/core/note.js';
-import { EventSchema, type Event } from '../../src/gen/candor/v1/event_pb.js';
-import { EXPORT_FORMAT, parseManifest, verifyExportBundle } from '../../src/query/bundle.js';
+import { review, ReviewKind, VoteDecision } from '@candor/gateway/events';
+import { fromBase64, toBase64, utf8 } from '@candor/core/bytes';
+import { generateSignerKey, parseVerifierKey } from '@candor/core/note';
+import { EventSchema, type Event } from '@candor/schema/gen/candor/v1/event_pb';
+import { EXPORT_FORMAT, parseManifest, verifyExportBundle } from '../../src/query/signed-export.js';
 import { CSV_COLUMNS, Exporter, csvField, type ExportFormat } from '../../src/query/export.js';
 import type { EventFilter } from '../../src/query/filter.js';
 import { startTestLog } from '../helpers/log.js';

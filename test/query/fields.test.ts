@@ -1,9 +1,9 @@
 // The envelope fields read from event bytes without decoding equal those of the decoded event,
 // for every kind of body that names a review or a session, with and without optional parts.
 import { describe, expect, it } from 'vitest';
-import { grant, review, session, statement, ReviewKind, ReviewState, SessionVerb, VoteDecision, type Draft } from '../../clients/gateway/events.js';
-import { encodeEvent } from '../../src/events/encoding.js';
-import type { Event } from '../../src/gen/candor/v1/event_pb.js';
+import { grant, review, session, statement, ReviewKind, ReviewState, SessionVerb, VoteDecision, type Draft } from '@candor/gateway/events';
+import { encodeEvent } from '@candor/schema/encoding';
+import type { Event } from '@candor/schema/gen/candor/v1/event_pb';
 import { eventFields, lazyLoggedEvent } from '../../src/query/fields.js';
 import { reviewIdOf } from '../../src/query/filter.js';
 import { complete, loggedAt } from './events.js';

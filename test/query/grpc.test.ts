@@ -2,12 +2,12 @@
 import { Client, Metadata, credentials, status } from '@grpc/grpc-js';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openCheckpoint } from '../../src/core/checkpoint.js';
-import { portableHasher } from '../../src/core/hash.js';
-import { verifyInclusion } from '../../src/core/merkle.js';
-import { SearchOrder, SearchRequestSchema, SearchResponseSchema, TailRequestSchema, TailResponseSchema } from '../../src/gen/candor/v1/query_service_pb.js';
+import { openCheckpoint } from '@candor/core/checkpoint';
+import { portableHasher } from '@candor/core/hash';
+import { verifyInclusion } from '@candor/core/merkle';
+import { SearchOrder, SearchRequestSchema, SearchResponseSchema, TailRequestSchema, TailResponseSchema } from '@candor/schema/gen/candor/v1/query_service_pb';
 import type { MessageInitShape } from '@bufbuild/protobuf';
-import { queryServiceDefinition } from '../../src/grpc/definition.js';
+import { queryServiceDefinition } from '@candor/schema/grpc';
 import type { LoggedEvent } from '../../src/query/types.js';
 import { allEvents, ingest, naive, startSearchLog, variedEvent, type SearchLog } from './helpers.js';
 

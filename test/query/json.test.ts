@@ -3,10 +3,10 @@
 // repeated strings and messages, labels, commitments and Unicode.
 import { describe, expect, it } from 'vitest';
 import { toJson } from '@bufbuild/protobuf';
-import { column, db, grant, producer, review, session, statement, CaptureMethod, ColumnOperation, ReviewKind, ReviewState, SessionVerb, ValueClass, VoteDecision, type Draft } from '../../clients/gateway/events.js';
-import { encodeEvent } from '../../src/events/encoding.js';
-import { EVENT_TYPES } from '../../src/events/types.js';
-import { EventSchema } from '../../src/gen/candor/v1/event_pb.js';
+import { column, db, grant, producer, review, session, statement, CaptureMethod, ColumnOperation, ReviewKind, ReviewState, SessionVerb, ValueClass, VoteDecision, type Draft } from '@candor/gateway/events';
+import { encodeEvent } from '@candor/schema/encoding';
+import { EVENT_TYPES } from '@candor/schema/types';
+import { EventSchema } from '@candor/schema/gen/candor/v1/event_pb';
 import { jsonWriter } from '../../src/query/json.js';
 import { complete } from './events.js';
 

@@ -2,10 +2,10 @@
 // the log, both orders, cursor paging, time ranges, proofs that verify, tenant restriction, and
 // errors that name the parameter.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fromBase64 } from '../../src/core/bytes.js';
-import { openCheckpoint } from '../../src/core/checkpoint.js';
-import { portableHasher } from '../../src/core/hash.js';
-import { verifyInclusion } from '../../src/core/merkle.js';
+import { fromBase64 } from '@candor/core/bytes';
+import { openCheckpoint } from '@candor/core/checkpoint';
+import { portableHasher } from '@candor/core/hash';
+import { verifyInclusion } from '@candor/core/merkle';
 import { decodeLoggedEvent, type LoggedEvent } from '../../src/query/types.js';
 import { naiveLeaf, naiveMTH } from '../helpers/naive.js';
 import { READERS, allEvents, allPages, httpSearch, ingest, naive, rfc3339, startSearchLog, variedEvent, type NaiveFilter, type SearchLog } from './helpers.js';

@@ -2,7 +2,7 @@
 // Last-Event-ID, and a consumer that stops reading is dropped with a clear error instead of
 // holding the log back.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CandorError } from '../../src/core/errors.js';
+import type { CandorError } from '@candor/core/errors';
 import { SearchService } from '../../src/query/search.js';
 import { allEvents, ingest, naive, startSearchLog, testAuthorize, variedEvent, type SearchLog } from './helpers.js';
 

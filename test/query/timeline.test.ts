@@ -1,9 +1,9 @@
 // Review timelines: the derived state and each auditor check, passing and failing, on events built
 // with the gateway SDK and encoded into real leaves.
 import { describe, expect, it } from 'vitest';
-import { review, ReviewKind, ReviewState, VoteDecision } from '../../clients/gateway/events.js';
-import { commit } from '../../src/events/commitment.js';
-import type { Event } from '../../src/gen/candor/v1/event_pb.js';
+import { review, ReviewKind, ReviewState, VoteDecision } from '@candor/gateway/events';
+import { commit } from '@candor/schema/commitment';
+import type { Event } from '@candor/schema/gen/candor/v1/event_pb';
 import { reviewTimeline, type CheckName, type ReviewTimeline } from '../../src/query/timeline.js';
 import { complete, logged } from './events.js';
 

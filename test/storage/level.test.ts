@@ -1,11 +1,11 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { toHex, utf8 } from '../../src/core/bytes.js';
+import { toHex, utf8 } from '@candor/core/bytes';
 
 const hexes = (xs: (Uint8Array | undefined)[]) => xs.map((x) => (x ? toHex(x) : x));
 import { ClassicLevel } from 'classic-level';
-import { bundleCount, encodeBundle } from '../../src/core/tile.js';
+import { bundleCount, encodeBundle } from '@candor/core/tile';
 import { LevelStore } from '../../src/storage/level.js';
 import { ENTRY_RUN } from '../../src/storage/store.js';
 import { tempDir } from '../helpers/server.js';

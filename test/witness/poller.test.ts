@@ -2,13 +2,13 @@
 // goes through the same addCheckpoint checks as a push.
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CandorError } from '../../src/core/errors.js';
-import { generateSignerKey } from '../../src/core/note.js';
-import { parseTilePath } from '../../src/core/tile.js';
-import { pollOnce, startPoller } from '../../clients/witness/poller.js';
+import { CandorError } from '@candor/core/errors';
+import { generateSignerKey } from '@candor/core/note';
+import { parseTilePath } from '@candor/core/tile';
+import { pollOnce, startPoller } from '../../src/witness/poller.js';
 import { TileClient, proofFromTiles } from '../../clients/tiles/client.js';
-import { consistencyProofRanges } from '../../src/core/merkle.js';
-import { portableHasher } from '../../src/core/hash.js';
+import { consistencyProofRanges } from '@candor/core/merkle';
+import { portableHasher } from '@candor/core/hash';
 import { TestLog, startWitness, type RunningWitness } from './helpers.js';
 import { startTilesServer, type TilesServer } from './tiles-server.js';
 

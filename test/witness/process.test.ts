@@ -4,9 +4,9 @@ import { createHash } from 'node:crypto';
 import { readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { toBase64 } from '../../src/core/bytes.js';
-import { parseCheckpoint } from '../../src/core/checkpoint.js';
-import { openNote, parseNote, parseVerifierKey } from '../../src/core/note.js';
+import { toBase64 } from '@candor/core/bytes';
+import { parseCheckpoint } from '@candor/core/checkpoint';
+import { openNote, parseNote, parseVerifierKey } from '@candor/core/note';
 import { TestLog, requestBody, runCli, spawnWitness, tempDir } from './helpers.js';
 import { startTilesServer } from './tiles-server.js';
 

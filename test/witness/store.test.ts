@@ -3,9 +3,9 @@
 import { chmod, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CandorError } from '../../src/core/errors.js';
-import { portableHasher } from '../../src/core/hash.js';
-import { generateSignerKey, parseSignerKey, parseVerifierKey, SIG_COSIGNATURE_V1 } from '../../src/core/note.js';
+import { CandorError } from '@candor/core/errors';
+import { portableHasher } from '@candor/core/hash';
+import { generateSignerKey, parseSignerKey, parseVerifierKey, SIG_COSIGNATURE_V1 } from '@candor/core/note';
 import {
   KEY_FILE,
   WitnessStore,
@@ -14,7 +14,7 @@ import {
   loadWitnessKeys,
   originHash,
   removeWitnessKey,
-} from '../../clients/witness/store.js';
+} from '../../src/witness/store.js';
 import { tempDir } from './helpers.js';
 
 const dirs: string[] = [];

@@ -1,8 +1,8 @@
 // A test double of a c2sp.org/tlog-tiles log: serves /checkpoint and /tile/<L>/<N>[.p/<W>] on
 // 127.0.0.1 from a TestLog in memory, with knobs to misbehave. Not product code.
 import Fastify from 'fastify';
-import { concat } from '../../src/core/bytes.js';
-import { ENTRIES, TILE_HEIGHT, TILE_WIDTH, parseTilePath, tileExists, type TileRef } from '../../src/core/tile.js';
+import { concat } from '@candor/core/bytes';
+import { ENTRIES, TILE_HEIGHT, TILE_WIDTH, parseTilePath, tileExists, type TileRef } from '@candor/core/tile';
 import type { TestLog } from './helpers.js';
 
 export interface TilesServer {

@@ -1,11 +1,11 @@
 // The litewitness add-checkpoint scenario (test/vectors/witness-add-checkpoint.json), replayed in
 // order against a fresh witness over HTTP on 127.0.0.1, with the statuses of the current spec.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseCheckpoint } from '../../src/core/checkpoint.js';
-import { openNote, parseNote, parseVerifierKey } from '../../src/core/note.js';
+import { parseCheckpoint } from '@candor/core/checkpoint';
+import { openNote, parseNote, parseVerifierKey } from '@candor/core/note';
 import { loadVectors } from '../helpers/vectors.js';
 import { startWitness, type RunningWitness } from './helpers.js';
-import { parseAddCheckpoint } from '../../clients/witness/witness.js';
+import { parseAddCheckpoint } from '../../src/witness/witness.js';
 
 interface Step {
   request_body: string;

@@ -4,11 +4,11 @@ import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fromBase64, toBase64 } from '../../src/core/bytes.js';
-import { formatCheckpoint, parseCheckpoint } from '../../src/core/checkpoint.js';
-import { portableHasher } from '../../src/core/hash.js';
-import { verifyConsistency } from '../../src/core/merkle.js';
-import { cosignatureTime, formatVerifierKey, generateSignerKey, openNote, parseNote, parseSignerKey, parseVerifierKey, signNote } from '../../src/core/note.js';
+import { fromBase64, toBase64 } from '@candor/core/bytes';
+import { formatCheckpoint, parseCheckpoint } from '@candor/core/checkpoint';
+import { portableHasher } from '@candor/core/hash';
+import { verifyConsistency } from '@candor/core/merkle';
+import { cosignatureTime, formatVerifierKey, generateSignerKey, openNote, parseNote, parseSignerKey, parseVerifierKey, signNote } from '@candor/core/note';
 import { TestLog, requestBody, startWitness, tempDir, type RunningWitness } from './helpers.js';
 
 const ORIGIN = 'example.com/log';

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SIG_COSIGNATURE_V1, generateSignerKey, parseSignerKey } from '../../src/core/note.js';
+import { SIG_COSIGNATURE_V1, generateSignerKey, parseSignerKey } from '@candor/core/note';
 import { loadConfig } from '../../src/config.js';
 import { parseWitnessingConfig } from '../../src/witnessing/config.js';
 import { WitnessPolicy } from '../../src/witnessing/policy.js';

@@ -3,12 +3,12 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { fromBase64 } from '../../src/core/bytes.js';
-import { openCheckpoint } from '../../src/core/checkpoint.js';
-import { portableHasher as H } from '../../src/core/hash.js';
-import { verifyInclusion } from '../../src/core/merkle.js';
-import { openNote, parseVerifierKey } from '../../src/core/note.js';
-import { originHash } from '../../clients/witness/store.js';
+import { fromBase64 } from '@candor/core/bytes';
+import { openCheckpoint } from '@candor/core/checkpoint';
+import { portableHasher as H } from '@candor/core/hash';
+import { verifyInclusion } from '@candor/core/merkle';
+import { openNote, parseVerifierKey } from '@candor/core/note';
+import { originHash } from '../../src/witness/store.js';
 import { startTestLog } from '../helpers/log.js';
 import {
   deadUrl,

@@ -17,8 +17,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { toBase64 } from '../../../src/core/bytes.js';
-import { generateSignerKey, parseSignerKey } from '../../../src/core/note.js';
+import { toBase64 } from '@candor/core/bytes';
+import { generateSignerKey, parseSignerKey } from '@candor/core/note';
 import {
   CaptureMethod,
   ColumnOperation,
@@ -30,7 +30,7 @@ import {
   verifyOpening,
   verifyReceipt,
   type Recorded,
-} from '../index.js';
+} from '@candor/gateway';
 
 interface Target {
   address: string;
