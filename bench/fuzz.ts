@@ -125,19 +125,19 @@ export const PARSERS: { name: string; property: () => fc.IRawProperty<[string] |
       }),
   },
   {
-    name: 'witness add-checkpoint bodies (clients/witness parseAddCheckpoint)',
+    name: 'witness add-checkpoint bodies (src/witness parseAddCheckpoint)',
     property: () => fc.property(bytesNear(utf8(witnessBody)), onlyCandorErrors((b: Uint8Array) => parseAddCheckpoint(b))),
   },
   {
-    name: 'proof bundles (core/proofbundle.ts parseProofBundle)',
+    name: 'proof bundles (core/tlog-proof.ts parseProofBundle)',
     property: () => fc.property(bytesNear(utf8(bundle)), onlyCandorErrors((b: Uint8Array) => parseProofBundle(b))),
   },
   {
-    name: 'event leaves (events/leaf.ts parseEventLeaf)',
+    name: 'event leaves (schema/leaf.ts parseEventLeaf)',
     property: () => fc.property(bytesNear(leaf), onlyCandorErrors((b: Uint8Array) => parseEventLeaf(b))),
   },
   {
-    name: 'protobuf events (events/encoding.ts decodeEvent)',
+    name: 'protobuf events (schema/encoding.ts decodeEvent)',
     property: () => fc.property(bytesNear(sampleEvent), onlyCandorErrors((b: Uint8Array) => decodeEvent(b))),
   },
 ];

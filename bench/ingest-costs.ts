@@ -5,7 +5,7 @@
  *  - plain: an unsigned producer, and an idempotency index that finds nothing and records nothing
  *    (NO_IDEMPOTENCY below: it exists only here, to take the checks out);
  *  - signed: a producer with a registered Ed25519 key, every request signed as the gateway SDK
- *    signs it (one signature over the batch tree; src/events/signature.ts), no idempotency;
+ *    signs it (one signature over the batch tree; src/schema/signature.ts), no idempotency;
  *  - idempotent: unsigned, with the log's real idempotency index (a LevelDB lookup per request
  *    before sequencing, a write after the commit);
  *  - both: signed and idempotent (what `candor serve` does for a producer with a key).

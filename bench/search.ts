@@ -179,7 +179,7 @@ async function diskUse(dir: string): Promise<Disk> {
 /** What the cached log's bytes depend on: the leaf, entry-run and index formats, and the generated events. */
 function fingerprint(): string {
   const hash = createHash('sha256');
-  for (const m of ['../src/storage/postings.js', '../src/storage/level.js', '../src/storage/merge.js', '../src/query/terms.js', '../src/events/leaf.js']) hash.update(readFileSync(fileURLToPath(new URL(m, import.meta.url))));
+  for (const m of ['../src/storage/postings.js', '../src/storage/level.js', '../src/storage/merge.js', '../src/query/terms.js', '../src/schema/leaf.js']) hash.update(readFileSync(fileURLToPath(new URL(m, import.meta.url))));
   hash.update(`${eventAt.toString()}${sessionAttrs.toString()}${h.toString()}`);
   return hash.digest('hex').slice(0, 16);
 }

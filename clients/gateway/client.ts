@@ -5,7 +5,7 @@
  *   const { receipt, openings } = await gw.session.started({ sessionId: 's1', verb: SessionVerb.CONNECT, actor: { id: 'u1' }, ... });
  *   await gw.close();
  *
- * - Events are validated here with the log's own rules (src/events/validate.ts) and encoded
+ * - Events are validated here with the log's own rules (src/schema/validate.ts) and encoded
  *   canonically once; those bytes are what is signed, sent, logged and hashed.
  * - Sensitive fields become salted commitments (events.ts); the openings go back to the caller.
  * - Events are batched (up to `maxEvents`, or after `lingerMs`), several batches in flight; the

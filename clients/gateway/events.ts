@@ -1,6 +1,6 @@
 /**
  * Typed builders for the events a gateway records: each takes the facts in plain values, commits
- * to every sensitive one with a fresh salt (src/events/commitment.ts), and returns the event and
+ * to every sensitive one with a fresh salt (src/schema/commitment.ts), and returns the event and
  * the openings. Openings are the caller's to keep (in the gateway's own encrypted store); they are
  * never sent to the log.
  *

@@ -94,7 +94,7 @@ func isWord(c byte) bool {
 }
 
 // NormalizeStatement is the normalisation StatementFingerprint hashes, ported from
-// src/events/commitment.ts (normalizeStatement); the shared corpus checks both agree.
+// src/schema/commitment.ts (normalizeStatement); the shared corpus checks both agree.
 func NormalizeStatement(sql string) string {
 	var out strings.Builder
 	n := len(sql)

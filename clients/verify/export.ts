@@ -5,7 +5,7 @@
  *       streams GET /v1/export to a file, with a progress bar (the leaf index range comes in the
  *       response headers; each record's index, or a bundle's progress lines, say how far it got)
  *   candor verify-export FILE --key VKEY [--witness VKEY... --quorum N]
- *       checks a bundle with no network (src/query/bundle.ts): the checkpoint's signature and
+ *       checks a bundle with no network (src/query/signed-export.ts): the checkpoint's signature and
  *       cosignatures, every event's leaf and inclusion proof, the manifest's signature, count and
  *       digest. Exit 0 verified, 2 not verified (naming the event or part that failed), 1 error.
  */

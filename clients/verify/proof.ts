@@ -1,7 +1,7 @@
 /**
  * Offline proof bundles (c2sp.org/tlog-proof) for entries of a tlog-tiles log: export reads the
  * checkpoint, the hash tiles and the entry's bundle, builds the RFC 9162 inclusion proof, checks
- * it, and formats the bundle with the entry as its extra data (src/core/proofbundle.ts). Verifying
+ * it, and formats the bundle with the entry as its extra data (src/core/tlog-proof.ts). Verifying
  * a bundle needs no network and is done by the core alone.
  */
 import { parseCheckpoint, type Checkpoint } from '@candor/core/checkpoint';

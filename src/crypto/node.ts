@@ -18,7 +18,7 @@ const SPKI_PREFIX = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0
 const digest = (d: Uint8Array): Uint8Array => Buffer.from(hash('sha256', d, 'binary'), 'binary');
 const portableShape = rfc9162Hasher(digest);
 
-/** SHA-256 of any bytes (event hashes: src/events/encoding.ts Digest). */
+/** SHA-256 of any bytes (event hashes: src/schema/encoding.ts Digest). */
 export const nodeDigest: (data: Uint8Array) => Uint8Array = digest;
 // Leaf hashing reuses one buffer for 0x00 || entry: the hash is computed before it is reused.
 const leafScratch = new Uint8Array(1 + 0xffff);

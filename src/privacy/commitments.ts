@@ -2,7 +2,7 @@
  * The salted commitments an event holds (docs/leaf-format.md §Commitments): every bytes field
  * named `commitment` or `*_commitment`, and the digest of each entry of the envelope's
  * `commitments` list. An opening opens an event when its commitment digest
- * (src/events/commitment.ts, which hashes the field name in) is one of these. Portable: the
+ * (src/schema/commitment.ts, which hashes the field name in) is one of these. Portable: the
  * openings store and an auditor checking a disclosure use the same function.
  */
 import type { DescMessage } from '@bufbuild/protobuf';

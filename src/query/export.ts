@@ -5,7 +5,7 @@
  *   ndjson   one JSON object per event: where it is in the log and the event in the protobuf JSON
  *            mapping (bytes as base64), for SIEMs and jq
  *   csv      RFC 4180 (CRLF, quoted where needed), a header row, the stable columns CSV_COLUMNS
- *   bundle   the signed export bundle of src/query/bundle.ts: the events with their inclusion
+ *   bundle   the signed export bundle of src/query/signed-export.ts: the events with their inclusion
  *            proofs against one checkpoint, and a manifest signed by the log, for `candor
  *            verify-export` with no network
  *

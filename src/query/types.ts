@@ -12,7 +12,7 @@ import type { AuthMethod } from '@candor/schema/gen/candor/v1/log_service_pb';
 export interface LoggedEvent {
   /** The leaf's index in the log. */
   index: number;
-  /** The leaf bytes (src/events/leaf.ts): what the tree commits to. */
+  /** The leaf bytes (src/schema/leaf.ts): what the tree commits to. */
   leaf: Uint8Array;
   /** When the log received the event, nanoseconds since the epoch (from the leaf). */
   receivedAt: bigint;

@@ -1,7 +1,7 @@
 /**
  * The canonical-encoding check, on the wire bytes (docs/leaf-format.md §Canonical event
  * encoding). Equivalent to "decode, re-encode with protobuf-es, compare" (the reference, kept in
- * test/events/canonical.test.ts and compared with this on random inputs), at a fraction of the
+ * test/schema/canonical.test.ts and compared with this on random inputs), at a fraction of the
  * cost: it walks the bytes once with the schema and allocates nothing on the happy path.
  *
  * Canonical, for the proto3 schema of candor.v1 (no maps, no floats, no groups):

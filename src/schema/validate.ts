@@ -178,7 +178,7 @@ export function validateEvent(ev: Event, path = 'event'): void {
   req(ev.producerEventId, 'producer_event_id');
   req(ev.type, 'type');
   const spec = EVENT_TYPES[ev.type];
-  if (!spec) throw invalid(`${path}.type ${JSON.stringify(ev.type)} is not a known event type (see src/events/types.ts)`);
+  if (!spec) throw invalid(`${path}.type ${JSON.stringify(ev.type)} is not a known event type (see src/schema/types.ts)`);
   req(ev.occurredAt, 'occurred_at');
   req(ev.tenantId, 'tenant_id');
   req(ev.actor, 'actor');

@@ -1,4 +1,4 @@
-// The fast canonical check (src/events/canonical.ts) against the naive reference "decode,
+// The fast canonical check (src/schema/canonical.ts) against the naive reference "decode,
 // re-encode, compare", on valid encodings and on random mutations of them.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';

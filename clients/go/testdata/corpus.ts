@@ -12,12 +12,12 @@
  * leaves written out are the SDK's own.
  */
 import { writeSync } from 'node:fs';
-import { concat, putU64be, toHex, utf8 } from '../../../src/core/bytes.js';
-import { formatCheckpoint } from '../../../src/core/checkpoint.js';
-import { portableHasher as H } from '../../../src/core/hash.js';
-import { generateSignerKey, parseSignerKey, signNote } from '../../../src/core/note.js';
+import { concat, putU64be, toHex, utf8 } from '@candor/core/bytes';
+import { formatCheckpoint } from '@candor/core/checkpoint';
+import { portableHasher as H } from '@candor/core/hash';
+import { generateSignerKey, parseSignerKey, signNote } from '@candor/core/note';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { GatewayClient } from '../../gateway/index.js';
+import { GatewayClient } from '@candor/gateway';
 
 /** Each case: the SDK method (gw.<kind>) and its argument, in JSON (times as ISO strings). */
 export const CASES: { kind: string; input: Record<string, unknown> }[] = [
@@ -119,7 +119,7 @@ export async function buildCorpus() {
     });
     const pending = CASES.map(({ kind, input }) => {
       const [group, method] = kind.split('.') as [string, string];
-      return (gw as unknown as Record<string, Record<string, (a: unknown) => Promise<import('../../gateway/index.js').Recorded>>>)[group]![method]!(argument(input));
+      return (gw as unknown as Record<string, Record<string, (a: unknown) => Promise<import('@candor/gateway').Recorded>>>)[group]![method]!(argument(input));
     });
     await gw.flush();
     const recorded = await Promise.all(pending);
