@@ -3,7 +3,7 @@
  * nothing and syncs nothing. Never durable; benchmarks only.
  */
 import { CandorError } from '@candor/core/errors';
-import type { CommitBatch, LogStore, StoredTile } from '../src/storage/store.js';
+import { FencedError, type AheadEvidence, type CommitBatch, type LogStore, type StoredTile, type TileId } from '../src/storage/store.js';
 
 export class MemStore implements LogStore {
   #checkpoint: string | undefined;
@@ -15,8 +15,22 @@ export class MemStore implements LogStore {
     return this.#checkpoint;
   }
 
-  async readTile(level: number, index: number): Promise<StoredTile | undefined> {
-    return this.#tiles.get(index * 64 + level);
+  #ahead: AheadEvidence | undefined;
+
+  async readTiles(ids: readonly TileId[]): Promise<(StoredTile | undefined)[]> {
+    return ids.map((t) => this.#tiles.get(t.index * 64 + t.level));
+  }
+
+  async storedEntries(): Promise<number> {
+    return this.#entries.length;
+  }
+
+  async readAhead(): Promise<AheadEvidence | undefined> {
+    return this.#ahead;
+  }
+
+  async recordAhead(evidence: AheadEvidence): Promise<void> {
+    if (!this.#ahead || evidence.size > this.#ahead.size) this.#ahead = evidence;
   }
 
   async readEntries(start: number, end: number): Promise<Uint8Array[]> {
@@ -29,6 +43,7 @@ export class MemStore implements LogStore {
   }
 
   async commit(b: CommitBatch): Promise<void> {
+    if (b.previous !== this.#checkpoint) throw new FencedError('the store holds another checkpoint than the one this commit extends');
     if (b.start !== this.#entries.length) throw new CandorError('internal', `commit at ${b.start}, store holds ${this.#entries.length}`);
     for (const e of b.entries) this.#entries.push(e);
     for (const t of b.tiles) {

@@ -36,6 +36,7 @@ export async function phases(batch = 4096, rounds = 50): Promise<Phase[]> {
     t[k] = (t[k] ?? 0) + (n - s);
     return n;
   };
+  let previous: string | undefined;
   for (const entries of data) {
     let s = performance.now();
     const leafHashes = entries.map((e) => H.leaf(e));
@@ -52,9 +53,10 @@ export async function phases(batch = 4096, rounds = 50): Promise<Phase[]> {
     s = lap('append (node hashes, tiles)', s);
     const checkpoint = signNote(formatCheckpoint({ origin: 'bench.example/log', size: appended.newSize, root: tree.root(), extensions: [] }), [signer]);
     s = lap('sign checkpoint', s);
-    const commit = store.commit({ start, entries, tiles: appended.tiles, leafIndex: leafHashes.map((hash, i) => ({ hash, index: start + i })), checkpoint });
+    const commit = store.commit({ previous, start, entries, tiles: appended.tiles, leafIndex: leafHashes.map((hash, i) => ({ hash, index: start + i })), checkpoint });
     s = lap('commit (JS side)', s);
     await commit;
+    previous = checkpoint;
     s = lap('commit (LevelDB write + fsync)', s);
     const edge = new Map<number, Uint8Array>();
     for (let i = 0; i < entries.length; i++) inclusionProof(H, start + i, appended.newSize, appended.read, edge);

@@ -17,7 +17,7 @@ import { HASH_SIZE } from '@candor/core/hash';
 import type { NodeId, NodeReader } from '@candor/core/merkle';
 import { TILE_HEIGHT, TILE_WIDTH, nodeLocation, rowWidth, tileNode } from '@candor/core/tile';
 import { CandorError } from '@candor/core/errors';
-import type { LogStore, StoredTile } from '../storage/store.js';
+import type { LogStore, StoredTile, TileId } from '../storage/store.js';
 import type { TileContent } from './tree.js';
 
 /** Slot of the first node at within-tile height r (0..7) in an expanded tile: 512 - 512/2^r. */
@@ -103,16 +103,51 @@ export class TreeReader {
   }
 
   async #tile(level: number, index: number): Promise<Cached | undefined> {
-    if (index * TILE_WIDTH >= rowWidth(this.#size, level)) return undefined;
-    const hit = this.#peek(level, index);
-    if (hit) return hit;
-    const k = key(level, index);
-    let p = this.#inflight.get(k);
-    if (!p) {
-      p = this.#store.readTile(level, index).finally(() => this.#inflight.delete(k));
-      this.#inflight.set(k, p);
+    return (await this.#tiles([{ level, index }]))[0];
+  }
+
+  /**
+   * Tiles of the committed tree, from memory or else from the store: those not in memory (and not
+   * being read already) in one store read. Undefined for a tile beyond the committed size.
+   */
+  async #tiles(ids: readonly TileId[]): Promise<(Cached | undefined)[]> {
+    const out: (Cached | undefined)[] = new Array(ids.length);
+    const waits: Promise<void>[] = [];
+    const ask: TileId[] = [];
+    const asked: number[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      const { level, index } = ids[i]!;
+      if (index * TILE_WIDTH >= rowWidth(this.#size, level)) continue;
+      const hit = this.#peek(level, index);
+      if (hit) {
+        out[i] = hit;
+        continue;
+      }
+      const k = key(level, index);
+      const p = this.#inflight.get(k);
+      if (p) waits.push(p.then((t) => void (out[i] = this.#loaded(level, index, t))));
+      else {
+        ask.push({ level, index });
+        asked.push(i);
+      }
     }
-    const stored = await p;
+    if (ask.length > 0) {
+      const read = this.#store.readTiles(ask);
+      ask.forEach((t, j) => {
+        const k = key(t.level, t.index);
+        const p = read.then((r) => r[j]);
+        this.#inflight.set(k, p);
+        void p.finally(() => this.#inflight.delete(k)).catch(() => undefined);
+      });
+      const got = await read;
+      ask.forEach((t, j) => (out[asked[j]!] = this.#loaded(t.level, t.index, got[j])));
+    }
+    await Promise.all(waits);
+    return out;
+  }
+
+  /** A tile just read from the store, checked and cached. */
+  #loaded(level: number, index: number, stored: StoredTile | undefined): Cached {
     if (!stored || stored.hashes.length !== TILE_WIDTH * HASH_SIZE) {
       throw new CandorError('internal', `stored tile ${level}/${index} is missing or not full`);
     }
@@ -120,6 +155,7 @@ export class TreeReader {
     // proofs/s on a cold cache to a third (bench/RESULTS.md, Scale). A corrupted interior yields a
     // proof that fails the client's verification (never one that passes wrongly); fsck and the
     // auditor name the tile (docs/faults.md).
+    const k = key(level, index);
     return this.#cache.get(k) ?? this.#remember(k, { raw: stored.hashes, ...(stored.interior ? { interior: stored.interior } : {}) });
   }
 
@@ -147,7 +183,9 @@ export class TreeReader {
   async withNodes<T>(compute: (read: NodeReader) => T): Promise<T> {
     let loaded: Map<number, Cached> | undefined;
     for (;;) {
-      let missing: { level: number; index: number } | undefined;
+      // Tiles not in memory are all noted in one pass (their nodes read as zeros meanwhile, and
+      // the result discarded), then read from the store at once: one round trip per proof.
+      const missing = new Map<number, TileId>();
       // A proof reads its nodes tile by tile: the last tile is looked up once, not per node.
       let lastK = -1;
       let last: Cached | undefined;
@@ -161,21 +199,22 @@ export class TreeReader {
         if (k !== lastK) {
           last = loaded?.get(k) ?? this.#peek(level, tile);
           if (!last) {
-            missing = { level, index: tile };
-            throw MISS;
+            missing.set(k, { level, index: tile });
+            lastK = -1;
+            return ZERO;
           }
           lastK = k;
         }
         return this.#node(last!, k, level, r, (first % TILE_WIDTH) / 2 ** r);
       };
-      try {
-        return compute(read);
-      } catch (e) {
-        if (e !== MISS || !missing) throw e;
-      }
-      const t = await this.#tile(missing.level, missing.index);
-      if (!t) throw new Error(`bad math: tile ${missing.level}/${missing.index} is beyond tree size ${this.#size}`);
-      (loaded ??= new Map()).set(key(missing.level, missing.index), t);
+      const result = compute(read);
+      if (missing.size === 0) return result;
+      const ids = [...missing.values()];
+      const tiles = await this.#tiles(ids);
+      ids.forEach((t, i) => {
+        if (!tiles[i]) throw new Error(`bad math: tile ${t.level}/${t.index} is beyond tree size ${this.#size}`);
+        (loaded ??= new Map()).set(key(t.level, t.index), tiles[i]!);
+      });
     }
   }
 
@@ -185,15 +224,18 @@ export class TreeReader {
    * tiles are read once each, before any hashing.
    */
   async nodes(ids: readonly NodeId[]): Promise<NodeReader> {
-    const tiles = new Map<number, Cached>();
+    const want = new Map<number, TileId>();
     for (const { height, index } of ids) {
       const loc = nodeLocation(height, index);
-      const k = key(loc.level, loc.tile);
-      if (tiles.has(k)) continue;
-      const t = await this.#tile(loc.level, loc.tile);
-      if (!t) throw new Error(`bad math: node ${height}/${index} is beyond tree size ${this.#size}`);
-      tiles.set(k, t);
+      want.set(key(loc.level, loc.tile), { level: loc.level, index: loc.tile });
     }
+    const ask = [...want.values()];
+    const got = await this.#tiles(ask);
+    const tiles = new Map<number, Cached>();
+    ask.forEach((t, i) => {
+      if (!got[i]) throw new Error(`bad math: tile ${t.level}/${t.index} is beyond tree size ${this.#size}`);
+      tiles.set(key(t.level, t.index), got[i]!);
+    });
     return (height, index) => {
       const loc = nodeLocation(height, index);
       const k = key(loc.level, loc.tile);
@@ -241,8 +283,8 @@ export class TreeReader {
   }
 }
 
-/** Thrown by withNodes' reader when a tile is not in memory; never escapes withNodes. */
-const MISS = Symbol('tile not in memory');
+/** What withNodes' reader answers for a node whose tile is not in memory yet (that pass is discarded). */
+const ZERO = new Uint8Array(HASH_SIZE);
 
 function key(level: number, index: number): number {
   return index * 64 + level;

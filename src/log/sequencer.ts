@@ -19,7 +19,7 @@ import { inclusionProof, inclusionProofRanges, proofHashes, proofNodes } from '@
 import { openNote, signNote, type NoteSigner, type NoteVerifier } from '@candor/core/note';
 import { HASH_SIZE } from '@candor/core/hash';
 import { MAX_ENTRY_SIZE, TILE_WIDTH } from '@candor/core/tile';
-import type { CommitBatch, EntryTerms, LogStore } from '../storage/store.js';
+import { FencedError, type AheadEvidence, type CommitBatch, type EntryTerms, type LogStore } from '../storage/store.js';
 import type { LogMetrics } from './metrics.js';
 import { TreeReader } from './reader.js';
 import { TreeState } from './tree.js';
@@ -119,6 +119,12 @@ export class Sequencer extends EventEmitter {
   /** Bumped when a commit fails: batches prepared on top of it must not be committed. */
   #generation = 0;
   #needsReload = false;
+  /** The checkpoint the next prepared batch extends: the last one prepared, or the committed one. */
+  #head: string;
+  /** Checkpoints this node prepared and has not seen committed: a reload may find one of them. */
+  #ours = new Set<string>();
+  /** Set once this node stops sequencing (stepDown): why; every submission is refused with it. */
+  #fenced: CandorError | undefined;
   /**
    * Leaf hash -> index of the batches prepared but not yet durable, for deduplication across
    * them: a store lookup only finds batches whose commit landed before it read. A lookup takes
@@ -133,6 +139,7 @@ export class Sequencer extends EventEmitter {
     this.#o = { ...DEFAULTS, ...opts };
     this.#tree = tree;
     this.#checkpoint = checkpoint;
+    this.#head = checkpoint;
     this.reader = reader;
   }
 
@@ -175,6 +182,7 @@ export class Sequencer extends EventEmitter {
    */
   submitMany(entries: readonly Uint8Array[], terms?: readonly (EntryTerms | undefined)[], opts: SubmitOptions = {}): Promise<Ack[]> {
     const o = this.#o;
+    if (this.#fenced) return Promise.reject(this.#fenced);
     if (this.#closed) return Promise.reject(new CandorError('unavailable', 'the log is shutting down', { retryAfterMs: 1000 }));
     if (entries.length === 0) return Promise.resolve([]);
     let bytes = 0;
@@ -248,6 +256,7 @@ export class Sequencer extends EventEmitter {
       const p = prepared;
       const commit = this.#tail.then(() => {
         if (generation !== this.#generation) throw new Error('an earlier batch failed to commit');
+        if (this.#fenced) throw this.#fenced;
         // A batch of duplicates only changes nothing: it just waits for the batches before it.
         if (p.commit.entries.length === 0) return undefined;
         const timer = this.#o.metrics?.commitSeconds.startTimer();
@@ -257,6 +266,8 @@ export class Sequencer extends EventEmitter {
       this.#preparing = false;
       this.#schedule();
       await commit;
+      // Stepped down while this batch was committing: what it signed is not given to anyone.
+      if (this.#fenced) throw this.#fenced;
       this.#committed(p);
       this.#o.metrics?.batchSize.observe(count);
       this.#o.metrics?.integrationSeconds.observe((performance.now() - started) / 1000);
@@ -264,8 +275,9 @@ export class Sequencer extends EventEmitter {
       this.#preparing = false;
       this.#generation++;
       this.#needsReload = true;
-      this.emit('commitError', err);
-      const e = new CandorError('unavailable', 'the log could not commit this batch; retry', { retryAfterMs: 1000, cause: err });
+      if (err instanceof FencedError) this.stepDown(err.message);
+      else if (err !== this.#fenced) this.emit('commitError', err);
+      const e = this.#fenced ?? new CandorError('unavailable', 'the log could not commit this batch; retry', { retryAfterMs: 1000, cause: err });
       for (const p of batch) p.reject(e);
     } finally {
       if (prepared) this.#inflightSeen.delete(prepared.seen);
@@ -275,11 +287,21 @@ export class Sequencer extends EventEmitter {
     }
   }
 
-  /** After a failed commit, whether it landed or not, the store is the truth. */
+  /**
+   * After a failed commit, whether it landed or not, the store is the truth, provided it holds a
+   * checkpoint this node wrote: the committed one, or one it prepared (a commit whose outcome was
+   * unknown). Any other means another writer moved the tree: step down, never build on it.
+   */
   async #reload(): Promise<void> {
     const state = await loadState(this.#o);
+    if (state.checkpoint !== this.#checkpoint && !this.#ours.has(state.checkpoint)) {
+      this.stepDown(`the store's checkpoint (size ${state.tree.size}) was not written by this node: another writer has committed; this node stops sequencing`);
+      throw this.#fenced;
+    }
+    this.#ours.clear();
     this.#tree = state.tree;
     this.#checkpoint = state.checkpoint;
+    this.#head = state.checkpoint;
     this.reader.advance(state.tree.size, state.tree.edge());
     this.#o.metrics?.treeSize.set(state.tree.size);
     this.#needsReload = false;
@@ -341,9 +363,15 @@ export class Sequencer extends EventEmitter {
     const timer = this.#o.metrics?.signSeconds.startTimer();
     const checkpoint = signNote(text, this.#o.signers);
     timer?.();
+    const previous = this.#head;
+    if (freshEntries.length > 0) {
+      this.#head = checkpoint;
+      this.#ours.add(checkpoint);
+    }
     return {
       batch,
       commit: {
+        previous,
         start,
         entries: freshEntries,
         tiles: appended.tiles,
@@ -366,6 +394,7 @@ export class Sequencer extends EventEmitter {
     const { hasher } = this.#o;
     if (p.commit.entries.length > 0) {
       this.#checkpoint = p.commit.checkpoint;
+      this.#ours.delete(p.commit.checkpoint);
       const full = p.commit.tiles.filter((t) => t.hashes.length === TILE_WIDTH * HASH_SIZE);
       this.reader.advance(p.newSize, p.edge, full);
       this.#o.metrics?.treeSize.set(p.newSize);
@@ -409,6 +438,68 @@ export class Sequencer extends EventEmitter {
     ack.inclusionProof = proofHashes(this.#o.hasher, ranges, await this.reader.nodes(proofNodes(ranges)));
   }
 
+  /** Why this node stopped sequencing, or undefined while it sequences. */
+  get fenced(): CandorError | undefined {
+    return this.#fenced;
+  }
+
+  /**
+   * Stops sequencing for good: every submission queued or to come is refused, naming the reason,
+   * and nothing more is signed. Emits 'fenced' once. Batches already committing finish.
+   */
+  stepDown(reason: string): void {
+    if (this.#fenced) return;
+    this.#fenced = new CandorError('unavailable', `this node does not sequence: ${reason}`, { retryAfterMs: 5000 });
+    const queued = this.#queue.splice(0);
+    this.#queuedEntries = 0;
+    this.#queuedBytes = 0;
+    this.#o.metrics?.queueDepth.set(0);
+    for (const p of queued) p.reject(this.#fenced);
+    this.emit('fenced', this.#fenced);
+  }
+
+  /**
+   * Evidence from outside that the log has published a tree of `size`: a witness's 409, a bucket's
+   * checkpoint. Past the committed size, the store was rolled back (or another node has moved
+   * on): the evidence is recorded in the store, so that a restart refuses too, and this node steps
+   * down rather than sign a second root for a size it has published.
+   */
+  async observeSize(size: number, source: string, note?: string): Promise<void> {
+    if (size <= this.size) return;
+    const evidence = { size, source, ...(note !== undefined ? { note } : {}) };
+    await this.#o.store.recordAhead(evidence).catch(() => undefined);
+    this.stepDown(aheadMessage(evidence, this.size));
+  }
+
+  /**
+   * A checkpoint note a client holds (it accepted it from this log earlier). Larger than the
+   * committed tree, or of the same size with another root, and validly signed by this log: the log
+   * was rolled back, and observeSize steps down. A note this log did not sign is the client's
+   * mistake (invalid_argument). Cheap when the client is not ahead: only the size line is read.
+   */
+  async observeCheckpoint(note: string, source = 'a client'): Promise<void> {
+    const nl = note.indexOf('\n');
+    const size = Number(note.slice(nl + 1, note.indexOf('\n', nl + 1)));
+    if (nl < 0 || !Number.isSafeInteger(size) || size < 0) throw new CandorError('invalid_argument', 'the client checkpoint is not a checkpoint note (its second line must be the tree size)');
+    const committed = this.#checkpoint;
+    if (size < this.size || note === committed) return;
+    let cp;
+    try {
+      openNote(note, this.#o.verifiers);
+      cp = parseCheckpoint(note.slice(0, note.lastIndexOf('\n\n') + 1));
+    } catch (err) {
+      throw new CandorError('invalid_argument', `the client checkpoint does not verify with this log's key: ${(err as Error).message}`);
+    }
+    if (cp.origin !== this.#o.origin) throw new CandorError('invalid_argument', `the client checkpoint is for the log "${cp.origin}", not "${this.#o.origin}"`);
+    if (cp.size === this.size && toBase64(cp.root) === toBase64(parseCheckpoint(committed.slice(0, committed.lastIndexOf('\n\n') + 1)).root)) return;
+    if (cp.size === this.size) {
+      // Same size, another root, both signed by this log: two histories exist already.
+      this.stepDown(`${source} holds a checkpoint of size ${cp.size} signed by this log with another root than the store's: the log has signed two histories; an operator must investigate`);
+      return;
+    }
+    await this.observeSize(cp.size, source, note);
+  }
+
   /** Stops taking submissions and waits until everything queued is committed and answered. */
   async close(): Promise<void> {
     this.#closed = true;
@@ -444,12 +535,19 @@ interface Prepared {
   seen: Map<string, number>;
 }
 
+/** Why a log refuses to sequence when it is shown a larger tree than its store holds. */
+function aheadMessage(e: AheadEvidence, size: number): string {
+  return `${e.source} showed that this log has published a tree of size ${e.size}, but its store holds only size ${size}: the store was rolled back (restored from an older backup?) or another node has moved on. Signing now would sign a second history, so the log refuses to sequence; restore a copy that reaches size ${e.size} (docs/operations.md, "Restoring")`;
+}
+
 async function loadState(o: SequencerOptions): Promise<{ tree: TreeState; checkpoint: string }> {
   const stored = await o.store.readCheckpoint();
+  const [ahead, held] = await Promise.all([o.store.readAhead(), o.store.storedEntries()]);
   if (stored === undefined) {
+    if (held > 0 || ahead) throw new CandorError('internal', `refusing to start: the store has no checkpoint but holds ${held} entries${ahead ? ` and evidence of a published size ${ahead.size}` : ''}; it is damaged or was partly replaced`);
     const tree = TreeState.empty(o.hasher);
     const checkpoint = signNote(formatCheckpoint({ origin: o.origin, size: 0, root: tree.root(), extensions: [] }), o.signers);
-    await o.store.commit({ start: 0, entries: [], tiles: [], leafIndex: [], checkpoint });
+    await o.store.commit({ previous: undefined, start: 0, entries: [], tiles: [], leafIndex: [], checkpoint });
     return { tree, checkpoint };
   }
   let cp;
@@ -466,6 +564,10 @@ async function loadState(o: SequencerOptions): Promise<{ tree: TreeState; checkp
   if (cp.origin !== o.origin) {
     throw new CandorError('internal', `refusing to start: the store holds the log "${cp.origin}", not "${o.origin}"`);
   }
+  if (held > cp.size) {
+    throw new CandorError('internal', `refusing to start: the store holds ${held} entries but its checkpoint's tree size is ${cp.size}: the checkpoint was rewound or the store mixed with another copy; a log started on it would sign other roots for sizes it has published (docs/fencing.md)`);
+  }
+  if (ahead && ahead.size > cp.size) throw new CandorError('internal', `refusing to start: ${aheadMessage(ahead, cp.size)}`);
   const tree = await TreeState.load(o.hasher, o.store, cp.size);
   const root = tree.root();
   if (toBase64(root) !== toBase64(cp.root)) {

@@ -18,7 +18,7 @@ import {
   rowWidth,
   subtreeHash,
 } from '@candor/core/tile';
-import type { LogStore, StoredTile } from '../storage/store.js';
+import type { LogStore, StoredTile, TileId } from '../storage/store.js';
 
 const TILE_BYTES = TILE_WIDTH * HASH_SIZE;
 
@@ -65,24 +65,35 @@ export class TreeState {
    * with the checkpoint's root, so a store whose tiles do not match its checkpoint is caught.
    */
   static async load(hasher: Hasher, store: LogStore, size: number): Promise<TreeState> {
-    const tiles = new Map<string, Uint8Array>();
-    const tile = async (level: number, index: number): Promise<Uint8Array> => {
-      const key = `${level}/${index}`;
-      let t = tiles.get(key);
-      if (!t) {
-        t = (await store.readTile(level, index))?.hashes;
-        if (!t) throw new CandorError('internal', `store is missing tile ${level}/${index} for tree size ${size}`);
-        tiles.set(key, t);
-      }
+    // Every tile this needs, read in one round trip: the right edge of each level, which must be
+    // exactly as wide as the size says (a wider one means the store holds hashes past its
+    // checkpoint: it was rewound), and the tiles of the compact range's nodes.
+    const ids = new Map<string, TileId>();
+    const want = (level: number, index: number) => ids.set(`${level}/${index}`, { level, index });
+    for (let level = 0; level === 0 || rowWidth(size, level) > 0; level++) want(level, Math.floor(rowWidth(size, level) / TILE_WIDTH));
+    const nodes = rangeNodes(0, size).map((n) => nodeLocation(n.height, n.index));
+    for (const loc of nodes) want(loc.level, loc.tile);
+    const read = await store.readTiles([...ids.values()]);
+    const tiles = new Map<string, Uint8Array | undefined>([...ids.keys()].map((k, i) => [k, read[i]?.hashes]));
+    const tile = (level: number, index: number): Uint8Array => {
+      const t = tiles.get(`${level}/${index}`);
+      if (!t) throw new CandorError('internal', `store is missing tile ${level}/${index} for tree size ${size}`);
       return t;
     };
+
     const rows: Row[] = [];
-    for (let level = 0; rowWidth(size, level) > 0; level++) {
+    for (let level = 0; level === 0 || rowWidth(size, level) > 0; level++) {
       const width = rowWidth(size, level) % TILE_WIDTH;
+      const edge = tiles.get(`${level}/${Math.floor(rowWidth(size, level) / TILE_WIDTH)}`);
+      const held = edge === undefined ? 0 : edge.length / HASH_SIZE;
+      if (held > width) {
+        throw new CandorError('internal', `the store holds ${held} hashes in tile ${level}/${Math.floor(rowWidth(size, level) / TILE_WIDTH)}, past its checkpoint's tree size ${size} (which needs ${width}): the store was rewound or mixed with another copy`);
+      }
+      if (rowWidth(size, level) === 0) break;
       const row = newRow();
       row.width = width;
       if (width > 0) {
-        const t = await tile(level, Math.floor(rowWidth(size, level) / TILE_WIDTH));
+        const t = tile(level, Math.floor(rowWidth(size, level) / TILE_WIDTH));
         if (t.length < width * HASH_SIZE) throw new CandorError('internal', `stored tile ${level} is narrower than tree size ${size} needs`);
         row.buf.set(t.subarray(0, width * HASH_SIZE));
         // The interior nodes complete so far, as append would have filled them in.
@@ -95,9 +106,8 @@ export class TreeState {
       rows.push(row);
     }
     const hashes: Uint8Array[] = [];
-    for (const n of rangeNodes(0, size)) {
-      const loc = nodeLocation(n.height, n.index);
-      const t = await tile(loc.level, loc.tile);
+    for (const loc of nodes) {
+      const t = tile(loc.level, loc.tile);
       if (t.length < (loc.offset + loc.count) * HASH_SIZE) throw new CandorError('internal', `stored tile ${loc.level}/${loc.tile} is too narrow`);
       hashes.push(subtreeHash(hasher, t, loc.offset, loc.count).slice());
     }

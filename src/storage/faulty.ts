@@ -3,7 +3,7 @@
  * (a write error, a full disk: ENOSPC), or after writing (a sync whose outcome is unknown), and
  * reads that throw. It changes nothing while no fault is set. Never used by `candor serve`.
  */
-import type { CommitBatch, LogStore, StoredTile } from './store.js';
+import type { AheadEvidence, CommitBatch, LogStore, StoredTile, TileId } from './store.js';
 
 export type StoreFault =
   /** commit throws before writing anything, as a failed write does */
@@ -39,9 +39,24 @@ export class FaultyStore implements LogStore {
     return this.#inner.readCheckpoint();
   }
 
-  async readTile(level: number, index: number): Promise<StoredTile | undefined> {
+  async readTiles(ids: readonly TileId[]): Promise<(StoredTile | undefined)[]> {
     this.#read();
-    return this.#inner.readTile(level, index);
+    return this.#inner.readTiles(ids);
+  }
+
+  async storedEntries(): Promise<number> {
+    this.#read();
+    return this.#inner.storedEntries();
+  }
+
+  async readAhead(): Promise<AheadEvidence | undefined> {
+    this.#read();
+    return this.#inner.readAhead();
+  }
+
+  async recordAhead(evidence: AheadEvidence): Promise<void> {
+    if (this.fault !== undefined && this.fault !== 'sync') throw ioError('EIO', 'i/o error, write');
+    return this.#inner.recordAhead(evidence);
   }
 
   async readEntries(start: number, end: number): Promise<Uint8Array[]> {

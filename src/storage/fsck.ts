@@ -90,7 +90,7 @@ export async function fsck(o: FsckOptions): Promise<FsckReport> {
         expected = below.slice(n * TILE_WIDTH, n * TILE_WIDTH + width);
       }
       tiles++;
-      const stored = await store.readTile(level, n).catch((err: unknown) => err as Error);
+      const stored = await store.readTiles([{ level, index: n }]).then(([t]) => t, (err: unknown) => err as Error);
       if (stored instanceof Error || stored === undefined || stored.hashes.length < width * HASH_SIZE) {
         const why = stored instanceof Error ? stored.message : stored === undefined ? 'it is missing' : `it holds ${stored.hashes.length / HASH_SIZE} hashes`;
         problems.push({ path, message: `${path} cannot be read: ${why}` });

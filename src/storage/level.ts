@@ -10,6 +10,7 @@
  *   x ...                  the search indexes: posting blocks and time runs (src/storage/postings.ts)
  *   m                      the search indexes are merged below this index (src/storage/merge.ts)
  *   p                      per-tenant terms are indexed from this index on (8 bytes; absent: nowhere)
+ *   a                      evidence that the log published past this store (AheadEvidence, JSON)
  * Integers are big-endian, so entries and tiles sort in index order and a bundle is one range
  * scan. Entries are written as runs (one key per batch and 16 entries, not per entry) because each
  * LevelDB put costs more than hashing the entry, and a run is no wider than 16 entries because a
@@ -23,7 +24,7 @@ import { HASH_SIZE } from '@candor/core/hash';
 import { TILE_WIDTH, bundleCount, decodeBundle, encodeBundle } from '@candor/core/tile';
 import { INDEX_PREFIX, MAX_BLOCK, blockFirst, blockKey, decodeBlockInto, indexRecords, parseTimeKey, putIndex, readIndex, termPrefix, timeKey, type IndexRecord } from './postings.js';
 import { MERGED_KEY, MERGE_WINDOW, PostingMerger, mergedMarker, type MergeOptions } from './merge.js';
-import { ENTRY_RUN, type CommitBatch, type EntryTerms, type LogStore, type PostingCursor, type SearchIndex, type StoredTile } from './store.js';
+import { ENTRY_RUN, FencedError, type AheadEvidence, type CommitBatch, type EntryTerms, type LogStore, type PostingCursor, type SearchIndex, type StoredTile, type TileId } from './store.js';
 
 const FULL_TILE_BYTES = TILE_WIDTH * HASH_SIZE;
 
@@ -36,6 +37,7 @@ const LEAF = 0x68; // "h"
 const INDEX_START = Uint8Array.of(INDEX_PREFIX);
 /** Where per-tenant terms begin: the first commit with terms by code that writes them (src/query/terms.ts PER_TENANT_FIELDS). */
 const PER_TENANT_KEY = Uint8Array.of(0x70); // "p"
+const AHEAD_KEY = Uint8Array.of(0x61); // "a"
 const INDEX_END = Uint8Array.of(INDEX_PREFIX + 1);
 /** Block keys one cursor read fetches at first; doubles per read up to MAX_GULP. */
 const FIRST_GULP = 4;
@@ -225,6 +227,12 @@ class BlockPostings implements PostingCursor {
   }
 }
 
+/** Why a commit was fenced, naming the sizes of the two checkpoints (first lines only). */
+export function fencedMessage(stored: string | undefined, previous: string | undefined): string {
+  const size = (note: string | undefined) => (note === undefined ? 'no checkpoint' : `the checkpoint of size ${note.split('\n')[1]}`);
+  return `the store holds ${size(stored)}, not ${size(previous)} that this commit extends: another writer has committed, or the store was replaced; this node stops sequencing`;
+}
+
 export interface LevelStoreOptions {
   /** Merge each finished window's posting blocks in the background (a serving log with indexes). */
   merge?: MergeOptions;
@@ -260,11 +268,31 @@ export class LevelStore implements LogStore, SearchIndex {
     return v === undefined ? undefined : new TextDecoder().decode(v);
   }
 
-  async readTile(level: number, index: number): Promise<StoredTile | undefined> {
-    const v = await this.#db.get(tileKey(level, index));
-    if (v === undefined) return undefined;
-    if (v.length <= FULL_TILE_BYTES) return { level, index, hashes: v };
-    return { level, index, hashes: v.subarray(0, FULL_TILE_BYTES), interior: v.subarray(FULL_TILE_BYTES) };
+  async readTiles(ids: readonly TileId[]): Promise<(StoredTile | undefined)[]> {
+    if (ids.length === 0) return [];
+    const values = await this.#db.getMany(ids.map((t) => tileKey(t.level, t.index)));
+    return values.map((v, i) => {
+      if (v === undefined) return undefined;
+      const { level, index } = ids[i]!;
+      if (v.length <= FULL_TILE_BYTES) return { level, index, hashes: v };
+      return { level, index, hashes: v.subarray(0, FULL_TILE_BYTES), interior: v.subarray(FULL_TILE_BYTES) };
+    });
+  }
+
+  async storedEntries(): Promise<number> {
+    const [last] = await this.#db.iterator({ gte: entryKey(0), lt: Uint8Array.of(ENTRY + 1), reverse: true, limit: 1 }).all();
+    return last === undefined ? 0 : readIndex(last[0], 1) + bundleCount(last[1]);
+  }
+
+  async readAhead(): Promise<AheadEvidence | undefined> {
+    const v = await this.#db.get(AHEAD_KEY);
+    return v === undefined ? undefined : (JSON.parse(new TextDecoder().decode(v)) as AheadEvidence);
+  }
+
+  async recordAhead(evidence: AheadEvidence): Promise<void> {
+    const known = await this.readAhead();
+    if (known && known.size >= evidence.size) return;
+    await this.#db.put(AHEAD_KEY, new TextEncoder().encode(JSON.stringify(evidence)), { sync: true });
   }
 
   async readEntries(start: number, end: number): Promise<Uint8Array[]> {
@@ -305,6 +333,10 @@ export class LevelStore implements LogStore, SearchIndex {
   }
 
   async commit(batch: CommitBatch): Promise<void> {
+    // The fence: only the sequencer writes, one commit at a time, and LevelDB's LOCK keeps other
+    // processes out, so reading the checkpoint before the write is as good as checking within it.
+    const stored = await this.readCheckpoint();
+    if (stored !== batch.previous) throw new FencedError(fencedMessage(stored, batch.previous));
     const b = this.#db.batch();
     for (let i = 0; i < batch.entries.length; ) {
       const index = batch.start + i;

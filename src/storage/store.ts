@@ -5,9 +5,18 @@
  * lets the log acknowledge an entry only once it can never be lost. An object-storage or SQL
  * driver implements this and nothing else changes.
  */
+import { CandorError } from '@candor/core/errors';
 
 /** One integration batch, written all or nothing. */
 export interface CommitBatch {
+  /**
+   * The checkpoint note this batch extends, byte for byte, or undefined for the first commit of a
+   * new log. The store writes the batch only if its checkpoint is exactly this (none, when
+   * undefined), checked atomically with the write; otherwise it writes nothing and throws
+   * FencedError. This is what keeps two writers (two nodes, or one node and a restored copy of
+   * its store) from both extending the tree: whoever loses learns it at its next commit.
+   */
+  previous: string | undefined;
   /** Index of the first entry; entries are consecutive. */
   start: number;
   entries: readonly Uint8Array[];
@@ -55,18 +64,68 @@ export interface StoredTile {
  */
 export const ENTRY_RUN = 16;
 
+export interface TileId {
+  level: number;
+  index: number;
+}
+
 export interface LogStore {
   /** The latest committed checkpoint note, or undefined for a new log. */
   readCheckpoint(): Promise<string | undefined>;
-  /** Tile (level, index): the full tile with its interior, or the widest partial version. */
-  readTile(level: number, index: number): Promise<StoredTile | undefined>;
+  /**
+   * Tiles by (level, index), in the order asked: each the full tile with its interior, the widest
+   * partial version, or undefined. One round trip for all of them, so that a proof missing
+   * several tiles waits once.
+   */
+  readTiles(ids: readonly TileId[]): Promise<(StoredTile | undefined)[]>;
   /** Entries [start, end), which must all be committed. */
   readEntries(start: number, end: number): Promise<Uint8Array[]>;
+  /**
+   * One past the highest entry index the store holds (0 for none). Start-up compares it with the
+   * checkpoint's size: a store holding entries past its checkpoint was rewound or mixed with
+   * another copy (docs/fencing.md).
+   */
+  storedEntries(): Promise<number>;
   /** For each leaf hash, the index it was first logged at, or undefined. */
   lookupLeafHashes(hashes: readonly Uint8Array[]): Promise<(number | undefined)[]>;
-  /** Writes a batch atomically and durably (synced) before resolving. */
+  /**
+   * Writes a batch atomically and durably (synced) before resolving, if the stored checkpoint is
+   * batch.previous; otherwise writes nothing and throws FencedError.
+   */
   commit(batch: CommitBatch): Promise<void>;
+  /**
+   * The largest checkpoint size the log is known to have published beyond its stored checkpoint
+   * (a note of ours a client showed, or a size a witness cosigned), as recorded by recordAhead;
+   * undefined when nothing was recorded. A log whose store is behind it refuses to sequence.
+   */
+  readAhead(): Promise<AheadEvidence | undefined>;
+  /** Records evidence that the log published past its store (durably; the larger size wins). */
+  recordAhead(evidence: AheadEvidence): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * Evidence that this log has signed a tree larger than its store holds: the store was rolled back
+ * (a restored backup, a rewound checkpoint) or another writer has moved on.
+ */
+export interface AheadEvidence {
+  size: number;
+  /** Who showed it: "client", "witness <name>", "bucket", ... */
+  source: string;
+  /** The signed checkpoint note, when the evidence is one (a client's). */
+  note?: string;
+}
+
+/**
+ * A commit refused because the stored checkpoint is not the one the batch extends: another writer
+ * has committed, or the store was replaced under the log. The sequencer that gets it stops
+ * sequencing (src/log/sequencer.ts); it never reloads and builds on a tree it did not write.
+ */
+export class FencedError extends CandorError {
+  constructor(message: string) {
+    super('unavailable', message, { retryAfterMs: 1000 });
+    this.name = 'FencedError';
+  }
 }
 
 /** A posting list in index order (or reverse), seekable: what search intersects. */

@@ -47,10 +47,10 @@ describe('SIGKILL while submissions are in flight', () => {
     const store = await LevelStore.open(join(dir, 'db'));
     const last = rangeNodes(0, cp.size).at(-1)!;
     const { level, tile: n, offset } = nodeLocation(last.height, last.index);
-    const tile = (await store.readTile(level, n))!;
+    const tile = (await store.readTiles([{ level: level, index: n }]))[0]!;
     const hashes = tile.hashes.slice();
     hashes[(offset + 1) * 32 - 1] ^= 0x01;
-    await store.commit({ start: cp.size, entries: [], tiles: [{ level, index: n, hashes }], leafIndex: [], checkpoint: (await store.readCheckpoint())! });
+    await store.commit({ previous: await store.readCheckpoint(), start: cp.size, entries: [], tiles: [{ level, index: n, hashes }], leafIndex: [], checkpoint: (await store.readCheckpoint())! });
     await store.close();
 
     const refused = await startLog({ dir }).then(

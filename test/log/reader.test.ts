@@ -27,7 +27,7 @@ describe('TreeReader', () => {
       const batch = Array.from({ length: n }, (_, i) => H.leaf(new TextEncoder().encode(`r${leaves.length + i}`)));
       const start = tree.size;
       const a = tree.append(batch);
-      await store.commit({ start, entries: batch, tiles: a.tiles, leafIndex: [], checkpoint: String(a.newSize) });
+      await store.commit({ previous: await store.readCheckpoint(), start, entries: batch, tiles: a.tiles, leafIndex: [], checkpoint: String(a.newSize) });
       reader.advance(a.newSize, tree.edge(), a.tiles.filter((t) => t.hashes.length === 8192));
       leaves.push(...batch);
       const size = a.newSize;
@@ -53,7 +53,7 @@ describe('TreeReader', () => {
     // across batches.
     for (let level = 0; level < 2; level++) {
       for (let index = 0; (index + 1) * 256 ** (level + 1) <= leaves.length; index++) {
-        const t = (await store.readTile(level, index))!;
+        const t = (await store.readTiles([{ level: level, index: index }]))[0]!;
         expect(toHex(t.interior!)).toBe(toHex(tileInterior(H, t.hashes)));
       }
     }

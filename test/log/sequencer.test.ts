@@ -39,7 +39,10 @@ async function openDir(dir?: string) {
 function wrap(store: LogStore, over: Partial<LogStore>): LogStore {
   return {
     readCheckpoint: () => store.readCheckpoint(),
-    readTile: (l, i) => store.readTile(l, i),
+    readTiles: (ids) => store.readTiles(ids),
+    storedEntries: () => store.storedEntries(),
+    readAhead: () => store.readAhead(),
+    recordAhead: (e) => store.recordAhead(e),
     readEntries: (s, e) => store.readEntries(s, e),
     lookupLeafHashes: (h) => store.lookupLeafHashes(h),
     commit: (b: CommitBatch) => store.commit(b),
@@ -320,10 +323,10 @@ describe('sequencer', () => {
     for (let i = 0; i < 10; i++) await seq.submit(utf8(`c${i}`));
     await seq.close();
     // Corrupt the partial level-0 tile (as an insider editing the store would).
-    const tile = (await store.readTile(0, 0))!.hashes.slice();
+    const tile = (await store.readTiles([{ level: 0, index: 0 }]))[0]!.hashes.slice();
     tile[5] ^= 0xff;
     const cp = (await store.readCheckpoint())!;
-    await store.commit({ start: 10, entries: [], tiles: [{ level: 0, index: 0, hashes: tile }], leafIndex: [], checkpoint: cp });
+    await store.commit({ previous: await store.readCheckpoint(), start: 10, entries: [], tiles: [{ level: 0, index: 0, hashes: tile }], leafIndex: [], checkpoint: cp });
     await store.close();
 
     const again = await openDir(dir);
@@ -340,7 +343,7 @@ describe('sequencer', () => {
     // Flip one character inside the signature (not the key name, not the padding).
     const at = cp.length - 10;
     const forged = cp.slice(0, at) + (cp[at] === 'A' ? 'B' : 'A') + cp.slice(at + 1);
-    await store.commit({ start: 1, entries: [], tiles: [], leafIndex: [], checkpoint: forged });
+    await store.commit({ previous: await store.readCheckpoint(), start: 1, entries: [], tiles: [], leafIndex: [], checkpoint: forged });
     await store.close();
     const again = await openDir(dir);
     await expect(open(again.store)).rejects.toThrow(/refusing to start: the stored checkpoint is invalid/);

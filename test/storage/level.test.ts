@@ -30,7 +30,7 @@ describe('LevelStore', () => {
     while (all.length < 2000) {
       const n = 1 + rand(rand(10) === 0 ? 700 : 40);
       const entries = Array.from({ length: n }, (_, i) => utf8(`e${all.length + i}:${'x'.repeat(rand(50))}`));
-      await store.commit({ start: all.length, entries, tiles: [], leafIndex: [], checkpoint: `c${all.length}` });
+      await store.commit({ previous: await store.readCheckpoint(), start: all.length, entries, tiles: [], leafIndex: [], checkpoint: `c${all.length}` });
       all.push(...entries);
     }
     for (let i = 0; i < 200; i++) {
@@ -48,8 +48,8 @@ describe('LevelStore', () => {
     dirs.push(d);
     const store = await LevelStore.open(join(d, 'db'));
     const entries = Array.from({ length: 300 }, (_, i) => utf8(`e${i}`));
-    await store.commit({ start: 0, entries: entries.slice(0, 10), tiles: [], leafIndex: [], checkpoint: 'a' });
-    await store.commit({ start: 10, entries: entries.slice(10), tiles: [], leafIndex: [], checkpoint: 'b' });
+    await store.commit({ previous: await store.readCheckpoint(), start: 0, entries: entries.slice(0, 10), tiles: [], leafIndex: [], checkpoint: 'a' });
+    await store.commit({ previous: await store.readCheckpoint(), start: 10, entries: entries.slice(10), tiles: [], leafIndex: [], checkpoint: 'b' });
     await store.close();
     const db = new ClassicLevel<Uint8Array, Uint8Array>(join(d, 'db'), { keyEncoding: 'view', valueEncoding: 'view' });
     const runs: [number, number][] = [];
@@ -85,13 +85,13 @@ describe('LevelStore', () => {
   it('keeps the newest version of a tile, the checkpoint and the leaf index', async () => {
     const store = await open();
     const h = (b: number) => new Uint8Array(32).fill(b);
-    await store.commit({ start: 0, entries: [utf8('a')], tiles: [{ level: 0, index: 0, hashes: h(1) }], leafIndex: [{ hash: h(9), index: 0 }], checkpoint: 'one' });
+    await store.commit({ previous: await store.readCheckpoint(), start: 0, entries: [utf8('a')], tiles: [{ level: 0, index: 0, hashes: h(1) }], leafIndex: [{ hash: h(9), index: 0 }], checkpoint: 'one' });
     const two = new Uint8Array(64);
     two.set(h(1));
     two.set(h(2), 32);
-    await store.commit({ start: 1, entries: [utf8('b')], tiles: [{ level: 0, index: 0, hashes: two }], leafIndex: [{ hash: h(8), index: 1 }], checkpoint: 'two' });
-    expect(hexes([(await store.readTile(0, 0))!.hashes])).toEqual(hexes([two]));
-    expect(await store.readTile(0, 1)).toBeUndefined();
+    await store.commit({ previous: await store.readCheckpoint(), start: 1, entries: [utf8('b')], tiles: [{ level: 0, index: 0, hashes: two }], leafIndex: [{ hash: h(8), index: 1 }], checkpoint: 'two' });
+    expect(hexes([(await store.readTiles([{ level: 0, index: 0 }]))[0]!.hashes])).toEqual(hexes([two]));
+    expect((await store.readTiles([{ level: 0, index: 1 }]))[0]).toBeUndefined();
     expect(await store.readCheckpoint()).toBe('two');
     expect(await store.lookupLeafHashes([h(8), h(7), h(9)])).toEqual([1, undefined, 0]);
     expect(await store.lookupLeafHashes([])).toEqual([]);
@@ -102,8 +102,8 @@ describe('LevelStore', () => {
     const store = await open();
     const hashes = new Uint8Array(8192).fill(5);
     const interior = new Uint8Array(960).fill(6);
-    await store.commit({ start: 0, entries: [], tiles: [{ level: 1, index: 2, hashes, interior }], leafIndex: [], checkpoint: 'x' });
-    const t = (await store.readTile(1, 2))!;
+    await store.commit({ previous: await store.readCheckpoint(), start: 0, entries: [], tiles: [{ level: 1, index: 2, hashes, interior }], leafIndex: [], checkpoint: 'x' });
+    const t = (await store.readTiles([{ level: 1, index: 2 }]))[0]!;
     expect(hexes([t.hashes, t.interior])).toEqual(hexes([hashes, interior]));
     await store.close();
   });
@@ -111,10 +111,10 @@ describe('LevelStore', () => {
   it('stores indexes beyond 2^32 exactly', async () => {
     const store = await open();
     const big = 2 ** 40 + 5;
-    await store.commit({ start: big, entries: [utf8('far')], tiles: [{ level: 0, index: 2 ** 33, hashes: new Uint8Array(32) }], leafIndex: [{ hash: new Uint8Array(32).fill(3), index: big }], checkpoint: 'x' });
+    await store.commit({ previous: await store.readCheckpoint(), start: big, entries: [utf8('far')], tiles: [{ level: 0, index: 2 ** 33, hashes: new Uint8Array(32) }], leafIndex: [{ hash: new Uint8Array(32).fill(3), index: big }], checkpoint: 'x' });
     expect(await store.lookupLeafHashes([new Uint8Array(32).fill(3)])).toEqual([big]);
     expect(hexes(await store.readEntries(big, big + 1))).toEqual(hexes([utf8('far')]));
-    expect(hexes([(await store.readTile(0, 2 ** 33))!.hashes])).toEqual(hexes([new Uint8Array(32)]));
+    expect(hexes([(await store.readTiles([{ level: 0, index: 2 ** 33 }]))[0]!.hashes])).toEqual(hexes([new Uint8Array(32)]));
     await store.close();
   });
 

@@ -45,7 +45,7 @@ async function commit(store: LevelStore, from: number, to: number, batch: number
   for (let s = from; s < to; s += batch) {
     const e = Math.min(to, s + batch);
     const idx = Array.from({ length: e - s }, (_, k) => s + k);
-    await store.commit({ start: s, entries: idx.map(leafAt), tiles: [], leafIndex: [], checkpoint: `size ${e}\n`, terms: idx.map(termsAt) });
+    await store.commit({ previous: await store.readCheckpoint(), start: s, entries: idx.map(leafAt), tiles: [], leafIndex: [], checkpoint: `size ${e}\n`, terms: idx.map(termsAt) });
   }
 }
 
