@@ -156,7 +156,9 @@ export async function startLog(config: Config, opts: StartOptions = {}): Promise
     opened.push(() => http.close());
     logger = http.log;
     sequencer.on('commitError', (err) => http.log.error({ err }, 'commit failed; the batch was rejected and the state will be reloaded'));
-    await witnessing?.start({ source: sequencer, prover: service, logger: http.log });
+    // A witness that cosigned past our size proves the store was rolled back: stop signing.
+    await witnessing?.start({ source: sequencer, prover: service, logger: http.log, onAhead: (size, name) => void sequencer.observeSize(size, `witness ${name}`) });
+    sequencer.on('fenced', (err: Error) => http.log.error({ err }, 'this node stopped sequencing'));
     if (witnessing) opened.push(() => witnessing.stop());
     const { host, port } = parseHostPort(config.http);
     await http.listen({ host, port });

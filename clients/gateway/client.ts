@@ -21,7 +21,8 @@ import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { CandorError } from '@candor/core/errors';
 import { portableHasher, type Hasher } from '@candor/core/hash';
-import { CompactRange } from '@candor/core/merkle';
+import type { Checkpoint } from '@candor/core/checkpoint';
+import { CompactRange, verifyConsistency } from '@candor/core/merkle';
 import { parseSignerKey, portableEd25519, type Ed25519, type NoteSigner } from '@candor/core/note';
 import type { Opening } from '@candor/schema/commitment';
 import { eventHash, portableDigest, type Digest, type EventInit } from '@candor/schema/encoding';
@@ -85,7 +86,16 @@ export interface GatewayOptions extends TransportOptions {
   /** SHA-256 for event hashes (session digests, batch signatures). */
   digest?: Digest;
   /** Replaces the gRPC transport (tests). */
-  transport?: { submitBatch(req: SubmitBatchRequest): Promise<SubmitBatchResponse>; close(): void };
+  transport?: {
+    /** `checkpoint`: the last checkpoint note this client accepted, sent with the request (docs/fencing.md). */
+    submitBatch(req: SubmitBatchRequest, opts?: { checkpoint?: string }): Promise<SubmitBatchResponse>;
+    /**
+     * Proves the log consistent between two sizes. Without it (a custom transport), each receipt is
+     * still verified alone, but a log showing this client a forked or rolled-back view is not caught.
+     */
+    getConsistencyProof?(req: { fromSize: bigint; toSize: bigint }): Promise<{ proof: Uint8Array[] }>;
+    close(): void;
+  };
 }
 
 /**
@@ -176,6 +186,10 @@ export class GatewayClient {
   #closed = false;
   readonly #sessions = new Map<string, SessionState>();
   readonly #reviewStatements = new Map<string, Uint8Array>();
+  /** The newest checkpoint accepted: every later one must be consistent with it. */
+  #accepted: { note: string; cp: Checkpoint } | undefined;
+  /** Views are accepted one at a time (answers to batches in flight arrive in any order). */
+  #advancing: Promise<void> = Promise.resolve();
 
   constructor(o: GatewayOptions) {
     this.producer = o.producer;
@@ -295,7 +309,7 @@ export class GatewayClient {
     const req = create(SubmitBatchRequestSchema, { requestId: ++this.#requestId, events, ...(signature ? { signature } : {}) });
     let res: SubmitBatchResponse;
     try {
-      res = await this.#withRetries(() => this.#transport.submitBatch(req));
+      res = await this.#withRetries(() => this.#transport.submitBatch(req, this.#accepted ? { checkpoint: this.#accepted.note } : {}));
     } catch (err) {
       for (const i of batch) i.reject(err);
       return;
@@ -303,6 +317,7 @@ export class GatewayClient {
     try {
       if (res.producer !== this.producer) throw new CandorError('verification_failed', `the log recorded producer ${res.producer}, not ${this.producer}`);
       const checkpoint = this.#checkpoints.verify(res.checkpoint);
+      await this.#advance(res.checkpoint, checkpoint);
       const receipts = checkAcks(
         {
           acks: res.acks,
@@ -320,6 +335,43 @@ export class GatewayClient {
       // The log's answer does not verify: never retried, it is evidence of misbehaviour.
       for (const i of batch) i.reject(err);
     }
+  }
+
+  /** The newest checkpoint this client accepted from the log (undefined before the first receipt). */
+  get checkpoint(): string | undefined {
+    return this.#accepted?.note;
+  }
+
+  /**
+   * Accepts `cp` as a view of the log if it is consistent with the newest view accepted: the same
+   * root at the same size, else a consistency proof between the two sizes, asked of the log and
+   * checked here. The newer view is kept. A log that showed this client one history and now shows
+   * another (a rolled-back store, a fork) fails here with verification_failed.
+   */
+  #advance(note: string, cp: Checkpoint): Promise<void> {
+    const step = this.#advancing.then(async () => {
+      const old = this.#accepted;
+      if (!old || old.note === note) {
+        this.#accepted ??= { note, cp };
+        return;
+      }
+      const [a, b] = cp.size < old.cp.size ? [cp, old.cp] : [old.cp, cp];
+      try {
+        // Every tree is consistent with the empty one.
+        if (a.size === 0) return void (this.#accepted = { note, cp: b === cp ? cp : old.cp });
+        if (a.size === b.size) verifyConsistency(this.#hasher, a.size, b.size, a.root, b.root, []);
+        else if (this.#transport.getConsistencyProof) {
+          const { proof } = await this.#withRetries(() => this.#transport.getConsistencyProof!({ fromSize: BigInt(a.size), toSize: BigInt(b.size) }));
+          verifyConsistency(this.#hasher, a.size, b.size, a.root, b.root, proof);
+        }
+      } catch (err) {
+        if (err instanceof CandorError && err.code !== 'verification_failed') throw err;
+        throw new CandorError('verification_failed', `the log's checkpoint of size ${cp.size} is not consistent with the one of size ${old.cp.size} this client accepted before: ${(err as Error).message}`);
+      }
+      if (cp.size > old.cp.size) this.#accepted = { note, cp };
+    });
+    this.#advancing = step.catch(() => undefined);
+    return step;
   }
 
   async #withRetries<T>(call: () => Promise<T>): Promise<T> {

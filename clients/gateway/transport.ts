@@ -92,13 +92,15 @@ export class GrpcTransport {
     this.#deadlineMs = o.deadlineMs ?? 30_000;
   }
 
-  #metadata(): Metadata {
+  #metadata(checkpoint?: string): Metadata {
     const md = new Metadata();
     if (this.#token !== undefined) md.set('authorization', `Bearer ${this.#token}`);
+    // The last checkpoint the client accepted: a log behind it refuses to sequence (docs/fencing.md).
+    if (checkpoint !== undefined) md.set('candor-checkpoint-bin', Buffer.from(checkpoint, 'utf8'));
     return md;
   }
 
-  #unary<Q extends DescMessage, R extends DescMessage>(method: string, q: Q, r: R, req: MessageInitShape<Q> | MessageShape<Q>, deadlineMs?: number): Promise<MessageShape<R>> {
+  #unary<Q extends DescMessage, R extends DescMessage>(method: string, q: Q, r: R, req: MessageInitShape<Q> | MessageShape<Q>, deadlineMs?: number, checkpoint?: string): Promise<MessageShape<R>> {
     const def = logServiceDefinition[method]!;
     const bytes = toBinary(q, create(q, req as MessageInitShape<Q>));
     return new Promise((resolve, reject) => {
@@ -107,7 +109,7 @@ export class GrpcTransport {
         def.requestSerialize,
         def.responseDeserialize,
         bytes,
-        this.#metadata(),
+        this.#metadata(checkpoint),
         { deadline: Date.now() + (deadlineMs ?? this.#deadlineMs) },
         (err, res) => {
           if (err) return reject(fromServiceError(err));
@@ -121,8 +123,8 @@ export class GrpcTransport {
     });
   }
 
-  submitBatch(req: SubmitBatchRequest | MessageInitShape<typeof SubmitBatchRequestSchema>): Promise<SubmitBatchResponse> {
-    return this.#unary('SubmitBatch', SubmitBatchRequestSchema, SubmitBatchResponseSchema, req);
+  submitBatch(req: SubmitBatchRequest | MessageInitShape<typeof SubmitBatchRequestSchema>, opts: { checkpoint?: string } = {}): Promise<SubmitBatchResponse> {
+    return this.#unary('SubmitBatch', SubmitBatchRequestSchema, SubmitBatchResponseSchema, req, undefined, opts.checkpoint);
   }
 
   getCheckpoint() {

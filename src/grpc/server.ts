@@ -101,6 +101,15 @@ function int(v: bigint, field: string): number {
   return Number(v);
 }
 
+/** The checkpoint the client last accepted (docs/fencing.md), from its metadata. */
+function clientCheckpoint(metadata: Metadata): Uint8Array | undefined {
+  const v = metadata.get(CLIENT_CHECKPOINT_HEADER)[0];
+  return v === undefined ? undefined : typeof v === 'string' ? new TextEncoder().encode(v) : v;
+}
+
+/** gRPC metadata carrying the client's last accepted checkpoint note (binary: the -bin suffix). */
+export const CLIENT_CHECKPOINT_HEADER = 'candor-checkpoint-bin';
+
 function credentials(call: Pick<ServerUnaryCall<Uint8Array, Uint8Array>, 'metadata' | 'getAuthContext'>): Credentials {
   const auth = call.metadata.get('authorization');
   const header = auth.length === 0 ? undefined : auth.length === 1 && typeof auth[0] === 'string' ? auth[0] : '';
@@ -144,8 +153,11 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<GrpcServer>
     <D extends DescMessage>(schema: D, run: (req: MessageShape<D>, call: ServerUnaryCall<Uint8Array, Uint8Array>) => Promise<Uint8Array>, write = false) =>
     (call: ServerUnaryCall<Uint8Array, Uint8Array>, callback: sendUnaryData<Uint8Array>): void => {
       Promise.resolve()
-        .then(() => {
-          if (write) events.preflight(credentials(call));
+        .then(async () => {
+          if (write) {
+            events.preflight(credentials(call));
+            await service.observeClientCheckpoint(clientCheckpoint(call.metadata));
+          }
           return run(decode(schema, call.request), call);
         })
         .then(
@@ -178,11 +190,12 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<GrpcServer>
         call.emit('error', fail(err, call));
         return;
       }
+      // The client's checkpoint is checked before the first request is sequenced (the gate below).
+      let gate: Promise<void> = service.observeClientCheckpoint(clientCheckpoint(call.metadata));
       let stopped = false;
       let window = 0;
       let output: Promise<void> = Promise.resolve();
       /** The previous request's hand-off to the sequencer; the next one starts after it. */
-      let gate: Promise<void> = Promise.resolve();
       const stop = (err: unknown) => {
         if (stopped) return;
         stopped = true;

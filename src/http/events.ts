@@ -15,6 +15,7 @@ import { fromBinary, fromJson, toBinary, toJson, create, type JsonValue } from '
 import type { FastifyPluginAsync } from 'fastify';
 import { CandorError, invalid } from '@candor/core/errors';
 import type { EventIngest } from '../events/ingest.js';
+import type { LogService } from '../log/service.js';
 import { SubmitBatchRequestSchema, SubmitBatchResponseSchema, type SubmitBatchRequest } from '@candor/schema/gen/candor/v1/log_service_pb';
 import { bearerCredentials } from '../producers/registry.js';
 import { verifiedPeerCertificate as peerCertificate } from './tls.js';
@@ -27,7 +28,7 @@ export const EVENTS_BODY_LIMIT = 96 * 1024 * 1024;
 const BODY_LIMIT = EVENTS_BODY_LIMIT;
 const PROTOBUF = 'application/x-protobuf';
 
-export const eventRoutes: FastifyPluginAsync<{ events: EventIngest }> = async (app, { events }) => {
+export const eventRoutes: FastifyPluginAsync<{ events: EventIngest; service: LogService }> = async (app, { events, service }) => {
   app.addContentTypeParser(PROTOBUF, { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, (_req, body, done) => done(null, body));
 
   app.post(
@@ -35,7 +36,12 @@ export const eventRoutes: FastifyPluginAsync<{ events: EventIngest }> = async (a
     {
       bodyLimit: BODY_LIMIT,
       // Authenticate before the body is read: an unknown caller costs no parsing.
-      onRequest: async (req) => events.preflight(bearerCredentials(req.headers.authorization, peerCertificate(req))),
+      onRequest: async (req) => {
+        events.preflight(bearerCredentials(req.headers.authorization, peerCertificate(req)));
+        // The checkpoint the client last accepted (base64): docs/fencing.md.
+        const seen = req.headers['candor-checkpoint'];
+        await service.observeClientCheckpoint(typeof seen === 'string' ? seen : undefined);
+      },
     },
     async (req, reply) => {
       const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();

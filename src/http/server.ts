@@ -130,7 +130,7 @@ export async function buildHttpServer(opts: HttpOptions): Promise<FastifyInstanc
   await app.register(healthRoute, { service: opts.service });
   // Metrics name producers and count their refusals: with an admin listener, only there.
   if (!opts.adminListener) await app.register(metricsRoute, { metrics: opts.metrics });
-  if (opts.events) await app.register(eventRoutes, { events: opts.events });
+  if (opts.events) await app.register(eventRoutes, { events: opts.events, service: opts.service });
   if (opts.privacy) await app.register(privacyRoutes, { privacy: opts.privacy });
   if (opts.search) await app.register(searchRoutes, { search: opts.search });
   if (opts.reads) {

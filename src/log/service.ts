@@ -61,6 +61,18 @@ export class LogService {
     return this.#seq.reader.size;
   }
 
+  /**
+   * The checkpoint a client last accepted from this log, as it sends it with a write (gRPC
+   * metadata `candor-checkpoint-bin`, HTTP header `Candor-Checkpoint`, base64): when it shows the
+   * log published past its store, the log steps down before this write is sequenced
+   * (docs/fencing.md). Absent: nothing to check.
+   */
+  async observeClientCheckpoint(note: Uint8Array | string | undefined): Promise<void> {
+    if (note === undefined || note.length === 0) return;
+    const text = typeof note === 'string' ? Buffer.from(note, 'base64').toString('utf8') : new TextDecoder().decode(note);
+    await this.#seq.observeCheckpoint(text, 'a client');
+  }
+
   /** Appends an entry; resolves once it is durable, with its index and proof. */
   add(entry: Uint8Array): Promise<Ack> {
     // Opaque entries must not pass for event leaves, whose producer the log authenticated.

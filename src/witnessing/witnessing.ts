@@ -154,6 +154,8 @@ export class LogWitnessing {
   #running = new Set<Promise<void>>();
   #persisting: Promise<void> | undefined;
   #persistAgain = false;
+  /** Told when a witness has cosigned a larger tree than the log holds (the log steps down: docs/fencing.md). */
+  #onAhead: ((size: number, witness: string) => void) | undefined;
   readonly #onCheckpoint = (note: string, size: number) => this.#checkpoint(note, size);
 
   constructor(opts: LogWitnessingOptions) {
@@ -173,8 +175,9 @@ export class LogWitnessing {
   }
 
   /** Starts following the log's checkpoints; the current one is submitted at once. */
-  async start(opts: { source: CheckpointSource; prover: ConsistencyProver; logger?: WitnessingLogger }): Promise<void> {
+  async start(opts: { source: CheckpointSource; prover: ConsistencyProver; logger?: WitnessingLogger; onAhead?: (size: number, witness: string) => void }): Promise<void> {
     this.#source = opts.source;
+    this.#onAhead = opts.onAhead;
     this.#prover = opts.prover;
     this.#log = opts.logger;
     // Tree sizes only grow, so the size read before the restore bounds what may be restored.
@@ -324,6 +327,7 @@ export class LogWitnessing {
           // back (restored from an old backup?) or someone else signs with its key. Nothing the log
           // signs now can be cosigned until it is past that size; this needs an operator.
           this.#failed(w, 'ahead', `the witness has cosigned size ${w.known} of this log, but the log is at size ${t.size}: was the log rolled back?`, 'error');
+          this.#onAhead?.(w.known, w.spec.name);
           return;
         }
       }
