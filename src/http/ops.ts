@@ -1,10 +1,18 @@
-/** Operations endpoints: /healthz for probes, /metrics for Prometheus (on the admin listener when there is one). */
+/**
+ * Operations endpoints (on the admin listener when there is one): /healthz, liveness (the process
+ * answers; restarting it would not help a full disk), /readyz, readiness (503 while this node
+ * cannot take writes: its last commit failed, or it stepped down, docs/fencing.md), /metrics.
+ */
 import type { FastifyPluginAsync } from 'fastify';
 import type { LogMetrics } from '../log/metrics.js';
 import type { LogService } from '../log/service.js';
 
 export const healthRoute: FastifyPluginAsync<{ service: LogService }> = async (app, { service }) => {
   app.get('/healthz', async () => ({ status: 'ok', size: service.size }));
+  app.get('/readyz', async (_req, reply) => {
+    const r = service.readiness();
+    return reply.code(r.ready ? 200 : 503).send({ status: r.ready ? 'ready' : 'not ready', size: service.size, ...(r.reason ? { reason: r.reason } : {}) });
+  });
 };
 
 export const metricsRoute: FastifyPluginAsync<{ metrics: LogMetrics }> = async (app, { metrics }) => {

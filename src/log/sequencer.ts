@@ -125,6 +125,7 @@ export class Sequencer extends EventEmitter {
   #ours = new Set<string>();
   /** Set once this node stops sequencing (stepDown): why; every submission is refused with it. */
   #fenced: CandorError | undefined;
+  #failing: Error | undefined;
   /**
    * Leaf hash -> index of the batches prepared but not yet durable, for deduplication across
    * them: a store lookup only finds batches whose commit landed before it read. A lookup takes
@@ -268,6 +269,7 @@ export class Sequencer extends EventEmitter {
       await commit;
       // Stepped down while this batch was committing: what it signed is not given to anyone.
       if (this.#fenced) throw this.#fenced;
+      this.#failing = undefined;
       this.#committed(p);
       this.#o.metrics?.batchSize.observe(count);
       this.#o.metrics?.integrationSeconds.observe((performance.now() - started) / 1000);
@@ -276,7 +278,10 @@ export class Sequencer extends EventEmitter {
       this.#generation++;
       this.#needsReload = true;
       if (err instanceof FencedError) this.stepDown(err.message);
-      else if (err !== this.#fenced) this.emit('commitError', err);
+      else if (err !== this.#fenced) {
+        this.#failing = err as Error;
+        this.emit('commitError', err);
+      }
       const e = this.#fenced ?? new CandorError('unavailable', 'the log could not commit this batch; retry', { retryAfterMs: 1000, cause: err });
       for (const p of batch) p.reject(e);
     } finally {
@@ -436,6 +441,11 @@ export class Sequencer extends EventEmitter {
   async #proveOlder(ack: Ack): Promise<void> {
     const ranges = inclusionProofRanges(ack.index, ack.size);
     ack.inclusionProof = proofHashes(this.#o.hasher, ranges, await this.reader.nodes(proofNodes(ranges)));
+  }
+
+  /** The error of the last commit, while no commit has succeeded since (a full disk, a store down). */
+  get failing(): Error | undefined {
+    return this.#failing;
   }
 
   /** Why this node stopped sequencing, or undefined while it sequences. */

@@ -73,6 +73,14 @@ export class LogService {
     await this.#seq.observeCheckpoint(text, 'a client');
   }
 
+  /** Whether this node takes writes now, and if not why (GET /readyz). */
+  readiness(): { ready: boolean; reason?: string } {
+    const seq = this.#seq;
+    if (seq.fenced) return { ready: false, reason: seq.fenced.message };
+    if (seq.failing) return { ready: false, reason: `the last commit failed: ${seq.failing.message}` };
+    return { ready: true };
+  }
+
   /** Appends an entry; resolves once it is durable, with its index and proof. */
   add(entry: Uint8Array): Promise<Ack> {
     // Opaque entries must not pass for event leaves, whose producer the log authenticated.

@@ -74,6 +74,11 @@ describe.each<StoreFault>(['write', 'enospc', 'sync'])('a %s failure in the stor
     expect(cpRes.status).toBe(200);
     const p = (await (await fetch(`${url}/proof/inclusion?index=3`)).json()) as { proof: string[]; size: number };
     expect(p.proof.length).toBeGreaterThan(0);
+    // Alive, but not ready: an orchestrator routes writes elsewhere without restarting it.
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    const notReady = await fetch(`${url}/readyz`);
+    expect(notReady.status).toBe(503);
+    expect(((await notReady.json()) as { reason: string }).reason).toMatch(/the last commit failed: E(IO|NOSPC)/);
 
     // Storage recovers: the same server acknowledges the retried entries. After a failed sync the
     // batch had landed: the state was reloaded from the store, and its retries are duplicates.
@@ -88,6 +93,7 @@ describe.each<StoreFault>(['write', 'enospc', 'sync'])('a %s failure in the stor
       expect(acked.has(ack.index)).toBe(false);
       acked.set(ack.index, e);
     }
+    expect((await fetch(`${url}/readyz`)).status).toBe(200);
     if (fault === 'sync') expect(duplicates).toBeGreaterThan(0);
     else expect(duplicates).toBe(0);
     const now = checkpoints.at(-1)!;

@@ -1,6 +1,6 @@
 // Log-side witnessing end to end: real Candor logs and real witnesses on 127.0.0.1, real stores in
 // temp dirs. What is checked is what a client sees: /checkpoint, /add acknowledgements, metrics.
-import { rmSync } from 'node:fs';
+import { cpSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fromBase64 } from '@candor/core/bytes';
@@ -116,6 +116,34 @@ describe('two real witnesses', () => {
     expect(await metric(again, 'candor_witness_requests_total', { witness: 'w2', status: '409' })).toBeGreaterThanOrEqual(1);
     expect(again.witnessing!.status().map((s) => s.lastStatus)).toEqual(['200', '200']);
     await again.close();
+  });
+});
+
+describe('a log restored from a backup', () => {
+  it('stops sequencing when its witnesses have cosigned more than its store holds (docs/fencing.md)', async () => {
+    const origin = 'witnessed.candor.test/restored';
+    const key = logKey(origin);
+    const witnesses = (await startWitnesses(1, origin, key.vkey)).map(later);
+    const refs = witnesses.map((w) => w.ref);
+    let log = await startWitnessedLog({ origin, dir: key.dir, witnesses: refs, quorum: 1, publish: 'after' });
+    for (let i = 0; i < 3; i++) expect((await post(log.url, `kept ${i}`, '?witnessed=1')).status).toBe(200);
+    await log.close();
+    const backup = `${key.dir}-backup`;
+    cpSync(key.dir, backup, { recursive: true });
+    cleanups.push(async () => rmSync(backup, { recursive: true, force: true }));
+
+    log = await startWitnessedLog({ origin, dir: key.dir, witnesses: refs, quorum: 1, publish: 'after' });
+    for (let i = 0; i < 3; i++) expect((await post(log.url, `lost ${i}`, '?witnessed=1')).status).toBe(200);
+    await log.close();
+
+    rmSync(key.dir, { recursive: true, force: true });
+    cpSync(backup, key.dir, { recursive: true });
+    log = laterLog(await startWitnessedLog({ origin, dir: key.dir, witnesses: refs, quorum: 1, publish: 'after' }));
+    await waitFor('the log to step down', () => log.sequencer.fenced !== undefined, 15_000);
+    expect(log.sequencer.fenced!.message).toMatch(/witness w1 showed that this log has published a tree of size 6, but its store holds only size 3/);
+    const refused = await post(log.url, 'would fork');
+    expect(refused.status).toBe(503);
+    expect(log.service.size).toBe(3);
   });
 });
 
