@@ -159,6 +159,14 @@ func (r *reviewStatements) take(id string, forget bool) []byte {
 	return c
 }
 
+// producerActor is the actor of the producer's own events (heartbeats, gaps) unless one is given.
+func (c *Client) producerActor(a Actor) Actor {
+	if a.ID != "" {
+		return a
+	}
+	return Actor{ID: c.o.Producer, Type: pb.ActorType_ACTOR_TYPE_SYSTEM}
+}
+
 // Record builds the event, fills its envelope, and returns its verified receipt once it is
 // durable in the log. The client fills what it tracks: a session's seq numbers and, in
 // session.ended, its counts and stream digest; a review execution's statement commitment.
@@ -191,9 +199,10 @@ func (c *Client) encode(e Event) ([]byte, []Opening, error) {
 		}
 		e = x
 	case Heartbeat:
-		if x.Actor.ID == "" {
-			x.Actor = Actor{ID: c.o.Producer, Type: pb.ActorType_ACTOR_TYPE_SYSTEM}
-		}
+		x.Actor = c.producerActor(x.Actor)
+		e = x
+	case Gap:
+		x.Actor = c.producerActor(x.Actor)
 		e = x
 	}
 	d := e.Draft()
