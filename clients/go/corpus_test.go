@@ -25,8 +25,12 @@ type corpus struct {
 	ReceivedAtNs      string    `json:"receivedAtNs"`
 	ReceivedAtStepNs  uint64    `json:"receivedAtStepNs"`
 	AuthMethod        uint8     `json:"authMethod"`
-	Whitespace        []string  `json:"whitespace"`
-	Fingerprints      []struct {
+	EventTypes        map[string]struct {
+		Body  string   `json:"body"`
+		Needs []string `json:"needs"`
+	} `json:"eventTypes"`
+	Whitespace   []string `json:"whitespace"`
+	Fingerprints []struct {
 		Statement, Normalized, Fingerprint string
 	} `json:"fingerprints"`
 	Cases []struct {
@@ -198,6 +202,25 @@ func TestWhitespaceIsJavaScripts(t *testing.T) {
 		}
 		if got := spaces.MatchString(string(r)); got != js[r] {
 			t.Errorf("U+%04X: whitespace here %v, in JavaScript %v", r, got, js[r])
+		}
+	}
+}
+
+// Validate's table of event types is the log's (src/events/types.ts, copied into the corpus).
+func TestEventTypesAreTheLogs(t *testing.T) {
+	cp := readCorpus(t)
+	parts := map[envelopePart]string{needResource: "resource", needSource: "source", needSessionID: "session_id", needObject: "object"}
+	if len(cp.EventTypes) < 40 || len(cp.EventTypes) != len(eventTypes) {
+		t.Errorf("%d event types here, %d in the log", len(eventTypes), len(cp.EventTypes))
+	}
+	for typ, want := range cp.EventTypes {
+		got, ok := eventTypes[typ]
+		var needs []string
+		for _, p := range got.needs {
+			needs = append(needs, parts[p])
+		}
+		if !ok || string(got.body) != want.Body || strings.Join(needs, ",") != strings.Join(want.Needs, ",") {
+			t.Errorf("%s: here %s needing %v, in the log %s needing %v", typ, got.body, needs, want.Body, want.Needs)
 		}
 	}
 }

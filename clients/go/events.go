@@ -71,7 +71,9 @@ func labels(m map[string]string) []*pb.Label {
 	for k := range m {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys) // UTF-8 byte order equals UTF-16 code unit order outside the surrogates
+	// The log wants them in JavaScript's order, by UTF-16 code units (not UTF-8 bytes: the two
+	// differ for keys with code points above U+FFFF).
+	sort.Slice(keys, func(i, j int) bool { return utf16Less(keys[i], keys[j]) })
 	out := make([]*pb.Label, len(keys))
 	for i, k := range keys {
 		out[i] = &pb.Label{Key: k, Value: m[k]}

@@ -72,10 +72,20 @@ func (s *sessions) get(id string) *session {
 	return x
 }
 
-// track gives ev its seq if it belongs to a session, encodes it, and counts it.
-func (s *sessions) track(ev *pb.Event) ([]byte, error) {
+// encodeChecked encodes an event, refusing one of more than limit bytes (if limit > 0).
+func encodeChecked(ev *pb.Event, limit int) ([]byte, error) {
+	b, err := Encode(ev)
+	if err == nil && limit > 0 && len(b) > limit {
+		err = invalidf("event", "event is %d bytes; the limit is %d", len(b), limit)
+	}
+	return b, err
+}
+
+// track gives ev its seq if it belongs to a session, encodes it (at most limit bytes), and counts
+// it. An event refused here takes no seq.
+func (s *sessions) track(ev *pb.Event, limit int) ([]byte, error) {
 	if ev.SessionId == "" {
-		return Encode(ev)
+		return encodeChecked(ev, limit)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -83,7 +93,7 @@ func (s *sessions) track(ev *pb.Event) ([]byte, error) {
 	if ev.Seq == 0 {
 		ev.Seq = x.seq + 1
 	}
-	b, err := Encode(ev)
+	b, err := encodeChecked(ev, limit)
 	if err != nil {
 		return nil, err
 	}

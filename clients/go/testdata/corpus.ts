@@ -19,6 +19,7 @@ import { generateSignerKey, parseSignerKey, signNote } from '../../../src/core/n
 import { sha256 } from '@noble/hashes/sha2.js';
 import { GatewayClient, statementFingerprint } from '../../gateway/index.js';
 import { normalizeStatement } from '../../../src/events/commitment.js';
+import { EVENT_TYPES, protoName } from '../../../src/events/types.js';
 
 /** Each case: the SDK method (gw.<kind>) and its argument, in JSON (times as ISO strings). */
 export const CASES: { kind: string; input: Record<string, unknown> }[] = [
@@ -164,6 +165,8 @@ export async function buildCorpus() {
       receivedAtNs: RECEIVED_AT.toString(),
       receivedAtStepNs: 1000,
       authMethod: 1,
+      // The log's event types (src/events/types.ts): Go validates against its own copy of the table.
+      eventTypes: Object.fromEntries(Object.entries(EVENT_TYPES).map(([t, s]) => [t, { body: protoName(s.body), needs: [...s.needs] }])),
       whitespace: jsWhitespace(),
       fingerprints: STATEMENTS.map((statement) => ({ statement, normalized: normalizeStatement(statement), fingerprint: statementFingerprint(statement) })),
       cases: CASES.map((c, i) => {
