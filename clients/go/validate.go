@@ -144,25 +144,17 @@ func Validate(ev *pb.Event) error {
 		}
 		return invalidf(path+"."+field, "%s.%s %s", path, field, w)
 	}
-	first := func(errs ...error) error {
-		for _, e := range errs {
-			if e != nil {
-				return e
-			}
-		}
-		return nil
-	}
-	if err := first(req(ev.EventId != "", "event_id"), req(ev.ProducerEventId != "", "producer_event_id"), req(ev.Type != "", "type")); err != nil {
+	if err := firstErr(req(ev.EventId != "", "event_id"), req(ev.ProducerEventId != "", "producer_event_id"), req(ev.Type != "", "type")); err != nil {
 		return err
 	}
 	spec, known := eventTypes[ev.Type]
 	if !known {
 		return invalidf(path+".type", "%s.type %s is not a known event type (see src/events/types.ts)", path, jsonString(ev.Type))
 	}
-	if err := first(req(ev.OccurredAt != nil, "occurred_at"), req(ev.TenantId != "", "tenant_id"), req(ev.Actor != nil, "actor")); err != nil {
+	if err := firstErr(req(ev.OccurredAt != nil, "occurred_at"), req(ev.TenantId != "", "tenant_id"), req(ev.Actor != nil, "actor")); err != nil {
 		return err
 	}
-	if err := first(req(ev.Actor.Id != "", "actor.id"), req(ev.Actor.Type != pb.ActorType_ACTOR_TYPE_UNSPECIFIED, "actor.type"),
+	if err := firstErr(req(ev.Actor.Id != "", "actor.id"), req(ev.Actor.Type != pb.ActorType_ACTOR_TYPE_UNSPECIFIED, "actor.type"),
 		req(ev.Outcome != pb.Outcome_OUTCOME_UNSPECIFIED, "outcome")); err != nil {
 		return err
 	}
@@ -217,14 +209,6 @@ func Validate(ev *pb.Event) error {
 // bodyRule applies the required fields of each body (the "Required." comments in
 // proto/candor/v1/event.proto, BODY_RULES in src/events/validate.ts).
 func bodyRule(ev *pb.Event, need func(ok bool, field string, what ...string) error) error {
-	all := func(errs ...error) error {
-		for _, e := range errs {
-			if e != nil {
-				return e
-			}
-		}
-		return nil
-	}
 	statement := func(s *pb.StatementRef) error {
 		if err := need(s != nil, "statement"); err != nil {
 			return err
@@ -234,7 +218,7 @@ func bodyRule(ev *pb.Event, need func(ok bool, field string, what ...string) err
 	typ := ev.Type
 	switch b := ev.Body.(type) {
 	case *pb.Event_AuthLogin:
-		return all(need(b.AuthLogin.Method != "", "method"),
+		return firstErr(need(b.AuthLogin.Method != "", "method"),
 			need(typ != "auth.login.failed" || b.AuthLogin.FailureReason != "", "failure_reason", "is required for auth.login.failed"))
 	case *pb.Event_CredentialChange:
 		return need(b.CredentialChange.CredentialId != "", "credential_id")
@@ -242,7 +226,7 @@ func bodyRule(ev *pb.Event, need func(ok bool, field string, what ...string) err
 		return need(b.UserChange.UserId != "", "user_id")
 	case *pb.Event_GroupMembershipChange:
 		x := b.GroupMembershipChange
-		return all(need(x.UserId != "", "user_id"), need(len(x.GroupsAdded)+len(x.GroupsRemoved) > 0, "groups_added", "or groups_removed must name a group"))
+		return firstErr(need(x.UserId != "", "user_id"), need(len(x.GroupsAdded)+len(x.GroupsRemoved) > 0, "groups_added", "or groups_removed must name a group"))
 	case *pb.Event_SessionStarted:
 		return need(b.SessionStarted.Verb != pb.SessionVerb_SESSION_VERB_UNSPECIFIED, "verb")
 	case *pb.Event_SessionDenied:
@@ -253,24 +237,24 @@ func bodyRule(ev *pb.Event, need func(ok bool, field string, what ...string) err
 	case *pb.Event_StatementExecuted:
 		return statement(b.StatementExecuted.Statement)
 	case *pb.Event_StatementDenied:
-		return all(statement(b.StatementDenied.Statement), need(b.StatementDenied.Rule != "", "rule"))
+		return firstErr(statement(b.StatementDenied.Statement), need(b.StatementDenied.Rule != "", "rule"))
 	case *pb.Event_StatementFailed:
 		return statement(b.StatementFailed.Statement)
 	case *pb.Event_ReviewRequested:
 		x := b.ReviewRequested
-		return all(need(x.ReviewId != "", "review_id"), need(x.Kind != pb.ReviewKind_REVIEW_KIND_UNSPECIFIED, "kind"),
+		return firstErr(need(x.ReviewId != "", "review_id"), need(x.Kind != pb.ReviewKind_REVIEW_KIND_UNSPECIFIED, "kind"),
 			need(x.Kind != pb.ReviewKind_REVIEW_KIND_ONE_TIME_COMMAND || (x.Statement != nil && len(x.Statement.Commitment) > 0), "statement.commitment", "is required for a one-time command"))
 	case *pb.Event_ReviewVoteCast:
 		x := b.ReviewVoteCast
-		return all(need(x.ReviewId != "", "review_id"), need(x.Decision != pb.VoteDecision_VOTE_DECISION_UNSPECIFIED, "decision"))
+		return firstErr(need(x.ReviewId != "", "review_id"), need(x.Decision != pb.VoteDecision_VOTE_DECISION_UNSPECIFIED, "decision"))
 	case *pb.Event_ReviewApproved:
 		return need(b.ReviewApproved.ReviewId != "", "review_id")
 	case *pb.Event_ReviewAutoApproved:
 		x := b.ReviewAutoApproved
-		return all(need(x.ReviewId != "", "review_id"), need(x.RuleName != "", "rule_name"))
+		return firstErr(need(x.ReviewId != "", "review_id"), need(x.RuleName != "", "rule_name"))
 	case *pb.Event_ReviewForceApproved:
 		x := b.ReviewForceApproved
-		return all(need(x.ReviewId != "", "review_id"), need(x.ForceGroup != "", "force_group"),
+		return firstErr(need(x.ReviewId != "", "review_id"), need(x.ForceGroup != "", "force_group"),
 			need(len(x.ReasonCommitment) > 0, "reason_commitment", "is required: break-glass needs a reason"))
 	case *pb.Event_ReviewRejected:
 		return need(b.ReviewRejected.ReviewId != "", "review_id")
@@ -278,27 +262,27 @@ func bodyRule(ev *pb.Event, need func(ok bool, field string, what ...string) err
 		return need(b.ReviewCancelled.ReviewId != "", "review_id")
 	case *pb.Event_ReviewExpired:
 		x := b.ReviewExpired
-		return all(need(x.ReviewId != "", "review_id"),
+		return firstErr(need(x.ReviewId != "", "review_id"),
 			need(x.PreviousState == pb.ReviewState_REVIEW_STATE_PENDING || x.PreviousState == pb.ReviewState_REVIEW_STATE_APPROVED, "previous_state", "must be PENDING or APPROVED"))
 	case *pb.Event_ReviewRevoked:
 		return need(b.ReviewRevoked.ReviewId != "", "review_id")
 	case *pb.Event_ReviewExecution:
 		x := b.ReviewExecution
-		return all(need(x.ReviewId != "", "review_id"), need(typ != "review.execution.unknown" || x.Reason != "", "reason", "is required for review.execution.unknown"))
+		return firstErr(need(x.ReviewId != "", "review_id"), need(typ != "review.execution.unknown" || x.Reason != "", "reason", "is required for review.execution.unknown"))
 	case *pb.Event_AccessGrant:
 		x := b.AccessGrant
-		return all(need(x.GrantId != "", "grant_id"), need(typ != "access.grant.activated" || x.ValidUntil != nil, "valid_until", "is required for access.grant.activated"))
+		return firstErr(need(x.GrantId != "", "grant_id"), need(typ != "access.grant.activated" || x.ValidUntil != nil, "valid_until", "is required for access.grant.activated"))
 	case *pb.Event_DbPrivilegeChange:
 		x := b.DbPrivilegeChange
-		return all(need(x.Grantee != "", "grantee"), need(len(x.Privileges) > 0, "privileges", "must name at least one privilege"))
+		return firstErr(need(x.Grantee != "", "grantee"), need(len(x.Privileges) > 0, "privileges", "must name at least one privilege"))
 	case *pb.Event_DbRoleChange:
-		return all(need(b.DbRoleChange.Role != "", "role"), need(b.DbRoleChange.Member != "", "member"))
+		return firstErr(need(b.DbRoleChange.Role != "", "role"), need(b.DbRoleChange.Member != "", "member"))
 	case *pb.Event_DbUserChange:
 		return need(b.DbUserChange.Username != "", "username")
 	case *pb.Event_ColumnChange:
 		x := b.ColumnChange
 		op := x.Operation
-		return all(need(x.Database != "", "database"), need(x.Table != "", "table"), need(x.Column != "", "column"), need(x.RowKey != "", "row_key"),
+		return firstErr(need(x.Database != "", "database"), need(x.Table != "", "table"), need(x.Column != "", "column"), need(x.RowKey != "", "row_key"),
 			need(op != pb.ColumnOperation_COLUMN_OPERATION_UNSPECIFIED, "operation"),
 			need(x.ValueClass != pb.ValueClass_VALUE_CLASS_UNSPECIFIED, "value_class"),
 			need(x.CaptureMethod != pb.CaptureMethod_CAPTURE_METHOD_UNSPECIFIED, "capture_method"),
@@ -309,15 +293,25 @@ func bodyRule(ev *pb.Event, need func(ok bool, field string, what ...string) err
 		return need(b.AuditLogExported.Format != "", "format")
 	case *pb.Event_OpeningDisclosed:
 		x := b.OpeningDisclosed
-		return all(need(x.DisclosedEventId != "", "disclosed_event_id"), need(len(x.Fields) > 0, "fields", "must name at least one field"), need(x.Recipient != "", "recipient"))
+		return firstErr(need(x.DisclosedEventId != "", "disclosed_event_id"), need(len(x.Fields) > 0, "fields", "must name at least one field"), need(x.Recipient != "", "recipient"))
 	case *pb.Event_ErasurePerformed:
 		x := b.ErasurePerformed
-		return all(need(x.RequestId != "", "request_id"), need(x.LegalBasis != "", "legal_basis"))
+		return firstErr(need(x.RequestId != "", "request_id"), need(x.LegalBasis != "", "legal_basis"))
 	case *pb.Event_ProducerGap:
 		x := b.ProducerGap
-		return all(need(x.Reason != "", "reason"), need(x.LastSeq >= x.FirstSeq, "last_seq", "must not be below first_seq"))
+		return firstErr(need(x.Reason != "", "reason"), need(x.LastSeq >= x.FirstSeq, "last_seq", "must not be below first_seq"))
 	}
 	return nil // audit.log.queried, producer.heartbeat and the producer lifecycle require nothing
+}
+
+// firstErr is the first of the errors that is not nil: the rules checked in the log's order.
+func firstErr(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
 }
 
 // columnOp is the operation's name as the log's messages give it (UPDATE, INSERT, DELETE).
