@@ -343,18 +343,35 @@ func walk(m protoreflect.Message, path string) error {
 		if fd.IsList() {
 			l := v.List()
 			for j := 0; j < l.Len(); j++ {
-				if err := checkValue(fd, l.Get(j), fmt.Sprintf("%s.%s[%d]", path, fd.Name(), j)); err != nil {
+				if err := checkValue(fd, l.Get(j), path, j); err != nil {
 					return err
 				}
 			}
-		} else if err := checkValue(fd, v, path+"."+string(fd.Name())); err != nil {
+		} else if err := checkValue(fd, v, path, -1); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func checkValue(fd protoreflect.FieldDescriptor, v protoreflect.Value, path string) error {
+// fieldPath is the path of a field of the message at path; i >= 0 is a position in a list.
+func fieldPath(path string, fd protoreflect.FieldDescriptor, i int) string {
+	if i < 0 {
+		return path + "." + string(fd.Name())
+	}
+	return fmt.Sprintf("%s.%s[%d]", path, fd.Name(), i)
+}
+
+// invalidField is an error about field fd of the message at path (i as in fieldPath); the message
+// starts with the field's path.
+func invalidField(path string, fd protoreflect.FieldDescriptor, i int, format string, args ...interface{}) error {
+	p := fieldPath(path, fd, i)
+	return invalidf(p, "%s "+format, append([]interface{}{p}, args...)...)
+}
+
+// checkValue checks one value of field fd of the message at path (i as in fieldPath). The field's
+// own path is built only for an error or a nested message: this runs for every field of every event.
+func checkValue(fd protoreflect.FieldDescriptor, v protoreflect.Value, path string, i int) error {
 	name := string(fd.Name())
 	switch fd.Kind() {
 	case protoreflect.StringKind:
@@ -362,13 +379,13 @@ func checkValue(fd protoreflect.FieldDescriptor, v protoreflect.Value, path stri
 		n := utf16Len(s)
 		if name == "id" || strings.HasSuffix(name, "_id") || name == "type" {
 			if n > maxIDLength {
-				return invalidf(path, "%s is %d characters; the limit is %d", path, n, maxIDLength)
+				return invalidField(path, fd, i, "is %d characters; the limit is %d", n, maxIDLength)
 			}
-			if strings.IndexFunc(s, func(r rune) bool { return r <= 0x1f || (r >= 0x7f && r <= 0x9f) }) >= 0 {
-				return invalidf(path, "%s contains a control character", path)
+			if strings.IndexFunc(s, isControl) >= 0 {
+				return invalidField(path, fd, i, "contains a control character")
 			}
 		} else if n > maxStringLength {
-			return invalidf(path, "%s is %d characters; the limit is %d", path, n, maxStringLength)
+			return invalidField(path, fd, i, "is %d characters; the limit is %d", n, maxStringLength)
 		}
 	case protoreflect.BytesKind:
 		if name == "commitment" || name == "digest" || name == "commitments" || strings.HasSuffix(name, "_commitment") || strings.HasSuffix(name, "_digest") {
@@ -378,18 +395,21 @@ func checkValue(fd protoreflect.FieldDescriptor, v protoreflect.Value, path stri
 				if fd.IsList() {
 					orEmpty = ""
 				}
-				return invalidf(path, "%s must be a %d-byte SHA-256 digest%s, got %d bytes", path, commitmentSize, orEmpty, n)
+				return invalidField(path, fd, i, "must be a %d-byte SHA-256 digest%s, got %d bytes", commitmentSize, orEmpty, n)
 			}
 		}
 	case protoreflect.EnumKind:
 		if fd.Enum().Values().ByNumber(v.Enum()) == nil {
-			return invalidf(path, "%s has unknown enum value %d", path, v.Enum())
+			return invalidField(path, fd, i, "has unknown enum value %d", v.Enum())
 		}
 	case protoreflect.MessageKind, protoreflect.GroupKind:
-		return walk(v.Message(), path)
+		return walk(v.Message(), fieldPath(path, fd, i))
 	}
 	return nil
 }
+
+// isControl: C0, DEL and C1, never valid inside an identifier.
+func isControl(r rune) bool { return r <= 0x1f || (r >= 0x7f && r <= 0x9f) }
 
 func checkTimestamp(m protoreflect.Message, path string) error {
 	s, n := seconds(m)
