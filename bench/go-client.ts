@@ -119,7 +119,7 @@ ${row('TypeScript SDK (clients/gateway)', d.sdk!)}
 ${row('Go client (clients/go)', d.go!)}
 
 Each run measures the SDK first, then the Go client, on the same log (4 producers, as bench/grpc.ts). The Go client also fetches and checks a consistency proof from its last accepted checkpoint to each new one (one
-\`GetConsistencyProof\` per new checkpoint), which the TypeScript SDK does not; its CPU figure includes that.
+\`GetConsistencyProof\` per new checkpoint), which the TypeScript SDK does not; its CPU figure includes that. Both clients check each event with the log's validation rules before sending it.
 `;
 }
 

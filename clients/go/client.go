@@ -106,6 +106,8 @@ type Client struct {
 	reqID    uint64 // request IDs, for tracing only
 	sessions *sessions
 	reviews  *reviewStatements
+	// unchecked skips Validate: only the parity test sets it, to show the log the same bad events.
+	unchecked bool
 }
 
 // New connects to the log (lazily: no round trip) and starts the batcher.
@@ -189,7 +191,7 @@ func (c *Client) envelope(ev *pb.Event) ([]byte, error) {
 		ev.TenantId = c.o.Tenant
 	}
 	if ev.TenantId == "" {
-		return nil, errors.New("candor: event.tenant_id is required (or set Options.Tenant)")
+		return nil, invalidf("event.tenant_id", "event.tenant_id is required (or set Options.Tenant)")
 	}
 	info := &pb.ProducerInfo{}
 	if c.o.ProducerInfo != nil {
@@ -200,7 +202,13 @@ func (c *Client) envelope(ev *pb.Event) ([]byte, error) {
 	}
 	info.Id = c.o.Producer
 	ev.Producer = info
-	return c.sessions.track(ev)
+	if c.unchecked {
+		return c.sessions.track(ev, 0)
+	}
+	if err := Validate(ev); err != nil {
+		return nil, err
+	}
+	return c.sessions.track(ev, MaxEventSize)
 }
 
 // enqueue queues an encoded event, waiting for room while MaxBuffered events are queued or in

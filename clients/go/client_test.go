@@ -3,6 +3,7 @@ package candor
 import (
 	"bytes"
 	"testing"
+	"time"
 
 	pb "candor.dev/go/gen/candorv1"
 )
@@ -56,5 +57,42 @@ func TestRecordsAReviewedQueryWithVerifiedReceipts(t *testing.T) {
 	}
 	if gw.LatestCheckpoint() == nil || gw.LatestCheckpoint().Size < 3 {
 		t.Fatalf("latest checkpoint %+v", gw.LatestCheckpoint())
+	}
+}
+
+// A gateway that lost events says so: audit.gap, logged with the producer as its (system) actor,
+// a failure outcome, and LastSeq defaulting to FirstSeq, as the TypeScript SDK's producerEvents.gap.
+func TestRecordsAProducerGap(t *testing.T) {
+	l := newLog(t)
+	gw := l.client(t, Options{})
+	c := ctx(t)
+	from := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	lost, err := gw.Record(c, Gap{Reason: "buffer_overflow", FirstSeq: 17, LastSeq: 42, LostCount: 26, From: from, To: from.Add(2500 * time.Millisecond)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	one, err := gw.Record(c, Gap{Reason: "crash", FirstSeq: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []*Recorded{lost, one} {
+		leaf, err := VerifyReceipt(r.Receipt, []string{l.vkey})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ev pb.Event
+		if err := unmarshal(leaf.Event, &ev); err != nil {
+			t.Fatal(err)
+		}
+		g := ev.GetProducerGap()
+		if ev.Type != "audit.gap" || ev.Actor.Id != "gw" || ev.Actor.Type != pb.ActorType_ACTOR_TYPE_SYSTEM || ev.Outcome != pb.Outcome_OUTCOME_FAILURE || g == nil {
+			t.Fatalf("logged %v", &ev)
+		}
+		if r == lost && (g.FirstSeq != 17 || g.LastSeq != 42 || g.LostCount != 26 || !g.From.AsTime().Equal(from) || g.To.AsTime().Sub(from) != 2500*time.Millisecond) {
+			t.Fatalf("logged gap %v", g)
+		}
+		if r == one && (g.FirstSeq != 5 || g.LastSeq != 5 || g.Reason != "crash") {
+			t.Fatalf("logged gap %v", g)
+		}
 	}
 }

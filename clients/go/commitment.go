@@ -80,13 +80,45 @@ func StatementFingerprint(sql string) string {
 	return hex.EncodeToString(h[:16])
 }
 
+// jsSpace is the set JavaScript's \s matches, which the TypeScript normalisation collapses:
+// ECMA-262 §22.2.2.9 (CharacterClassEscape :: s) is every code point of WhiteSpace (§12.2: TAB,
+// VT, FF, ZWNBSP U+FEFF and the Unicode category Zs) and LineTerminator (§12.3: LF, CR, LS
+// U+2028, PS U+2029). Zs is U+0020, U+00A0, U+1680, U+2000..U+200A, U+202F, U+205F and U+3000
+// (unchanged since Unicode 6.3). Go's \s is only [\t\n\f\r ], and unicode.IsSpace adds U+0085
+// but not U+FEFF, so neither will do; the corpus checks this set against JavaScript's code point
+// by code point.
+const jsSpace = `\t\n\v\f\r \x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}\x{FEFF}`
+
 var (
 	dollarTag  = regexp.MustCompile(`^\$([A-Za-z_][A-Za-z0-9_]*)?\$`)
 	positional = regexp.MustCompile(`^\$[0-9]+`)
-	spaces     = regexp.MustCompile(`\s+`)
-	lists      = regexp.MustCompile(`\?(\s*,\s*\?)+`)
-	punct      = regexp.MustCompile(`\s*([(),;=<>])\s*`)
+	spaces     = regexp.MustCompile(`[` + jsSpace + `]+`)
+	lists      = regexp.MustCompile(`\?([` + jsSpace + `]*,[` + jsSpace + `]*\?)+`)
+	punct      = regexp.MustCompile(`[` + jsSpace + `]*([(),;=<>])[` + jsSpace + `]*`)
 )
+
+// jsLower is where JavaScript's String.prototype.toLowerCase of one UTF-16 code unit differs
+// from Go's unicode.ToLower (Unicode 13 in Go 1.19): U+0130's full lower-case mapping is two code
+// points (SpecialCasing.txt), and the rest are pairs added in Unicode 14 to 17, which Node's ICU
+// knows. Found by comparing both over every BMP code point.
+var jsLower = map[rune]string{
+	0x0130: "i\u0307",
+	0x1C89: "\u1C8A", 0x2C2F: "\u2C5F", 0xA7C0: "\uA7C1", 0xA7CB: "\u0264", 0xA7CC: "\uA7CD",
+	0xA7CE: "\uA7CF", 0xA7D0: "\uA7D1", 0xA7D2: "\uA7D3", 0xA7D4: "\uA7D5", 0xA7D6: "\uA7D7",
+	0xA7D8: "\uA7D9", 0xA7DA: "\uA7DB", 0xA7DC: "\u019B",
+}
+
+// lowerLikeJS lowers one code point as the TypeScript normalisation does: it lowers sql[i], one
+// UTF-16 code unit, so a code point outside the BMP (two surrogates) is never lowered.
+func lowerLikeJS(r rune) string {
+	if r > 0xFFFF {
+		return string(r)
+	}
+	if l, ok := jsLower[r]; ok {
+		return l
+	}
+	return string(unicode.ToLower(r))
+}
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 func isWord(c byte) bool {
@@ -163,14 +195,14 @@ func NormalizeStatement(sql string) string {
 			emit("?")
 		default:
 			r, size := utf8.DecodeRuneInString(sql[i:])
-			emit(string(unicode.ToLower(r)))
+			emit(lowerLikeJS(r))
 			i += size
 		}
 	}
 	s := spaces.ReplaceAllString(out.String(), " ")
 	s = lists.ReplaceAllString(s, "?")
 	s = punct.ReplaceAllString(s, "$1")
-	s = strings.TrimSpace(s)
+	s = strings.Trim(s, " ") // JavaScript's trim(): after the collapse, the only space left is ' '
 	return strings.TrimSuffix(s, ";")
 }
 

@@ -25,7 +25,15 @@ type corpus struct {
 	ReceivedAtNs      string    `json:"receivedAtNs"`
 	ReceivedAtStepNs  uint64    `json:"receivedAtStepNs"`
 	AuthMethod        uint8     `json:"authMethod"`
-	Cases             []struct {
+	EventTypes        map[string]struct {
+		Body  string   `json:"body"`
+		Needs []string `json:"needs"`
+	} `json:"eventTypes"`
+	Whitespace   []string `json:"whitespace"`
+	Fingerprints []struct {
+		Statement, Normalized, Fingerprint string
+	} `json:"fingerprints"`
+	Cases []struct {
 		Kind     string                     `json:"kind"`
 		Input    map[string]json.RawMessage `json:"input"`
 		Salts    []string                   `json:"salts"`
@@ -86,6 +94,8 @@ func corpusEvent(t *testing.T, kind string) (Event, func(Event) Event) {
 		return &ColumnChanged{}, id
 	case "producerEvents.heartbeat":
 		return &Heartbeat{}, id
+	case "producerEvents.gap":
+		return &Gap{}, id
 	}
 	t.Fatalf("corpus kind %q has no Go event", kind)
 	return nil, nil
@@ -136,8 +146,83 @@ func deref(e Event) Event {
 		return *x
 	case *Heartbeat:
 		return *x
+	case *Gap:
+		return *x
 	}
 	return e
+}
+
+func readCorpus(t *testing.T) corpus {
+	raw, err := os.ReadFile("testdata/corpus.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cp corpus
+	if err := json.Unmarshal(raw, &cp); err != nil {
+		t.Fatal(err)
+	}
+	return cp
+}
+
+// The statements of the corpus normalise to the same bytes, and fingerprint to the same hex, as in
+// the TypeScript SDK: every kind of JavaScript whitespace, U+0085 (not whitespace there), and
+// letters whose lower case JavaScript and Go's tables disagree on.
+func TestFingerprintsMatchTheTypeScriptSDK(t *testing.T) {
+	cp := readCorpus(t)
+	if len(cp.Fingerprints) < 8 {
+		t.Fatalf("the corpus has %d statements", len(cp.Fingerprints))
+	}
+	for _, f := range cp.Fingerprints {
+		if got := NormalizeStatement(f.Statement); got != f.Normalized {
+			t.Errorf("NormalizeStatement(%+q)\n go %+q\n ts %+q", f.Statement, got, f.Normalized)
+		}
+		if got := StatementFingerprint(f.Statement); got != f.Fingerprint {
+			t.Errorf("StatementFingerprint(%+q) = %s, the SDK's %s", f.Statement, got, f.Fingerprint)
+		}
+	}
+}
+
+// The whitespace the normalisation collapses is exactly JavaScript's \s, code point by code point.
+func TestWhitespaceIsJavaScripts(t *testing.T) {
+	cp := readCorpus(t)
+	js := map[rune]bool{}
+	for _, h := range cp.Whitespace {
+		c, err := strconv.ParseUint(h, 16, 32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		js[rune(c)] = true
+	}
+	if len(js) < 25 {
+		t.Fatalf("the corpus lists %d whitespace code points", len(js))
+	}
+	for r := rune(0); r < 0x10000; r++ {
+		if r >= 0xD800 && r < 0xE000 {
+			continue // surrogates are not code points of a Go string
+		}
+		if got := spaces.MatchString(string(r)); got != js[r] {
+			t.Errorf("U+%04X: whitespace here %v, in JavaScript %v", r, got, js[r])
+		}
+	}
+}
+
+// Validate's table of event types is the log's (src/schema/types.ts, copied into the corpus).
+func TestEventTypesAreTheLogs(t *testing.T) {
+	cp := readCorpus(t)
+	parts := map[envelopePart]string{needResource: "resource", needSource: "source", needSessionID: "session_id", needObject: "object"}
+	if len(cp.EventTypes) < 40 || len(cp.EventTypes) != len(eventTypes) {
+		t.Errorf("%d event types here, %d in the log", len(eventTypes), len(cp.EventTypes))
+	}
+	for typ, want := range cp.EventTypes {
+		got, ok := eventTypes[typ]
+		var needs []string
+		for _, p := range got.needs {
+			needs = append(needs, parts[p])
+		}
+		if !ok || string(got.body) != want.Body || strings.Join(needs, ",") != strings.Join(want.Needs, ",") {
+			t.Errorf("%s: here %s needing %v, in the log %s needing %v", typ, got.body, needs, want.Body, want.Needs)
+		}
+	}
 }
 
 func unhex(t *testing.T, s string) []byte {
@@ -149,14 +234,7 @@ func unhex(t *testing.T, s string) []byte {
 }
 
 func TestCorpusMatchesTheTypeScriptSDK(t *testing.T) {
-	raw, err := os.ReadFile("testdata/corpus.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cp corpus
-	if err := json.Unmarshal(raw, &cp); err != nil {
-		t.Fatal(err)
-	}
+	cp := readCorpus(t)
 	if len(cp.Cases) < 20 {
 		t.Fatalf("the corpus has %d cases", len(cp.Cases))
 	}

@@ -71,7 +71,9 @@ func labels(m map[string]string) []*pb.Label {
 	for k := range m {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys) // UTF-8 byte order equals UTF-16 code unit order outside the surrogates
+	// The log wants them in JavaScript's order, by UTF-16 code units (not UTF-8 bytes: the two
+	// differ for keys with code points above U+FFFF).
+	sort.Slice(keys, func(i, j int) bool { return utf16Less(keys[i], keys[j]) })
 	out := make([]*pb.Label, len(keys))
 	for i, k := range keys {
 		out[i] = &pb.Label{Key: k, Value: m[k]}
@@ -462,4 +464,26 @@ type Heartbeat struct {
 func (e Heartbeat) Draft() Draft {
 	b := &pb.Heartbeat{EventsSinceLast: e.EventsSinceLast, LastEventId: e.LastEventID, Interval: dur(e.Interval)}
 	return draft("producer.heartbeat", e.Common, success, nil, func(ev *pb.Event) { ev.Body = &pb.Event_Heartbeat{Heartbeat: b} })
+}
+
+// Gap is audit.gap: the gateway admits that it lost or truncated events (a buffer overflow, a
+// crash, a size cap) so that the log shows the hole instead of hiding it. FirstSeq..LastSeq are the
+// session or producer sequence numbers the lost events had (LastSeq defaults to FirstSeq),
+// LostCount how many, From and To the time they covered. The outcome is failure, and Client.Record
+// makes the producer its actor, as the TypeScript SDK's producerEvents.gap does.
+type Gap struct {
+	Common
+	Reason            string // required: "buffer_overflow", "size_cap", "crash", ...
+	FirstSeq, LastSeq uint64
+	LostCount         uint64
+	From, To          time.Time
+}
+
+func (e Gap) Draft() Draft {
+	last := e.LastSeq
+	if last == 0 {
+		last = e.FirstSeq
+	}
+	b := &pb.ProducerGap{Reason: e.Reason, FirstSeq: e.FirstSeq, LastSeq: last, LostCount: e.LostCount, From: ts(e.From), To: ts(e.To)}
+	return draft("audit.gap", e.Common, failure, nil, func(ev *pb.Event) { ev.Body = &pb.Event_ProducerGap{ProducerGap: b} })
 }

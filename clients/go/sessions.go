@@ -72,10 +72,20 @@ func (s *sessions) get(id string) *session {
 	return x
 }
 
-// track gives ev its seq if it belongs to a session, encodes it, and counts it.
-func (s *sessions) track(ev *pb.Event) ([]byte, error) {
+// encodeChecked encodes an event, refusing one of more than limit bytes (if limit > 0).
+func encodeChecked(ev *pb.Event, limit int) ([]byte, error) {
+	b, err := Encode(ev)
+	if err == nil && limit > 0 && len(b) > limit {
+		err = invalidf("event", "event is %d bytes; the limit is %d", len(b), limit)
+	}
+	return b, err
+}
+
+// track gives ev its seq if it belongs to a session, encodes it (at most limit bytes), and counts
+// it. An event refused here takes no seq.
+func (s *sessions) track(ev *pb.Event, limit int) ([]byte, error) {
 	if ev.SessionId == "" {
-		return Encode(ev)
+		return encodeChecked(ev, limit)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -83,7 +93,7 @@ func (s *sessions) track(ev *pb.Event) ([]byte, error) {
 	if ev.Seq == 0 {
 		ev.Seq = x.seq + 1
 	}
-	b, err := Encode(ev)
+	b, err := encodeChecked(ev, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -159,6 +169,14 @@ func (r *reviewStatements) take(id string, forget bool) []byte {
 	return c
 }
 
+// producerActor is the actor of the producer's own events (heartbeats, gaps) unless one is given.
+func (c *Client) producerActor(a Actor) Actor {
+	if a.ID != "" {
+		return a
+	}
+	return Actor{ID: c.o.Producer, Type: pb.ActorType_ACTOR_TYPE_SYSTEM}
+}
+
 // Record builds the event, fills its envelope, and returns its verified receipt once it is
 // durable in the log. The client fills what it tracks: a session's seq numbers and, in
 // session.ended, its counts and stream digest; a review execution's statement commitment.
@@ -191,9 +209,10 @@ func (c *Client) encode(e Event) ([]byte, []Opening, error) {
 		}
 		e = x
 	case Heartbeat:
-		if x.Actor.ID == "" {
-			x.Actor = Actor{ID: c.o.Producer, Type: pb.ActorType_ACTOR_TYPE_SYSTEM}
-		}
+		x.Actor = c.producerActor(x.Actor)
+		e = x
+	case Gap:
+		x.Actor = c.producerActor(x.Actor)
 		e = x
 	}
 	d := e.Draft()

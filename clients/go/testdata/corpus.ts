@@ -17,7 +17,9 @@ import { formatCheckpoint } from '@candor/core/checkpoint';
 import { portableHasher as H } from '@candor/core/hash';
 import { generateSignerKey, parseSignerKey, signNote } from '@candor/core/note';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { GatewayClient } from '@candor/gateway';
+import { GatewayClient, statementFingerprint } from '@candor/gateway';
+import { normalizeStatement } from '@candor/schema/commitment';
+import { EVENT_TYPES, protoName } from '@candor/schema/types';
 
 /** Each case: the SDK method (gw.<kind>) and its argument, in JSON (times as ISO strings). */
 export const CASES: { kind: string; input: Record<string, unknown> }[] = [
@@ -44,9 +46,39 @@ export const CASES: { kind: string; input: Record<string, unknown> }[] = [
   { kind: 'db.roleRevoked', input: { eventId: 'ev-21', actor: { id: 'usr_dba' }, resource: { name: 'pg-prod' }, role: 'admin', member: 'analyst', mechanism: 'REVOKE' } },
   { kind: 'column.changed', input: { eventId: 'ev-22', actor: { id: 'usr_app', type: 3 }, resource: { name: 'pg-prod' }, object: { database: 'app', schema: 'public', name: 'users', kind: 'table', columns: ['ssn'] }, database: 'app', schema: 'public', table: 'users', column: 'ssn', rowKey: 'id=42', operation: 2, oldValue: '078-05-1120', newValue: '219-09-9999', valueClass: 1, captureMethod: 3, dbAccount: 'app_rw', changedAt: '2026-01-01T00:00:01.000Z', txid: '7781', commit: { 'actor.ip_geo': 'NL' } } },
   { kind: 'producerEvents.heartbeat', input: { eventId: 'ev-23', eventsSinceLast: 22, lastEventId: 'ev-22', intervalMs: 30000 } },
+  { kind: 'statement.executed', input: { eventId: 'ev-24', sessionId: 's-3', actor: { id: 'usr_alice' }, resource: { name: 'pg-prod' }, statement: '\uFEFFSELECT\u00A0*\u3000FROM\u2028users\tWHERE id IN (1\u00A0,\u20292)\r\n;\uFEFF' } },
+  { kind: 'statement.denied', input: { eventId: 'ev-25', sessionId: 's-3', actor: { id: 'usr_alice' }, resource: { name: 'pg-prod' }, statement: '\u0085DELETE\u1680FROM\u202Fİstanbul\u205FWHERE 𐐀 = 1\u0085', rule: 'no-delete' } },
+  { kind: 'producerEvents.gap', input: { eventId: 'ev-26', reason: 'buffer overflow', firstSeq: 17, lastSeq: 42, lostCount: 26, from: '2026-01-01T00:00:00.000Z', to: '2026-01-01T00:00:02.500Z' } },
+  { kind: 'producerEvents.gap', input: { eventId: 'ev-27', reason: 'restart', firstSeq: 5 } },
 ];
 
-const TIME_KEYS = /(At|Until|From|deadline)$/;
+/**
+ * Statements whose normalisation and fingerprint the Go client must reproduce byte for byte:
+ * every kind of whitespace JavaScript's \s knows (ECMA-262 §22.2.2.9: WhiteSpace and
+ * LineTerminator), one it does not (U+0085), and letters whose lower case differs by Unicode
+ * version or takes two code points.
+ */
+export const STATEMENTS: string[] = [
+  'SELECT\u00A0*\u00A0FROM\u00A0t WHERE a = 1',
+  'SELECT 1\u2028FROM\u2029t',
+  'SELECT\u3000name\u3000FROM\u3000users WHERE id IN (1,\u30002 ,\u30003)',
+  '\uFEFFSELECT 1 ;\uFEFF',
+  "SELECT\ta,\n\tb\r\nFROM t\u000B\f WHERE x = 'y'\n",
+  '\u0085SELECT 1\u0085',
+  'SELECT\u1680a\u2000b\u2001c\u2002d\u2003e\u2004f\u2005g\u2006h\u2007i\u2008j\u2009k\u200Al\u202Fm\u205Fn',
+  'SELECT x\u200B,\u180Ey FROM t', // ZERO WIDTH SPACE, MONGOLIAN VOWEL SEPARATOR: not whitespace
+  'SELECT "İD", İstanbul, 𐐀𐐁 FROM Ⱟ WHERE Ꟁ = ꟋꟌ',
+  "-- comment\u2028SELECT 1\n/* multi\u3000line */ SELECT\u00A0'a\u00A0b' , $$ x\u2029 $$",
+];
+
+/** Every BMP code point JavaScript's \s matches (Go checks its set against this one). */
+export function jsWhitespace(): string[] {
+  const out: string[] = [];
+  for (let c = 0; c < 0x10000; c++) if (/\s/.test(String.fromCharCode(c))) out.push(c.toString(16).padStart(4, '0'));
+  return out;
+}
+
+const TIME_KEYS = /(At|Until|From|deadline|^from|^to)$/;
 /** JSON to SDK argument: times become Dates; every event gets the same occurred_at. */
 function argument(input: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { occurredAt: new Date('2026-01-01T00:00:00.123Z') };
@@ -133,12 +165,17 @@ export async function buildCorpus() {
       receivedAtNs: RECEIVED_AT.toString(),
       receivedAtStepNs: 1000,
       authMethod: 1,
+      // The log's event types (src/schema/types.ts): Go validates against its own copy of the table.
+      eventTypes: Object.fromEntries(Object.entries(EVENT_TYPES).map(([t, s]) => [t, { body: protoName(s.body), needs: [...s.needs] }])),
+      whitespace: jsWhitespace(),
+      fingerprints: STATEMENTS.map((statement) => ({ statement, normalized: normalizeStatement(statement), fingerprint: statementFingerprint(statement) })),
       cases: CASES.map((c, i) => {
         const r = recorded[i]!;
         return {
           ...c,
           salts: r.openings.map((o) => toHex(o.salt)),
-          openings: r.openings.map((o) => ({ field: o.field, value: new TextDecoder().decode(o.value) })),
+          // ignoreBOM keeps a leading U+FEFF, which the default decoder drops (WHATWG Encoding, "decode").
+          openings: r.openings.map((o) => ({ field: o.field, value: new TextDecoder('utf-8', { ignoreBOM: true }).decode(o.value) })),
           event: toHex(r.eventBytes),
           leaf: toHex(r.receipt.leaf),
           leafHash: toHex(r.receipt.leafHash),
