@@ -297,6 +297,11 @@ func (c *Client) send(batch []item) {
 	}
 	var res *pb.SubmitBatchResponse
 	err := c.withRetries(func(ctx context.Context, stub pb.LogServiceClient, opts ...grpc.CallOption) (err error) {
+		// The newest checkpoint accepted: a log whose store is behind it (a restored backup)
+		// refuses to sequence instead of signing a second history (docs/fencing.md).
+		if cp := c.cps.Latest(); cp != nil {
+			ctx = metadata.AppendToOutgoingContext(ctx, "candor-checkpoint-bin", cp.Note)
+		}
 		res, err = stub.SubmitBatch(ctx, req, opts...)
 		return err
 	})
