@@ -10,19 +10,17 @@ import { fromBase64, toBase64, utf8 } from '@candor/core/bytes';
 import { CandorError } from '@candor/core/errors';
 import { generateSignerKey, parseVerifierKey } from '@candor/core/note';
 import { nodeEd25519, nodeHasher } from '../crypto/node.js';
-import { fsck } from '../storage/fsck.js';
-import { LevelStore } from '../storage/level.js';
-import { startLog } from '../app.js';
-import { loadConfig, type Config } from '../config.js';
+import type { Config } from '../config.js';
 import { LogClient } from '../../clients/log/client.js';
 import { registerWitnessCommands } from '../witness/cli.js';
 import { registerProducerCommands } from '../producers/cli.js';
 import { registerAuditorCommands } from '../../clients/verify/cli.js';
 import { registerPrivacyCommands } from '../privacy/cli.js';
-import { registerConfigCommands } from './config.js';
+import { registerConfigCommands } from './config-commands.js';
 import { registerClusterCommands } from '../cluster/cli.js';
 import { registerAuditorRegistryCommands } from '../auditors/cli.js';
 import { registerExportCommands } from '../../clients/verify/export.js';
+import { registerInitCommand } from './init.js';
 
 const DEFAULT_URL = process.env.CANDOR_URL ?? 'http://127.0.0.1:8080';
 
@@ -45,6 +43,7 @@ function readVkeys(opts: { vkey?: string[]; vkeyFile?: string }): string[] {
 
 const program = new Command('candor')
   .description('A tamper-evident transparency log for audit events (RFC 9162, C2SP tlog-tiles).')
+  .version((JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version)
   .showHelpAfterError();
 
 program
@@ -83,6 +82,9 @@ program
   .option('--http-tls-client-ca <file>', 'CA for producer client certificates over HTTP, mutual TLS (env CANDOR_HTTP_TLS_CLIENT_CA)')
   .option('--admin <host:port>', 'admin listener: /metrics and admin routes (env CANDOR_ADMIN; off by default; keep it on loopback)')
   .action(async (o: Record<string, string | string[] | undefined>) => {
+    // Loaded here, not at the top: `candor --help` must not pay for fastify, gRPC and LevelDB.
+    const { loadConfig } = await import('../config.js');
+    const { startLog } = await import('../app.js');
     let config: Config;
     try {
       config = loadConfig({
@@ -109,6 +111,7 @@ program
     } catch (err) {
       fail(err);
     }
+    await (await import('./ports.js')).checkListenAddresses(config).catch(fail);
     const log = await startLog(config).catch(fail);
     const u = log.url;
     process.stdout.write(
@@ -188,6 +191,8 @@ program
       const data = o.data ?? process.env.CANDOR_DATA ?? './data';
       if (!existsSync(join(data, 'db'))) throw new CandorError('invalid_argument', `no log store at ${join(data, 'db')}`);
       const verifiers = readVkeys({ vkeyFile: o.vkeyFile ?? join(data, 'log.vkey') }).map((k) => parseVerifierKey(k, nodeEd25519));
+      const { LevelStore } = await import('../storage/level.js');
+      const { fsck } = await import('../storage/fsck.js');
       const store = await LevelStore.open(join(data, 'db'));
       const report = await fsck({ store, hasher: nodeHasher, verifiers }).finally(() => store.close());
       for (const p of report.problems) process.stdout.write(`BAD ${p.path}: ${p.message}\n`);
@@ -268,6 +273,7 @@ program
       const { SingleBar, Presets } = await import('cli-progress');
       const { LevelStore } = await import('../storage/level.js');
       const { rebuildIndexes } = await import('../query/rebuild.js');
+      if (!existsSync(join(o.data, 'db'))) throw new CandorError('invalid_argument', `no log store at ${join(o.data, 'db')}`);
       const store = await LevelStore.open(join(o.data, 'db'));
       const bar = new SingleBar({ format: 'rebuilding indexes [{bar}] {value}/{total} entries, {eta}s left', stream: process.stderr }, Presets.shades_classic);
       try {
@@ -282,6 +288,7 @@ program
     }
   });
 
+registerInitCommand(program, fail);
 registerWitnessCommands(program);
 registerProducerCommands(program);
 registerAuditorCommands(program);
