@@ -70,7 +70,9 @@ export async function main(): Promise<void> {
       await measure({ name: 'node -e "" (ceiling)', command: "node -e ''" }, () => time([process.execPath, '-e', ''])),
       await measure({ name: 'candor --help', command: 'node_modules/.bin/candor --help', goalMs: 300 }, () => time([bin, '--help'])),
       await measure({ name: 'candor --version', command: 'node_modules/.bin/candor --version', goalMs: 300 }, () => time([bin, '--version'])),
+      await measure({ name: "npx --version (npx's own start-up)", command: 'npx --version' }, () => time(['npx', '--version'])),
       await measure({ name: 'npx candor --help', command: 'npx candor --help', goalMs: 1000 }, () => time(['npx', 'candor', '--help'])),
+      await measure({ name: 'npx --no candor --help', command: 'npx --no candor --help', goalMs: 1000 }, () => time(['npx', '--no', 'candor', '--help'])),
       await measure({ name: 'build check, nothing changed', command: 'node src/cli/build.mjs' }, () => time([process.execPath, 'src/cli/build.mjs'])),
       await measure({ name: 'npm start until serving', command: `npm start -- --data DIR --http 127.0.0.1:0`, goalMs: 3000 }, () =>
         time(['npm', 'start', '--', '--data', data, '--http', '127.0.0.1:0'], /serving on/),
@@ -98,5 +100,7 @@ export function startupSection(d: StartupResult): string {
     ...rows,
     '',
     "The ceiling is Node's own start-up (`node -e ''`) in the same run. `npm start` rebuilds only when a source is newer than the last build (src/cli/build.mjs); `npx candor` finds the CLI in node_modules/.bin, which the build links.",
+    '',
+    "`npx candor` is slower than `npx --no candor` when npm's hidden lock file (node_modules/.package-lock.json) is older than node_modules or the checkout's root directory (any file added or removed there since `npm ci`, vitest's node_modules/.vite-temp included): npm then reads every installed package.json before running the bin (`npm exec --loglevel silly` says \"shrinkwrap failed to load node_modules/.package-lock.json out of date\"). `npx --no` skips that.",
   ].join('\n');
 }

@@ -21,6 +21,7 @@ const project = tempDir('candor-sdk-user-');
 const browser = tempDir('candor-browser-');
 let packed: Array<{ name: string; filename: string; files: Array<{ path: string }> }>;
 let log: RunningLog;
+let token: string;
 
 /** An empty project at dir with these packed packages installed (npm ci --offline). */
 async function install(dir: string, tarballs: string, names: string[]): Promise<void> {
@@ -46,7 +47,13 @@ beforeAll(async () => {
   await install(project, tarballs, ['@candor/gateway', '@candor/schema', '@candor/core']);
   // A browser app's project: the verification core alone.
   await install(browser, tarballs, ['@candor/core']);
-  log = await startLog({ args: ['--grpc', '127.0.0.1:0'] });
+  // The producer is registered before the log starts (a running log re-reads producers.json only
+  // within a second).
+  const data = join(tempDir(), 'data');
+  await exec(process.execPath, [CLI, 'init', '--data', data]);
+  const add = await exec(process.execPath, [CLI, 'producer', 'add', 'gw-1', '--tenant', 'org-1', '--type', 'session.*', '--data', data]);
+  token = /^(candor_pt_\S+)$/m.exec(add.stdout)![1]!;
+  log = await startLog({ dir: data, args: ['--grpc', '127.0.0.1:0'] });
 }, 180_000);
 
 afterAll(async () => {
@@ -61,6 +68,15 @@ describe('the packages, installed from their tarballs', () => {
     }
   });
 
+  it('and the server package ships what runs: no tests, benchmarks or TypeScript sources', async () => {
+    const { stdout } = await npm(['pack', '--dry-run', '--json'], ROOT);
+    const files = (JSON.parse(stdout) as Array<{ files: Array<{ path: string }> }>)[0]!.files.map((f) => f.path);
+    expect(files).toContain('dist/src/cli/main.js');
+    expect(files).toContain('dist/src/app.js');
+    expect(files.filter((f) => !/^(dist\/(src|clients)\/.+\.js|proto\/.+\.proto|docs\/.+\.md|README\.md|package\.json)$/.test(f))).toEqual([]);
+    expect(files.filter((f) => /(^|\/)(test|bench)\//.test(f))).toEqual([]);
+  });
+
   it('bring no server dependency', () => {
     const installed = readdirSync(join(project, 'node_modules')).flatMap((d) => (d.startsWith('@') ? readdirSync(join(project, 'node_modules', d)).map((s) => `${d}/${s}`) : [d]));
     expect(installed).toContain('@candor/gateway');
@@ -69,9 +85,6 @@ describe('the packages, installed from their tarballs', () => {
   });
 
   it('record an event in three lines, with a verified receipt, against a real log', async () => {
-    const data = log.dir;
-    const add = await exec(process.execPath, [CLI, 'producer', 'add', 'gw-1', '--tenant', 'org-1', '--type', 'session.*', '--data', data]);
-    const token = /^(candor_pt_\S+)$/m.exec(add.stdout)![1]!;
     const grpc = /gRPC candor\.v1\.LogService on (\S+)/.exec(log.output())![1]!;
     // The three lines of clients/gateway/README.md, with this log's address, token and key.
     writeFileSync(
