@@ -6,7 +6,7 @@
  * spends per event is its own process's (the SDK runs in this process, the Go client in its own).
  * The Go program is clients/go/examples/bench, built offline as clients/go/test.sh builds it.
  */
-import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

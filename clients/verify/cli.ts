@@ -12,7 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SingleBar } from 'cli-progress';
+import type { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { toBase64 } from '@candor/core/bytes';
@@ -20,10 +20,7 @@ import { CandorError, invalid } from '@candor/core/errors';
 import { parseVerifierKey, SIG_ED25519, type NoteVerifier } from '@candor/core/note';
 import { parseProofBundle, quorumPolicy, verifyProofBundle, type CosignaturePolicy } from '@candor/core/tlog-proof';
 import { WitnessPolicy } from '../../src/witnessing/policy.js';
-import { fullAudit } from './audit.js';
-import { checkOnce, openVerified, type Alarm, type CheckResult, type MonitorOptions } from './monitor.js';
-import { exportProof } from './proof.js';
-import { AuditorStore } from './store.js';
+import type { Alarm, CheckResult, MonitorOptions } from './monitor.js';
 import { DEFAULT_TIMEOUT_MS, TileClient } from '../tiles/client.js';
 
 export const EXIT_ERROR = 1;
@@ -162,6 +159,8 @@ async function openMonitor(o: MonitorFlags): Promise<MonitorOptions> {
   const verifiers = logVerifiers(o);
   const policy = witnessPolicy(o);
   const client = new TileClient(o.url, { timeoutMs: o.timeout });
+  // Loaded here, not at the top: `candor --help` must not load LevelDB.
+  const { AuditorStore } = await import('./store.js');
   const store = await AuditorStore.open(o.data);
   return {
     client,
@@ -197,6 +196,7 @@ export function registerAuditorCommands(program: Command): void {
     .action(
       run(async (o: MonitorFlags & { interval: number; once?: boolean }) => {
         const m = await openMonitor(o);
+        const { checkOnce } = await import('./monitor.js');
         const stop = new AbortController();
         const onSignal = () => stop.abort();
         process.once('SIGINT', onSignal);
@@ -242,6 +242,9 @@ export function registerAuditorCommands(program: Command): void {
     .action(
       run(async (o: MonitorFlags & { concurrency: number; restart?: boolean; progress: boolean }) => {
         const m = await openMonitor(o);
+        const { checkOnce, openVerified } = await import('./monitor.js');
+        const { fullAudit } = await import('./audit.js');
+        const { SingleBar } = await import('cli-progress');
         const stop = new AbortController();
         const onSignal = () => stop.abort();
         process.once('SIGINT', onSignal);
@@ -314,6 +317,7 @@ export function registerAuditorCommands(program: Command): void {
         const verifiers = logVerifiers(o);
         const policy = witnessPolicy(o);
         if (policy && verifiers.length === 0) throw invalid('--witness-key and --policy need --log-key');
+        const { exportProof } = await import('./proof.js');
         const out = await exportProof({
           client: new TileClient(o.url, { timeoutMs: o.timeout }),
           index: o.index,

@@ -12,15 +12,15 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import { SingleBar } from 'cli-progress';
 import { Command } from 'commander';
 import { CandorError, invalid } from '@candor/core/errors';
-import { ExportVerifier, type ExportVerifyOptions, type VerifiedExport } from '../../src/query/signed-export.js';
-import { FILTER_KEYS } from '../../src/query/filter.js';
+import type { ExportVerifyOptions, VerifiedExport } from '../../src/query/signed-export.js';
+import { FILTER_KEYS } from '../../src/query/filter-keys.js';
 import { logVerifiers, run, trustOptions, witnessPolicy, type TrustOptions } from './cli.js';
 
 /** Verifies a bundle file line by line (constant memory, any size), with no network. */
 export async function verifyExportFile(file: string, o: ExportVerifyOptions): Promise<VerifiedExport> {
+  const { ExportVerifier } = await import('../../src/query/signed-export.js');
   const v = new ExportVerifier(o);
   const input = createReadStream(file, { encoding: 'utf8' });
   const failed = new Promise<never>((_, reject) => input.on('error', (err) => reject(invalid(`cannot read ${file}: ${err.message}`))));
@@ -100,6 +100,7 @@ export function registerExportCommands(program: Command): void {
       const filter: Record<string, string | string[]> = {};
       for (const k of FILTER_KEYS) if (o[k] !== undefined) filter[k] = o[k]!;
       const out = o.out ? createWriteStream(o.out) : process.stdout;
+      const { SingleBar } = await import('cli-progress');
       const bar = o.out ? new SingleBar({ format: 'export [{bar}] {percentage}% | {value}/{total} entries read | {eta_buffer}s', etaBuffer: 50 }) : undefined;
       let started = false;
       const r = await downloadExport({

@@ -10,8 +10,12 @@
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { CandorError } from '@candor/core/errors';
-import type { Permission } from '../query/access.js';
-import { AUDITORS_FILE, PERMISSIONS, newAuditorToken, readAuditorsFile, updateAuditorsFile } from './registry.js';
+import { existingDataDir } from '../data-dir.js';
+import { PERMISSIONS, type Permission } from '../query/access.js';
+
+// Loaded by run(): the registry pulls in the producers' (and generated protobuf) code, which
+// `candor --help` should not pay for.
+let registry: typeof import('./registry.js');
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
@@ -20,7 +24,10 @@ interface DataOpt {
 }
 
 const withData = (c: Command): Command => c.option('--data <dir>', 'the log data directory (env CANDOR_DATA)', process.env.CANDOR_DATA ?? './data');
-const file = (o: DataOpt) => join(o.data, AUDITORS_FILE);
+/** The registry file, in a data directory that must exist (see ../data-dir.ts). */
+function file(o: DataOpt): string {
+  return join(existingDataDir(o.data), registry.AUDITORS_FILE);
+}
 
 /** Adds `candor auditor ...`; `io.out` receives what the commands print (default stdout). */
 export function registerAuditorRegistryCommands(program: Command, io: { out?: (s: string) => void } = {}): void {
@@ -28,8 +35,9 @@ export function registerAuditorRegistryCommands(program: Command, io: { out?: (s
   // A refused command is not a usage mistake: "candor: <reason>", exit code 1, no help text.
   const run =
     <A extends unknown[]>(fn: (...args: A) => void) =>
-    (...args: A) => {
+    async (...args: A) => {
       try {
+        registry = await import('./registry.js');
         fn(...args);
       } catch (err) {
         if (!(err instanceof CandorError)) throw err;
@@ -47,8 +55,8 @@ export function registerAuditorRegistryCommands(program: Command, io: { out?: (s
     .option('--description <text>', 'a note for operators')
     .action(
       run((id: string, o: DataOpt & { tenant?: string[]; permission?: string[]; description?: string }) => {
-        const t = newAuditorToken();
-        updateAuditorsFile(file(o), (doc) => {
+        const t = registry.newAuditorToken();
+        registry.updateAuditorsFile(file(o), (doc) => {
           if (doc.auditors.some((a) => a.id === id)) throw new CandorError('conflict', `auditor ${JSON.stringify(id)} already exists`);
           doc.auditors.push({
             id,
@@ -69,7 +77,7 @@ export function registerAuditorRegistryCommands(program: Command, io: { out?: (s
     .option('--json', 'print the registry as JSON (token hashes included)')
     .action(
       run((o: DataOpt & { json?: boolean }) => {
-        const doc = readAuditorsFile(file(o));
+        const doc = registry.readAuditorsFile(file(o));
         if (o.json) return out(JSON.stringify(doc.auditors, null, 2));
         if (doc.auditors.length === 0) return out('no auditors (add one with "candor auditor add")');
         for (const a of doc.auditors) {
@@ -85,7 +93,7 @@ export function registerAuditorRegistryCommands(program: Command, io: { out?: (s
     .argument('[token-id]', 'the token to revoke (see "auditor list"); all tokens when omitted')
     .action(
       run((id: string, tokenId: string | undefined, o: DataOpt) => {
-        const left = updateAuditorsFile(file(o), (doc) => {
+        const left = registry.updateAuditorsFile(file(o), (doc) => {
           const a = doc.auditors.find((x) => x.id === id);
           if (!a) throw new CandorError('not_found', `no auditor ${JSON.stringify(id)} (see "candor auditor list")`);
           if (tokenId !== undefined && !a.tokens.some((t) => t.id === tokenId)) throw new CandorError('not_found', `auditor ${id} has no token ${tokenId}`);

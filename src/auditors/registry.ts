@@ -10,12 +10,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { CandorError, invalid } from '@candor/core/errors';
 import { hashToken, newToken, type Credentials, type TokenRecord } from '../producers/registry.js';
-import type { Authorize, Permission, Reader } from '../query/access.js';
+import { PERMISSIONS, type Authorize, type Permission, type Reader } from '../query/access.js';
 import { fileStamp, updateJsonFile, watchFile } from '../storage/jsonfile.js';
 
 export const AUDITORS_FILE = 'auditors.json';
 export const AUDITOR_TOKEN_PREFIX = 'candor_at_';
-export const PERMISSIONS: readonly Permission[] = ['search', 'export', 'disclose', 'erase'];
+export { PERMISSIONS } from '../query/access.js';
 
 export interface AuditorRecord {
   id: string;

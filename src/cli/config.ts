@@ -1,16 +1,15 @@
 /**
- * `candor config ...`: check a configuration before starting a log with it, and print the
- * reference table of docs/configuration.md from the schema in src/config.ts (so the documentation
- * cannot drift from the code).
+ * `candor config ...` (registered by config-commands.ts): check a configuration before starting a
+ * log with it, and print the reference table of docs/configuration.md from the schema in
+ * src/config.ts (so the documentation cannot drift from the code).
  *
  *   config check [--config FILE]   validate defaults < file < environment; print the effective config
  *   config docs                    print the Markdown table of every key
  */
 import { accessSync, constants } from 'node:fs';
-import { Command } from 'commander';
 import { stringify } from 'yaml';
 import { CandorError } from '@candor/core/errors';
-import { CONFIG_DEFAULTS, FIELDS, loadConfig, type Config } from '../config.js';
+import { CONFIG_DEFAULTS, FIELDS, type Config } from '../config.js';
 
 /** A value as printed: secrets are file paths already; the witness policy as its parts. */
 function printable(key: keyof Config, c: Config): unknown {
@@ -22,7 +21,7 @@ function printable(key: keyof Config, c: Config): unknown {
 }
 
 /** Files named by the config must be readable by the log; secrets are checked without being read out. */
-function checkFiles(c: Config): void {
+export function checkFiles(c: Config): void {
   const files: Array<[keyof Config, string]> = [
     ...c.keys.map((f): [keyof Config, string] => ['keys', f]),
     ...(['grpcTlsCert', 'grpcTlsKey', 'grpcTlsClientCa'] as const).flatMap((k): Array<[keyof Config, string]> => (c[k] ? [[k, c[k]]] : [])),
@@ -59,28 +58,4 @@ export function configTable(): string {
     return `| \`${key}\` | \`${f.env}\` | ${f.flag ? `\`${f.flag}\`` : ''} | ${cell(dflt)} | ${cell(f.doc ?? '')}${secret} |`;
   });
   return ['| Key | Environment | Flag (`candor serve`) | Default | Meaning |', '|---|---|---|---|---|', ...rows, ''].join('\n');
-}
-
-export function registerConfigCommands(program: Command): void {
-  const config = program.command('config').description('check a configuration; print the reference of every key');
-  const check: Command = config
-    .command('check')
-    .description('validate the configuration (defaults < file < CANDOR_* environment) and print the effective values; exits 1 naming a bad key')
-    .option('--config <file>', 'YAML or JSON config file (env CANDOR_CONFIG)')
-    .action((o: { config?: string }) => {
-      try {
-        const sources = new Map<string, string>();
-        const c = loadConfig({ ...(o.config ? { file: o.config } : {}), sources });
-        checkFiles(c);
-        process.stdout.write(`${describeConfig(c, sources)}config OK\n`);
-      } catch (err) {
-        if (!(err instanceof CandorError)) throw err;
-        check.showHelpAfterError(false);
-        check.error(`candor: ${err.message}`, { exitCode: 1, code: `candor.${err.code}` });
-      }
-    });
-  config
-    .command('docs')
-    .description('print the Markdown table of every configuration key (docs/configuration.md)')
-    .action(() => void process.stdout.write(configTable()));
 }

@@ -10,19 +10,17 @@ import { fromBase64, toBase64, utf8 } from '@candor/core/bytes';
 import { CandorError } from '@candor/core/errors';
 import { generateSignerKey, parseVerifierKey } from '@candor/core/note';
 import { nodeEd25519, nodeHasher } from '../crypto/node.js';
-import { fsck } from '../storage/fsck.js';
-import { LevelStore } from '../storage/level.js';
-import { startLog } from '../app.js';
-import { loadConfig, type Config } from '../config.js';
+import type { Config } from '../config.js';
 import { LogClient } from '../../clients/log/client.js';
 import { registerWitnessCommands } from '../witness/cli.js';
 import { registerProducerCommands } from '../producers/cli.js';
 import { registerAuditorCommands } from '../../clients/verify/cli.js';
 import { registerPrivacyCommands } from '../privacy/cli.js';
-import { registerConfigCommands } from './config.js';
+import { registerConfigCommands } from './config-commands.js';
 import { registerClusterCommands } from '../cluster/cli.js';
 import { registerAuditorRegistryCommands } from '../auditors/cli.js';
 import { registerExportCommands } from '../../clients/verify/export.js';
+import { registerInitCommand } from './init.js';
 
 const DEFAULT_URL = process.env.CANDOR_URL ?? 'http://127.0.0.1:8080';
 
@@ -36,15 +34,34 @@ function fail(err: unknown): never {
   process.exit(err instanceof CandorError && err.code === 'verification_failed' ? 2 : 1);
 }
 
-function readVkeys(opts: { vkey?: string[]; vkeyFile?: string }): string[] {
-  const keys = [...(opts.vkey ?? [])];
-  if (opts.vkeyFile) keys.push(...readFileSync(opts.vkeyFile, 'utf8').split('\n').map((l) => l.trim()).filter(Boolean));
-  if (keys.length === 0) throw new CandorError('invalid_argument', 'give the log verifier key with --vkey or --vkey-file');
+interface LogKeyOpts {
+  logKey?: string[];
+  logKeyFile?: string;
+  /** Deprecated spellings of logKey and logKeyFile. */
+  vkey?: string[];
+  vkeyFile?: string;
+}
+
+/** The log's verifier key has one name in every command: --log-key, and here --log-key-file. */
+const logKeyOptions = (c: Command, fileHelp = 'file with the log verifier keys, one per line (e.g. data/log.vkey)') =>
+  c
+    .option('--log-key <vkey>', 'verifier key of the log; repeatable', collect)
+    .option('--log-key-file <file>', fileHelp)
+    .addOption(new Option('--vkey <vkey>', 'deprecated: --log-key').argParser(collect).hideHelp())
+    .addOption(new Option('--vkey-file <file>', 'deprecated: --log-key-file').hideHelp());
+
+function readVkeys(opts: LogKeyOpts): string[] {
+  if (opts.vkey || opts.vkeyFile) process.stderr.write('candor: --vkey and --vkey-file are deprecated; use --log-key and --log-key-file\n');
+  const keys = [...(opts.logKey ?? []), ...(opts.vkey ?? [])];
+  const file = opts.logKeyFile ?? opts.vkeyFile;
+  if (file) keys.push(...readFileSync(file, 'utf8').split('\n').map((l) => l.trim()).filter(Boolean));
+  if (keys.length === 0) throw new CandorError('invalid_argument', 'give the log verifier key with --log-key or --log-key-file');
   return keys;
 }
 
 const program = new Command('candor')
   .description('A tamper-evident transparency log for audit events (RFC 9162, C2SP tlog-tiles).')
+  .version((JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version)
   .showHelpAfterError();
 
 program
@@ -83,6 +100,9 @@ program
   .option('--http-tls-client-ca <file>', 'CA for producer client certificates over HTTP, mutual TLS (env CANDOR_HTTP_TLS_CLIENT_CA)')
   .option('--admin <host:port>', 'admin listener: /metrics and admin routes (env CANDOR_ADMIN; off by default; keep it on loopback)')
   .action(async (o: Record<string, string | string[] | undefined>) => {
+    // Loaded here, not at the top: `candor --help` must not pay for fastify, gRPC and LevelDB.
+    const { loadConfig } = await import('../config.js');
+    const { startLog } = await import('../app.js');
     let config: Config;
     try {
       config = loadConfig({
@@ -109,6 +129,7 @@ program
     } catch (err) {
       fail(err);
     }
+    await (await import('./ports.js')).checkListenAddresses(config).catch(fail);
     const log = await startLog(config).catch(fail);
     const u = log.url;
     process.stdout.write(
@@ -144,14 +165,13 @@ program
     process.on('SIGINT', () => stop('SIGINT'));
   });
 
-program
+const add = program
   .command('add')
   .description('submit an entry and verify its acknowledgement (checkpoint signature and inclusion proof)')
   .argument('[data]', 'the entry as a UTF-8 string (or use --file)')
   .option('--file <file>', 'read the entry from a file')
-  .option('--url <url>', 'log URL (env CANDOR_URL)', DEFAULT_URL)
-  .option('--vkey <vkey>', 'log verifier key; repeatable', collect)
-  .option('--vkey-file <file>', 'file with verifier keys, one per line (e.g. data/log.vkey)')
+  .option('--url <url>', 'log URL (env CANDOR_URL)', DEFAULT_URL);
+logKeyOptions(add)
   .action(async (data: string | undefined, o: { file?: string; url: string; vkey?: string[]; vkeyFile?: string }) => {
     try {
       if ((data === undefined) === (o.file === undefined)) throw new CandorError('invalid_argument', 'give the entry as an argument or with --file, not both');
@@ -182,12 +202,15 @@ program
   .command('fsck')
   .description('check a stopped log store offline: every bundle, tile, interior and the checkpoint; names each bad tile')
   .option('--data <dir>', 'data directory (env CANDOR_DATA; default ./data)')
-  .option('--vkey-file <file>', 'verifier keys, one per line (default <data>/log.vkey)')
-  .action(async (o: { data?: string; vkeyFile?: string }) => {
+  .option('--log-key-file <file>', 'the log verifier keys, one per line (default <data>/log.vkey)')
+  .addOption(new Option('--vkey-file <file>', 'deprecated: --log-key-file').hideHelp())
+  .action(async (o: { data?: string; logKeyFile?: string; vkeyFile?: string }) => {
     try {
       const data = o.data ?? process.env.CANDOR_DATA ?? './data';
       if (!existsSync(join(data, 'db'))) throw new CandorError('invalid_argument', `no log store at ${join(data, 'db')}`);
-      const verifiers = readVkeys({ vkeyFile: o.vkeyFile ?? join(data, 'log.vkey') }).map((k) => parseVerifierKey(k, nodeEd25519));
+      const verifiers = readVkeys({ ...o, logKeyFile: o.logKeyFile ?? o.vkeyFile ?? join(data, 'log.vkey') }).map((k) => parseVerifierKey(k, nodeEd25519));
+      const { LevelStore } = await import('../storage/level.js');
+      const { fsck } = await import('../storage/fsck.js');
       const store = await LevelStore.open(join(data, 'db'));
       const report = await fsck({ store, hasher: nodeHasher, verifiers }).finally(() => store.close());
       for (const p of report.problems) process.stdout.write(`BAD ${p.path}: ${p.message}\n`);
@@ -204,10 +227,7 @@ program
 
 const verify = program.command('verify').description("verify a log's checkpoint, an inclusion proof or a consistency proof");
 const common = (c: Command) =>
-  c
-    .option('--url <url>', 'log URL (env CANDOR_URL)', DEFAULT_URL)
-    .option('--vkey <vkey>', 'log verifier key; repeatable', collect)
-    .option('--vkey-file <file>', 'file with verifier keys, one per line');
+  logKeyOptions(c.option('--url <url>', 'log URL (env CANDOR_URL)', DEFAULT_URL));
 
 common(verify.command('checkpoint').description("fetch the log's checkpoint and check its signature"))
   .option('--file <file>', 'verify this checkpoint note instead of fetching one')
@@ -268,6 +288,7 @@ program
       const { SingleBar, Presets } = await import('cli-progress');
       const { LevelStore } = await import('../storage/level.js');
       const { rebuildIndexes } = await import('../query/rebuild.js');
+      if (!existsSync(join(o.data, 'db'))) throw new CandorError('invalid_argument', `no log store at ${join(o.data, 'db')}`);
       const store = await LevelStore.open(join(o.data, 'db'));
       const bar = new SingleBar({ format: 'rebuilding indexes [{bar}] {value}/{total} entries, {eta}s left', stream: process.stderr }, Presets.shades_classic);
       try {
@@ -282,6 +303,7 @@ program
     }
   });
 
+registerInitCommand(program, fail);
 registerWitnessCommands(program);
 registerProducerCommands(program);
 registerAuditorCommands(program);

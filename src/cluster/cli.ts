@@ -7,10 +7,10 @@
  */
 import { Command, Option } from 'commander';
 import { CandorError } from '@candor/core/errors';
-import { runDemoGateway } from './demo-gateway.js';
-import { gatewaySecrets, initCluster } from './init.js';
-import { clusterUp, withFreePorts } from './supervisor.js';
-import { readCluster, type Network } from './topology.js';
+import type { Network } from './topology.js';
+
+// Each command loads what it runs, so that `candor --help` does not load the gateway SDK (gRPC),
+// the witness store (LevelDB) or YAML.
 
 const DEFAULT_FILE = 'docker/cluster.yaml';
 const DEFAULT_DATA = './cluster-data';
@@ -48,6 +48,8 @@ export function registerClusterCommands(program: Command): void {
       run(
         () => up,
         async (o: { config: string; data: string; anyPorts?: boolean }) => {
+          const { readCluster } = await import('./topology.js');
+          const { clusterUp, withFreePorts } = await import('./supervisor.js');
           const file = readCluster(o.config);
           const c = o.anyPorts ? await withFreePorts(file) : file;
           const print = (line: string) => void process.stdout.write(`${line}\n`);
@@ -67,6 +69,8 @@ export function registerClusterCommands(program: Command): void {
       run(
         () => init,
         async (o: { config: string; data: string; network: Network }) => {
+          const { readCluster } = await import('./topology.js');
+          const { initCluster } = await import('./init.js');
           const c = readCluster(o.config);
           const keys = await initCluster(c, o.data, o.network);
           process.stdout.write(`cluster ${c.origin} initialised in ${o.data}\n  log key ${keys.logVkey}\n`);
@@ -82,6 +86,9 @@ export function registerClusterCommands(program: Command): void {
       run(
         () => gateway,
         async (o: { config: string; data: string; grpc: string }) => {
+          const { readCluster } = await import('./topology.js');
+          const { gatewaySecrets } = await import('./init.js');
+          const { runDemoGateway } = await import('./demo-gateway.js');
           const c = readCluster(o.config);
           const secrets = gatewaySecrets(c, o.data);
           const stop = new AbortController();

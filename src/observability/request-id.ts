@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
 
-const SAFE = /^[A-Za-z0-9._:\-]{1,128}$/;
+const SAFE = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** The caller's request ID if it is acceptable, else a fresh random one. */
 export function requestId(incoming: unknown): string {

@@ -18,10 +18,16 @@ export function registerPrivacyCommands(program: Command, fail: (err: unknown) =
     .requiredOption('--reason <basis>', 'the legal basis, recorded in the log (e.g. gdpr_art17, retention_expired)')
     .option('--request-id <id>', 'the erasure request ID; retrying with the same ID is safe (default: a new UUID)')
     .option('--url <url>', 'the log (env CANDOR_URL)', process.env.CANDOR_URL ?? 'http://127.0.0.1:8080')
-    .option('--token <token>', 'a reader token with the "erase" permission (env CANDOR_TOKEN)', process.env.CANDOR_TOKEN)
+    // One name for the auditor's token in every command: CANDOR_AUDITOR_TOKEN (CANDOR_TOKEN is the
+    // producer's, in the gateway examples); the old spelling still works, with a note.
+    .option('--token <token>', 'an auditor token with the "erase" permission (env CANDOR_AUDITOR_TOKEN)', process.env.CANDOR_AUDITOR_TOKEN)
     .action(async (o: { tenant: string; subject?: string; reason: string; requestId?: string; url: string; token?: string }) => {
       try {
-        if (!o.token) throw new CandorError('unauthenticated', 'give a reader token with the "erase" permission: --token or CANDOR_TOKEN');
+        if (!o.token && process.env.CANDOR_TOKEN) {
+          process.stderr.write('candor: CANDOR_TOKEN is deprecated for auditor tokens; set CANDOR_AUDITOR_TOKEN\n');
+          o.token = process.env.CANDOR_TOKEN;
+        }
+        if (!o.token) throw new CandorError('unauthenticated', 'give an auditor token with the "erase" permission: --token or CANDOR_AUDITOR_TOKEN');
         const requestId = o.requestId ?? randomUUID();
         const res = await fetch(`${o.url.replace(/\/$/, '')}/v1/erasures`, {
           method: 'POST',

@@ -18,9 +18,13 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { CandorError } from '@candor/core/errors';
+import { existingDataDir } from '../data-dir.js';
 import { generateSignerKey, parseVerifierKey } from '@candor/core/note';
-import { EVENT_TYPE_NAMES } from '@candor/schema/types';
-import { REGISTRY_FILE, newToken, readRegistryFile, updateRegistryFile, type ProducerRecord, type RegistryDocument } from './registry.js';
+import type { ProducerRecord, RegistryDocument } from './registry.js';
+
+// The registry (and the generated protobuf code it uses) is loaded by run(), so that
+// `candor --help` does not pay for it.
+let registry: typeof import('./registry.js');
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
@@ -30,8 +34,9 @@ interface DataOpt {
 
 const dataOption = (c: Command): Command => c.option('--data <dir>', 'the log data directory (env CANDOR_DATA)', process.env.CANDOR_DATA ?? './data');
 
+/** The registry file, in a data directory that must exist (see ../data-dir.ts). */
 function file(o: DataOpt): string {
-  return join(o.data, REGISTRY_FILE);
+  return join(existingDataDir(o.data), registry.REGISTRY_FILE);
 }
 
 function find(doc: RegistryDocument, id: string): ProducerRecord {
@@ -107,9 +112,10 @@ function describe(p: ProducerRecord): string {
 let root: Command;
 
 /** Runs an action; a CandorError becomes "candor: <message>" and exit code 1 (through commander). */
-function run<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void {
-  return (...args: A) => {
+function run<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => Promise<void> {
+  return async (...args: A) => {
     try {
+      registry = await import('./registry.js');
       fn(...args);
     } catch (err) {
       if (err instanceof CandorError) {
@@ -139,9 +145,9 @@ export function registerProducerCommands(program: Command, io: { out?: (s: strin
     .option('--description <text>', 'a note for operators')
     .action(
       run((id: string, o: DataOpt & LimitOpts & { tenant?: string[]; type?: string[]; vkey?: string[]; mtls?: string[]; token: boolean; description?: string }) => {
-        const t = o.token ? newToken() : undefined;
+        const t = o.token ? registry.newToken() : undefined;
         if (!t && !o.mtls) throw new CandorError('invalid_argument', 'no credentials: keep the bearer token or give --mtls');
-        updateRegistryFile(file(o), (doc) => {
+        registry.updateRegistryFile(file(o), (doc) => {
           if (doc.producers.some((p) => p.id === id)) throw new CandorError('conflict', `producer ${JSON.stringify(id)} already exists`);
           const rec: ProducerRecord = {
             id,
@@ -172,7 +178,7 @@ export function registerProducerCommands(program: Command, io: { out?: (s: strin
         if (o.rate === undefined && o.burst === undefined && o.dailyQuota === undefined && !o.defaultLimits && o.description === undefined) {
           throw new CandorError('invalid_argument', 'nothing to change: give --rate, --burst, --daily-quota, --default-limits or --description');
         }
-        const p = updateRegistryFile(file(o), (doc) => {
+        const p = registry.updateRegistryFile(file(o), (doc) => {
           const rec = find(doc, id);
           applyLimits(rec, o);
           if (o.description !== undefined) rec.description = o.description;
@@ -187,7 +193,7 @@ export function registerProducerCommands(program: Command, io: { out?: (s: strin
     .option('--json', 'print the registry as JSON (token hashes included, never tokens)')
     .action(
       run((o: DataOpt & { json?: boolean }) => {
-        const doc = readRegistryFile(file(o));
+        const doc = registry.readRegistryFile(file(o));
         if (o.json) return out(JSON.stringify(doc.producers, null, 2));
         if (doc.producers.length === 0) return out('no producers registered (add one with "candor producer add")');
         out(doc.producers.map(describe).join('\n\n'));
@@ -197,14 +203,14 @@ export function registerProducerCommands(program: Command, io: { out?: (s: strin
   dataOption(producer.command('show'))
     .description('show one producer')
     .argument('<id>')
-    .action(run((id: string, o: DataOpt) => out(describe(find(readRegistryFile(file(o)), id)))));
+    .action(run((id: string, o: DataOpt) => out(describe(find(registry.readRegistryFile(file(o)), id)))));
 
   dataOption(producer.command('remove'))
     .description('remove a producer (its leaves stay in the log; it can no longer write)')
     .argument('<id>')
     .action(
       run((id: string, o: DataOpt) => {
-        updateRegistryFile(file(o), (doc) => {
+        registry.updateRegistryFile(file(o), (doc) => {
           find(doc, id);
           doc.producers = doc.producers.filter((p) => p.id !== id);
         });
@@ -221,7 +227,7 @@ export function registerProducerCommands(program: Command, io: { out?: (s: strin
       .argument('<id>')
       .action(
         run((id: string, o: DataOpt) => {
-          updateRegistryFile(file(o), (doc) => {
+          registry.updateRegistryFile(file(o), (doc) => {
             find(doc, id).disabled = disabled;
           });
           out(`producer ${id} ${disabled ? 'disabled' : 'enabled'}`);
@@ -237,7 +243,7 @@ export function registerProducerCommands(program: Command, io: { out?: (s: strin
     .action(
       run((id: string, o: DataOpt & { tenant?: string[]; type?: string[] }) => {
         if (!o.tenant && !o.type) throw new CandorError('invalid_argument', 'give --tenant and/or --type');
-        const p = updateRegistryFile(file(o), (doc) => {
+        const p = registry.updateRegistryFile(file(o), (doc) => {
           const rec = find(doc, id);
           if (o.tenant) rec.tenants = o.tenant;
           if (o.type) rec.eventTypes = o.type;
@@ -253,8 +259,8 @@ export function registerProducerCommands(program: Command, io: { out?: (s: strin
     .argument('<id>')
     .action(
       run((id: string, o: DataOpt) => {
-        const t = newToken();
-        updateRegistryFile(file(o), (doc) => {
+        const t = registry.newToken();
+        registry.updateRegistryFile(file(o), (doc) => {
           find(doc, id).tokens.push(t.record);
         });
         out(`token ${t.record.id} added to ${id} (shown once):\n${t.token}`);
@@ -266,7 +272,7 @@ export function registerProducerCommands(program: Command, io: { out?: (s: strin
     .argument('<token-id>')
     .action(
       run((id: string, tokenId: string, o: DataOpt) => {
-        const p = updateRegistryFile(file(o), (doc) => {
+        const p = registry.updateRegistryFile(file(o), (doc) => {
           const p = find(doc, id);
           if (!p.tokens.some((t) => t.id === tokenId)) throw new CandorError('not_found', `producer ${id} has no token ${tokenId}`);
           p.tokens = p.tokens.filter((t) => t.id !== tokenId);
@@ -287,7 +293,7 @@ export function registerProducerCommands(program: Command, io: { out?: (s: strin
       run((id: string, o: DataOpt & { out?: string; register?: boolean }) => {
         const { skey, vkey } = generateSignerKey(id, randomBytes(32));
         if (o.register) {
-          updateRegistryFile(file(o), (doc) => {
+          registry.updateRegistryFile(file(o), (doc) => {
             find(doc, id).keys.push(vkey);
           });
         }
@@ -306,7 +312,7 @@ export function registerProducerCommands(program: Command, io: { out?: (s: strin
     .requiredOption('--vkey <vkey>', 'the verifier key, named after the producer')
     .action(
       run((id: string, o: DataOpt & { vkey: string }) => {
-        updateRegistryFile(file(o), (doc) => {
+        registry.updateRegistryFile(file(o), (doc) => {
           find(doc, id).keys.push(o.vkey.trim());
         });
         out(`key added to ${id}`);
@@ -318,7 +324,7 @@ export function registerProducerCommands(program: Command, io: { out?: (s: strin
     .argument('<key-id>')
     .action(
       run((id: string, keyId: string, o: DataOpt) => {
-        updateRegistryFile(file(o), (doc) => {
+        registry.updateRegistryFile(file(o), (doc) => {
           const p = find(doc, id);
           const keep = p.keys.filter((k) => parseVerifierKey(k).keyId.toString(16).padStart(8, '0') !== keyId.toLowerCase());
           if (keep.length === p.keys.length) throw new CandorError('not_found', `producer ${id} has no key ${keyId}`);
@@ -339,7 +345,7 @@ export function registerProducerCommands(program: Command, io: { out?: (s: strin
       .argument('<identity>')
       .action(
         run((id: string, identity: string, o: DataOpt) => {
-          updateRegistryFile(file(o), (doc) => {
+          registry.updateRegistryFile(file(o), (doc) => {
             const p = find(doc, id);
             if (adding) p.mtls.push(identity);
             else {
@@ -355,5 +361,5 @@ export function registerProducerCommands(program: Command, io: { out?: (s: strin
   producer
     .command('types')
     .description('list the event types a producer can be scoped to')
-    .action(() => out(EVENT_TYPE_NAMES.join('\n')));
+    .action(async () => out((await import('@candor/schema/types')).EVENT_TYPE_NAMES.join('\n')));
 }

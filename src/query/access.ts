@@ -9,6 +9,7 @@ import type { EventInit } from '@candor/schema/encoding';
 import type { Credentials } from '../producers/registry.js';
 
 export type Permission = 'search' | 'export' | 'disclose' | 'erase';
+export const PERMISSIONS: readonly Permission[] = ['search', 'export', 'disclose', 'erase'];
 
 export interface Reader {
   /** A pseudonymous reader (auditor) ID, recorded in audit-of-audit events. */

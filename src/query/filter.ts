@@ -33,7 +33,9 @@ export interface EventFilter {
 }
 
 /** The query parameters a filter is read from, in this order (also the manifest's key order). */
-export const FILTER_KEYS = ['start', 'end', 'tenant', 'type', 'from', 'to', 'review', 'session', 'actor', 'producer'] as const;
+import { FILTER_KEYS } from './filter-keys.js';
+
+export { FILTER_KEYS };
 
 /** The review an event belongs to, if any: the body's review_id, else session.started's, else correlation.review_id. */
 export function reviewIdOf(ev: Event): string {

@@ -12,15 +12,17 @@
  *
  * The store is locked by the running witness, so configure logs while it is stopped.
  */
-import type { AddressInfo } from 'node:net';
-import { Command, InvalidArgumentError } from 'commander';
-import { pino } from 'pino';
+import { existsSync } from 'node:fs';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { toBase64 } from '@candor/core/bytes';
 import { CandorError } from '@candor/core/errors';
-import { DEFAULT_FETCH_TIMEOUT_MS, startPoller, type Poller } from './poller.js';
-import { createWitnessServer } from './server.js';
-import { WitnessStore, addWitnessKey, initWitnessKey, loadWitnessKeys, removeWitnessKey } from './store.js';
-import { Witness } from './witness.js';
+import { DEFAULT_TIMEOUT_MS as DEFAULT_POLL_TIMEOUT_MS } from '../../clients/tiles/client.js';
+import type { WitnessStore } from './store.js';
+
+// The store (LevelDB) and the server (fastify) are loaded by the commands that use them, so that
+// `candor --help` does not pay for them.
+const store = () => import('./store.js');
+
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -44,18 +46,29 @@ function run<A extends unknown[]>(cmd: () => Command, fn: (...args: A) => Promis
     try {
       await fn(...args);
     } catch (err) {
-      if (err instanceof CandorError) cmd().error(`error: ${err.message}`, { exitCode: 1, code: `candor.${err.code}` });
+      if (err instanceof CandorError) {
+        // A refused command is not a usage mistake: the reason, without the help text.
+        cmd().showHelpAfterError(false);
+        cmd().error(`error: ${err.message}`, { exitCode: 1, code: `candor.${err.code}` });
+      }
       throw err;
     }
   };
 }
 
+/** Only `witness init` and `witness serve` may create a witness data directory. */
+function existingWitnessDir(dir: string): string {
+  if (!existsSync(dir)) throw new CandorError('not_found', `no witness data directory ${dir}: create it with "candor witness init --data ${dir} --name NAME", or fix --data`);
+  return dir;
+}
+
 async function withStore<T>(dir: string, fn: (store: WitnessStore) => Promise<T>): Promise<T> {
-  const store = await WitnessStore.open(dir);
+  const { WitnessStore } = await store();
+  const s = await WitnessStore.open(existingWitnessDir(dir));
   try {
-    return await fn(store);
+    return await fn(s);
   } finally {
-    await store.close();
+    await s.close();
   }
 }
 
@@ -71,7 +84,7 @@ export function registerWitnessCommands(program: Command): Command {
       run(
         () => init,
         async (o: { data: string; name: string }) => {
-          process.stdout.write(`${await initWitnessKey(o.data, o.name)}\n`);
+          process.stdout.write(`${await (await store()).initWitnessKey(o.data, o.name)}\n`);
         },
       ),
     );
@@ -84,7 +97,7 @@ export function registerWitnessCommands(program: Command): Command {
       run(
         () => vkey,
         async (o: { data: string }) => {
-          for (const k of await loadWitnessKeys(o.data)) process.stdout.write(`${k.vkey}\n`);
+          for (const k of await (await store()).loadWitnessKeys(existingWitnessDir(o.data))) process.stdout.write(`${k.vkey}\n`);
         },
       ),
     );
@@ -98,7 +111,7 @@ export function registerWitnessCommands(program: Command): Command {
       run(
         () => addKey,
         async (o: { data: string; name: string }) => {
-          process.stdout.write(`${await addWitnessKey(o.data, o.name)}\n`);
+          process.stdout.write(`${await (await store()).addWitnessKey(existingWitnessDir(o.data), o.name)}\n`);
         },
       ),
     );
@@ -112,7 +125,7 @@ export function registerWitnessCommands(program: Command): Command {
       run(
         () => removeKey,
         async (o: { data: string; vkey: string }) => {
-          await removeWitnessKey(o.data, o.vkey);
+          await (await store()).removeWitnessKey(existingWitnessDir(o.data), o.vkey);
         },
       ),
     );
@@ -155,48 +168,16 @@ export function registerWitnessCommands(program: Command): Command {
     .requiredOption('--http <host:port>', 'listen address, e.g. 127.0.0.1:7380 (port 0 picks one)', parseHostPort)
     .option('--poll <url>', 'tlog-tiles prefix of a log to poll (repeatable)', collect, [] as string[])
     .option('--interval <ms>', 'polling interval', positiveInt, 60_000)
-    .option('--poll-timeout <ms>', 'bound on each request to a polled log', positiveInt, DEFAULT_FETCH_TIMEOUT_MS)
+    .option('--poll-timeout <ms>', 'bound on each request to a polled log', positiveInt, DEFAULT_POLL_TIMEOUT_MS)
+    .addOption(new Option('--log-level <level>', 'pino log level; requests are logged at debug').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
     .action(
       run(
         () => serve,
-        async (o: { data: string; http: { host: string; port: number }; poll: string[]; interval: number; pollTimeout: number }) => {
-          await serveWitness(o);
+        async (o: { data: string; http: { host: string; port: number }; poll: string[]; interval: number; pollTimeout: number; logLevel: string }) => {
+          await (await import('./serve.js')).serveWitness(o);
         },
       ),
     );
 
   return witness;
-}
-
-async function serveWitness(o: { data: string; http: { host: string; port: number }; poll: string[]; interval: number; pollTimeout: number }): Promise<void> {
-  const logger = pino({ name: 'witness' });
-  const keys = await loadWitnessKeys(o.data);
-  const store = await WitnessStore.open(o.data);
-  const witness = new Witness({ store, signers: keys.map((k) => k.signer), logger });
-  const app = await createWitnessServer({ witness, logger });
-  try {
-    await app.listen({ host: o.http.host, port: o.http.port });
-  } catch (err) {
-    await store.close();
-    throw new CandorError('unavailable', `cannot listen on ${o.http.host}:${o.http.port}: ${(err as Error).message}`);
-  }
-  const { port } = app.server.address() as AddressInfo;
-  const host = o.http.host.includes(':') ? `[${o.http.host}]` : o.http.host;
-  logger.info({ vkeys: keys.map((k) => k.vkey) }, 'witness keys');
-  process.stdout.write(`witness serving on http://${host}:${port}\n`);
-
-  const pollers: Poller[] = o.poll.map((url) => startPoller({ witness, url, intervalMs: o.interval, timeoutMs: o.pollTimeout, logger }));
-
-  let closing = false;
-  const shutdown = async (signal: string) => {
-    if (closing) return;
-    closing = true;
-    logger.info({ signal }, 'witness shutting down');
-    await Promise.all(pollers.map((p) => p.stop()));
-    await app.close();
-    await store.close();
-    process.exit(0);
-  };
-  process.once('SIGINT', (s) => void shutdown(s));
-  process.once('SIGTERM', (s) => void shutdown(s));
 }

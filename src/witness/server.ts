@@ -60,7 +60,8 @@ export const witnessPlugin: FastifyPluginAsync<WitnessPluginOptions> = async (ap
 
 /** A fastify server with just the witness routes at the root, as `witness serve` runs it. */
 export async function createWitnessServer(opts: WitnessPluginOptions & { logger?: Logger }): Promise<FastifyInstance> {
-  const app = Fastify({ ...(opts.logger === undefined ? { logger: false } : { loggerInstance: opts.logger }) }) as unknown as FastifyInstance;
+  // No per-request lines at info: `witness serve` logs each request at debug itself.
+  const app = Fastify({ disableRequestLogging: true, ...(opts.logger === undefined ? { logger: false } : { loggerInstance: opts.logger }) }) as unknown as FastifyInstance;
   await app.register(witnessPlugin, { witness: opts.witness, ...(opts.bodyLimit === undefined ? {} : { bodyLimit: opts.bodyLimit }) });
   return app;
 }

@@ -82,8 +82,9 @@ describe('candor serve', () => {
 describe('candor add and verify', () => {
   it('adds an entry, verifies the ack, and proves inclusion and consistency later', async () => {
     const vk = join(log.dir, 'log.vkey');
-    const a = await run(['add', '--url', log.url, '--vkey-file', vk, 'first entry']);
+    const a = await run(['add', '--url', log.url, '--log-key-file', vk, 'first entry']);
     expect(a.code).toBe(0);
+    expect(a.stderr).toBe('');
     const ack = JSON.parse(a.stdout);
     expect(ack).toMatchObject({ index: 0, verified: true, size: 1 });
     const old = join(tempDir(), 'old.checkpoint');
@@ -91,28 +92,31 @@ describe('candor add and verify', () => {
 
     const file = join(tempDir(), 'entry.bin');
     writeFileSync(file, Buffer.from([0, 1, 2, 255]));
-    expect((await run(['add', '--url', log.url, '--vkey', log.vkey, '--file', file])).code).toBe(0);
+    expect((await run(['add', '--url', log.url, '--log-key', log.vkey, '--file', file])).code).toBe(0);
 
-    const cp = await run(['verify', 'checkpoint', '--url', log.url, '--vkey', log.vkey]);
+    const cp = await run(['verify', 'checkpoint', '--url', log.url, '--log-key', log.vkey]);
     expect(cp.stdout).toMatch(/^checkpoint OK: origin cli\.example\/log, size 2, root /);
-    expect((await run(['verify', 'inclusion', '--url', log.url, '--vkey', log.vkey, '--index', '1'])).stdout).toMatch(/inclusion OK: index 1 is in tree size 2/);
-    expect((await run(['verify', 'inclusion', '--url', log.url, '--vkey', log.vkey, '--file', file])).stdout).toMatch(/inclusion OK: index 1/);
-    expect((await run(['verify', 'consistency', '--url', log.url, '--vkey', log.vkey, '--old', old])).stdout).toMatch(/consistency OK: size 1 -> 2/);
-    expect((await run(['verify', 'checkpoint', '--vkey', log.vkey, '--file', old])).stdout).toMatch(/size 1/);
+    expect((await run(['verify', 'inclusion', '--url', log.url, '--log-key', log.vkey, '--index', '1'])).stdout).toMatch(/inclusion OK: index 1 is in tree size 2/);
+    expect((await run(['verify', 'inclusion', '--url', log.url, '--log-key', log.vkey, '--file', file])).stdout).toMatch(/inclusion OK: index 1/);
+    expect((await run(['verify', 'consistency', '--url', log.url, '--log-key', log.vkey, '--old', old])).stdout).toMatch(/consistency OK: size 1 -> 2/);
+    // The old spelling still works, with a note (one name per concept: --log-key, as in monitor).
+    const deprecated = await run(['verify', 'checkpoint', '--vkey', log.vkey, '--file', old]);
+    expect(deprecated.stdout).toMatch(/size 1/);
+    expect(deprecated.stderr).toBe('candor: --vkey and --vkey-file are deprecated; use --log-key and --log-key-file\n');
   });
 
   it('fails with exit code 2 when the log key does not match', async () => {
     const other = (await run(['keygen', '--origin', 'cli.example/log'])).stdout.trim().split('\n')[1]!;
-    const r = await run(['verify', 'checkpoint', '--url', log.url, '--vkey', other]);
+    const r = await run(['verify', 'checkpoint', '--url', log.url, '--log-key', other]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/no signature from a known key/);
   });
 
   it('reports a missing entry and a missing key clearly', async () => {
-    const r1 = await run(['verify', 'inclusion', '--url', log.url, '--vkey', log.vkey, '--hash', Buffer.alloc(32).toString('base64')]);
+    const r1 = await run(['verify', 'inclusion', '--url', log.url, '--log-key', log.vkey, '--hash', Buffer.alloc(32).toString('base64')]);
     expect(r1.code).toBe(1);
     expect(r1.stderr).toMatch(/no entry with leaf hash/);
     const r2 = await run(['add', '--url', log.url, 'x']);
-    expect(r2.stderr).toMatch(/--vkey/);
+    expect(r2.stderr).toMatch(/give the log verifier key with --log-key or --log-key-file/);
   });
 });

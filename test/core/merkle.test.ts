@@ -129,7 +129,7 @@ describe('proofs against a naive recursive implementation', () => {
         verifyInclusion(H, m, n, prefix[m]!, proof, root);
         if (proof.length > 0) {
           const bad = proof.map((p) => p.slice());
-          bad[rand(bad.length)]![rand(32)] ^= 1;
+          bad[rand(bad.length)]![rand(32)]! ^= 1;
           expect(() => verifyInclusion(H, m, n, prefix[m]!, bad, root)).toThrow();
         }
         if (n > 1) expect(() => verifyInclusion(H, (m + 1) % n, n, prefix[m]!, proof, root)).toThrow();
@@ -160,7 +160,7 @@ describe('proofs against a naive recursive implementation', () => {
         verifyConsistency(H, m, n, rootM, rootN, proof);
         if (proof.length > 0) {
           const bad = proof.map((p) => p.slice());
-          bad[rand(bad.length)]![rand(32)] ^= 1;
+          bad[rand(bad.length)]![rand(32)]! ^= 1;
           expect(() => verifyConsistency(H, m, n, rootM, rootN, bad)).toThrow();
           expect(() => verifyConsistency(H, m, n, rootM, rootN, [...proof, proof[0]!])).toThrow();
         }
@@ -203,13 +203,13 @@ describe('verifyInclusions (many proofs, shared nodes hashed once) against verif
     const proof = c.proof.map((p) => p.slice());
     switch (rand(7)) {
       case 0: // one bit of one sibling, anywhere on the path (the top ones are shared with every other claim)
-        if (proof.length > 0) proof[rand(proof.length)]![rand(32)] ^= 1 << rand(8);
+        if (proof.length > 0) proof[rand(proof.length)]![rand(32)]! ^= 1 << rand(8);
         break;
       case 1: // the top sibling only: everything below it is identical to the honest claims' paths
-        if (proof.length > 0) proof[proof.length - 1]![rand(32)] ^= 1;
+        if (proof.length > 0) proof[proof.length - 1]![rand(32)]! ^= 1;
         break;
       case 2: // a sibling taken from another claim's proof
-        if (proof.length > 0) proof[rand(proof.length)] = claims[rand(claims.length)]!.proof[rand(proof.length)] ?? new Uint8Array(32);
+        if (proof.length > 0) proof[rand(proof.length)] = (claims[rand(claims.length)]!.proof[rand(proof.length)] ?? new Uint8Array(32)) as Uint8Array<ArrayBuffer>;
         break;
       case 3:
         claims[k] = { ...c, leafHash: leafHashes[(c.index + 1) % n]! };

@@ -49,7 +49,7 @@ describe('SIGKILL while submissions are in flight', () => {
     const { level, tile: n, offset } = nodeLocation(last.height, last.index);
     const tile = (await store.readTiles([{ level: level, index: n }]))[0]!;
     const hashes = tile.hashes.slice();
-    hashes[(offset + 1) * 32 - 1] ^= 0x01;
+    hashes[(offset + 1) * 32 - 1]! ^= 0x01;
     await store.commit({ previous: await store.readCheckpoint(), start: cp.size, entries: [], tiles: [{ level, index: n, hashes }], leafIndex: [], checkpoint: (await store.readCheckpoint())! });
     await store.close();
 

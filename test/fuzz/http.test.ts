@@ -61,7 +61,7 @@ describe('HTTP fuzzing', () => {
   });
 
   it(`POST /v1/events: ${RUNS} JSON bodies (random and edited valid requests), no 5xx`, { timeout: 60_000 }, async () => {
-    const valid = JSON.stringify(toJson(SubmitBatchRequestSchema, create(SubmitBatchRequestSchema, { requestId: '1', eventMessages: [sampleEvent()] })));
+    const valid = JSON.stringify(toJson(SubmitBatchRequestSchema, create(SubmitBatchRequestSchema, { requestId: 1n, eventMessages: [sampleEvent()] })));
     const body = fc.oneof(fc.json({ maxDepth: 4 }), textNear(valid));
     let accepted = 0;
     await fc.assert(

@@ -180,9 +180,8 @@ describe('the gateway SDK', () => {
   it('applies backpressure: record waits while the buffer is full', async () => {
     const real = new GrpcTransport({ address: log.address, token: log.creds.gw!.token });
     let maxSeen = 0;
-    let gw!: GatewayClient;
     const slow = { submitBatch: async (r: SubmitBatchRequest) => (await new Promise((res) => setTimeout(res, 30)), real.submitBatch(r)), close: () => real.close() };
-    gw = gateway({ batch: { maxEvents: 5, maxBuffered: 10, maxInFlight: 1, lingerMs: 1 }, transport: slow });
+    const gw = gateway({ batch: { maxEvents: 5, maxBuffered: 10, maxInFlight: 1, lingerMs: 1 }, transport: slow });
     const pending = Array.from({ length: 60 }, () => {
       maxSeen = Math.max(maxSeen, gw.buffered);
       return gw.producerEvents.heartbeat();

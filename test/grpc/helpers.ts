@@ -145,7 +145,8 @@ export function sampleEvent(over: Partial<MessageInitShape<typeof EventSchema>> 
     sessionId: `ses-${n}`,
     outcome: Outcome.SUCCESS,
     body: { case: 'sessionStarted', value: { verb: SessionVerb.CONNECT, protocol: 'postgres' } },
-    ...over,
+    // A MessageInitShape is a union (a message or its init); spread, it no longer type-checks as one.
+    ...(over as object),
   });
 }
 

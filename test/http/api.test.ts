@@ -13,7 +13,7 @@ const entries = Array.from({ length: 300 }, (_, i) => utf8(`http entry ${i}`));
 let early: Checkpoint;
 
 const get = (path: string) => fetch(`${url}${path}`);
-const post = (body: BodyInit | undefined, type?: string) =>
+const post = (body: RequestInit['body'], type?: string) =>
   fetch(`${url}/add`, { method: 'POST', body, headers: type ? { 'Content-Type': type } : {} });
 const checkpoint = async () => openCheckpoint(await (await get('/checkpoint')).text(), log.keys.verifiers).checkpoint;
 

@@ -324,7 +324,7 @@ describe('sequencer', () => {
     await seq.close();
     // Corrupt the partial level-0 tile (as an insider editing the store would).
     const tile = (await store.readTiles([{ level: 0, index: 0 }]))[0]!.hashes.slice();
-    tile[5] ^= 0xff;
+    tile[5]! ^= 0xff;
     const cp = (await store.readCheckpoint())!;
     await store.commit({ previous: await store.readCheckpoint(), start: 10, entries: [], tiles: [{ level: 0, index: 0, hashes: tile }], leafIndex: [], checkpoint: cp });
     await store.close();

@@ -18,8 +18,9 @@ beforeAll(async () => {
 });
 afterAll(() => log?.cleanup());
 
-const erase = (token: string, ...args: string[]) =>
-  run(process.execPath, [CLI, 'erase', '--url', log.url, '--tenant', 'org-1', '--subject', 'cust_1', '--reason', 'gdpr_art17', ...args], { env: { ...process.env, CANDOR_TOKEN: token }, timeout: 20_000 });
+const eraseWith = (variable: string, token: string, ...args: string[]) =>
+  run(process.execPath, [CLI, 'erase', '--url', log.url, '--tenant', 'org-1', '--subject', 'cust_1', '--reason', 'gdpr_art17', ...args], { env: { ...process.env, [variable]: token }, timeout: 20_000 });
+const erase = (token: string, ...args: string[]) => eraseWith('CANDOR_AUDITOR_TOKEN', token, ...args);
 
 describe('candor erase', () => {
   it("erases a subject through the API, and refuses a token without the permission", async () => {
@@ -35,7 +36,9 @@ describe('candor erase', () => {
     expect(stdout).toMatch(/keys +1 destroyed/);
     expect(stdout).toMatch(/openings +1 in 1 event records deleted/);
     expect((await call(log, 'GET', `/v1/openings/${r.event.eventId}`, 'tok-admin')).status).toBe(404);
-    const again = await erase('tok-admin', '--request-id', 'req-cli-1');
+    // The old variable still works, with a note (one name per concept: CANDOR_AUDITOR_TOKEN).
+    const again = await eraseWith('CANDOR_TOKEN', 'tok-admin', '--request-id', 'req-cli-1');
     expect(again.stdout).toMatch(/already done/);
+    expect(again.stderr).toBe('candor: CANDOR_TOKEN is deprecated for auditor tokens; set CANDOR_AUDITOR_TOKEN\n');
   });
 });

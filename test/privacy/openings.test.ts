@@ -133,7 +133,7 @@ describe('deposit and disclosure', () => {
     const digest = new Uint8Array(createHash('sha256').update(payload).digest());
     const gw = log.gateway('gw', 'org-1');
     const draft = B.statement.executed({ actor: alice, resource: prod, sessionId: 'ses-p', statement: 'select * from accounts where id = 7' });
-    const r = await gw.record({ ...draft.init, payload: { uri: 'candor:openings', digest, encryption: '' } }, draft.openings);
+    const r = await gw.record({ ...(draft.init as object), payload: { uri: 'candor:openings', digest, encryption: '' } }, draft.openings);
     const wrong = await call(log, 'POST', '/v1/openings', log.creds.gw!.token, { tenant_id: 'org-1', event_id: r.event.eventId, leaf_index: r.receipt.index, payload: toBase64(utf8('another payload')) });
     expect(wrong.status).toBe(400);
     expect(wrong.body.error!.message).toMatch(/payload: its SHA-256 is not the digest/);

@@ -1,6 +1,6 @@
 // `candor producer ...` run in-process against a data dir, driving a running log: a token
 // printed by `add` works at once, and `token revoke` takes effect without a restart.
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Command, CommanderError } from 'commander';
@@ -67,14 +67,13 @@ describe('candor producer', () => {
     expect(await candor('show', 'gw-1')).toMatch(/keys\s+[0-9a-f]{8}\s+gw-1\+/);
   });
 
-  it('registers producers before the log ever ran (no data dir yet)', async () => {
+  it('refuses a data dir that does not exist (only serve and init create one)', async () => {
     const fresh = join(tempDir(), 'not-yet');
-    const program = new Command('candor').exitOverride();
-    let printed = '';
-    registerProducerCommands(program, { out: (s) => (printed += s) });
-    await program.parseAsync(['producer', 'add', 'gw-early', '--tenant', 'o', '--type', '*', '--data', fresh], { from: 'user' });
-    expect(printed).toMatch(/producer gw-early registered/);
-    expect(readRegistryFile(join(fresh, REGISTRY_FILE)).producers.map((p) => p.id)).toEqual(['gw-early']);
+    const program = new Command('candor').exitOverride().configureOutput({ writeErr: () => undefined });
+    registerProducerCommands(program, { out: () => undefined });
+    const err = await program.parseAsync(['producer', 'add', 'gw-early', '--tenant', 'o', '--type', '*', '--data', fresh], { from: 'user' }).catch((e: unknown) => e);
+    expect((err as CommanderError).message).toMatch(/no log data directory .*not-yet: create it with "candor init/);
+    expect(existsSync(fresh)).toBe(false);
   });
 
   it('refuses bad commands with a one-line reason and exit code 1', async () => {

@@ -78,7 +78,7 @@ export function variedEvent(i: number, over: Partial<MessageInitShape<typeof Eve
     ...(i % 5 === 0 ? { correlation: { reviewId: `rev-${i % 15}` } } : {}),
     ...(i % 4 === 1 ? { object: { database: 'app', schema: 'public', name: pick(['users', 'orders'], i >> 2), columns: i % 8 === 1 ? ['email', 'ssn'] : [] } } : {}),
     body: heartbeat ? { case: 'heartbeat', value: {} } : { case: 'sessionStarted', value: { verb: SessionVerb.CONNECT, protocol: 'postgres' } },
-    ...over,
+    ...(over as object), // see sampleEvent in test/grpc/helpers.ts
   });
 }
 
@@ -161,7 +161,7 @@ export interface JsonHit {
 }
 
 export async function httpSearch(url: string, params: Record<string, string | number>, token = 'tok-all'): Promise<{ status: number; body: { results: JsonHit[]; nextCursor?: string; checkpoint?: string; error?: { code: string; message: string } } }> {
-  const q = new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)]));
+  const q = new URLSearchParams(Object.entries(params).map(([k, v]): [string, string] => [k, String(v)]));
   const res = await fetch(`${url}/v1/search?${q}`, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
   return { status: res.status, body: (await res.json()) as never };
 }

@@ -51,7 +51,7 @@ describe('GET /v1/search', () => {
 
   it('finds one event by event_id, producer_event_id and leaf_hash', async () => {
     const e = events[123]!;
-    for (const f of [{ event_id: e.event.eventId }, { producer_event_id: e.event.producerEventId }]) {
+    for (const f of [{ event_id: e.event.eventId }, { producer_event_id: e.event.producerEventId }] as Record<string, string>[]) {
       expect((await allPages(log.url, f)).indexes).toEqual([e.index]);
     }
     const leafHash = Buffer.from(portableHasher.leaf(e.leaf)).toString('base64');

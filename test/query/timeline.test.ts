@@ -60,7 +60,7 @@ describe('review timeline', () => {
     const until = new Date(Date.UTC(2026, 4, 5));
     const grant = (type: 'activated' | 'expired') =>
       complete({
-        init: { ...review.autoApproved({ actor: carol, reviewId: R, ruleName: 'x' }).init, type: `access.grant.${type}`, resource, body: { case: 'accessGrant', value: { grantId: 'g-1', reviewId: R, validUntil: { seconds: BigInt(until.getTime() / 1000), nanos: 0 } } } },
+        init: { ...(review.autoApproved({ actor: carol, reviewId: R, ruleName: 'x' }).init as object), type: `access.grant.${type}`, resource, body: { case: 'accessGrant', value: { grantId: 'g-1', reviewId: R, validUntil: { seconds: BigInt(until.getTime() / 1000), nanos: 0 } } } },
         openings: [],
       });
     const events = logged([req.event, complete(review.autoApproved({ actor: carol, reviewId: R, ruleName: 'on-call' })), grant('activated'), grant('expired')]);

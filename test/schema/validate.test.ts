@@ -8,7 +8,7 @@ import { concat } from '@candor/core/bytes';
 import { decodeEvent } from '@candor/schema/encoding';
 import { EVENT_TYPES, EVENT_TYPE_NAMES, isValidTypePattern, typeMatches } from '@candor/schema/types';
 import { validateEvent } from '@candor/schema/validate';
-import { ActorType, EventSchema, type Event } from '@candor/schema/gen/candor/v1/event_pb';
+import { ActorType, EventSchema, type Event, type Outcome } from '@candor/schema/gen/candor/v1/event_pb';
 
 const common: B.Common = {
   actor: { id: 'usr_1', display: 'alice@example.com' },
@@ -79,7 +79,7 @@ const SAMPLES: Record<string, B.Draft> = {
   ...Object.fromEntries(['started', 'stopped', 'paused'].map((v) => [`audit.producer.${v}`, B.draft(`audit.producer.${v}`, { ...common, actor: { id: 'gw', type: ActorType.SYSTEM } }, { case: 'producerLifecycle', value: {} })])),
 };
 
-const event = (d: B.Draft): Event => create(EventSchema, { eventId: 'e', producerEventId: 'p', tenantId: 'org-1', occurredAt: { seconds: 1n }, ...d.init });
+const event = (d: B.Draft): Event => create(EventSchema, { eventId: 'e', producerEventId: 'p', tenantId: 'org-1', occurredAt: { seconds: 1n }, ...(d.init as object) });
 
 describe('the event taxonomy', () => {
   it('has a valid sample for every type, which decodes canonically', () => {
@@ -117,7 +117,7 @@ describe('validation errors name the field', () => {
     ['session.started', (e) => (e.occurredAt = undefined), /event\.occurred_at is required/],
     ['session.started', (e) => (e.actor!.type = ActorType.UNSPECIFIED), /event\.actor\.type is required/],
     ['session.started', (e) => (e.outcome = 0), /event\.outcome is required/],
-    ['session.started', (e) => (e.outcome = 42), /event\.outcome has unknown enum value 42/],
+    ['session.started', (e) => (e.outcome = 42 as Outcome), /event\.outcome has unknown enum value 42/],
     ['session.started', (e) => (e.sessionId = ''), /event\.session_id is required for session\.started/],
     ['session.started', (e) => (e.source = undefined), /event\.source is required for session\.started/],
     ['session.started', (e) => (e.tenantId = 'a\u0000b'), /event\.tenant_id contains a control character/],

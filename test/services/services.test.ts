@@ -143,7 +143,7 @@ describe.skipIf(s3Skip)(`S3 on Ceph RGW${s3Skip ? ` (skipped: ${s3Skip})` : ''}`
       expect(won).toHaveLength(1);
       for (const r of results) if (r.status === 'rejected') statuses.add((r.reason as S3ServiceException).$metadata.httpStatusCode);
       const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-      expect(await got.Body!.transformToString()).toBe(`size ${won[0] + 1}`);
+      expect(await got.Body!.transformToString()).toBe(`size ${won[0]! + 1}`);
     }
     expect([...statuses].filter((s) => s !== 412 && s !== 500)).toEqual([]);
   });

@@ -102,7 +102,7 @@ describe('full audit', () => {
         (p, b) => {
           if (p !== 'tile/1/000') return b;
           const t = b.slice();
-          t[32 * 5] ^= 1;
+          t[32 * 5]! ^= 1;
           return t;
         },
         /tile\/1\/000 holds .* at offset 5, but the tiles below give/,
