@@ -93,8 +93,16 @@ describe('truncation', () => {
     expect(r).toMatchObject({ kind: 'alarm', alarm: { kind: 'truncation' } });
     if (r.kind === 'alarm') expect(r.alarm.message).toMatch(/size 5, below size 300 .* no longer serves the tiles of size 300/);
 
-    // It grows past the old size with other entries: not an extension of what was verified.
+    // The restored log stepped down (docs/fencing.md) and will not start on that store again.
+    expect(restored.sequencer.fenced?.message).toMatch(/witness w1 .* size 300/);
+    expect((await post(log.url, 'refused')).status).toBe(503);
     await log.close();
+    await expect(start()).rejects.toThrow(/refusing to start: witness w1 showed that this log has published a tree of size 300/);
+
+    // An operator who ignores that, restores the backup again and runs it without the witness,
+    // grows past the old size with other entries: not an extension of what was verified.
+    rmSync(key.dir, { recursive: true, force: true });
+    cpSync(backup, key.dir, { recursive: true });
     log = await startTestLog({ data: key.dir, origin });
     cleanups.push(() => log.cleanup());
     await fill(log, 'different', 5, 310);
