@@ -105,6 +105,8 @@ export class CloudStore implements LogStore {
   #size = 0;
   /** The entries of the last, partial entry bundle (what the next commit's bundle extends). */
   #tail: { index: number; entries: Uint8Array[] } | undefined;
+  /** Object PUTs this store has sent (staging, tiles, bundles, interiors, checkpoint), for benchmarks. */
+  puts = 0;
   /** Test-only: throw at this point of the next commit, as a process killed there would stop. */
   crashAt: CrashPoint | undefined;
 
@@ -299,6 +301,7 @@ export class CloudStore implements LogStore {
 
   async #putStaging(key: string, body: Uint8Array): Promise<void> {
     try {
+      this.puts++;
       await this.#s3.send(new PutObjectCommand({ Bucket: this.#bucket, Key: key, Body: body, IfNoneMatch: '*' }));
     } catch (e) {
       // 412: already staged; the key is the hash of the checkpoint, so it is this very batch.
@@ -346,6 +349,7 @@ export class CloudStore implements LogStore {
 
   /** Uploads a committed batch's objects, moves the public checkpoint forward, drops staging. */
   async #publish(checkpoint: string, objects: readonly PendingObject[]): Promise<void> {
+    this.puts += objects.length;
     await Promise.all(objects.map((o) => this.#s3.send(new PutObjectCommand({ Bucket: this.#bucket, Key: o.key, Body: o.body }))));
     await this.#advanceCheckpoint(checkpoint);
     await this.#delete(stagingKey(checkpoint));
@@ -368,6 +372,7 @@ export class CloudStore implements LogStore {
         if (status(e) !== 404) throw e;
       }
       try {
+        this.puts++;
         await this.#s3.send(
           new PutObjectCommand({ Bucket: this.#bucket, Key: 'checkpoint', Body: note, ContentType: 'text/plain; charset=utf-8', CacheControl: 'no-cache', ...(etag ? { IfMatch: etag } : { IfNoneMatch: '*' }) }),
         );
