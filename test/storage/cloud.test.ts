@@ -152,3 +152,22 @@ describe.skipIf(skip)(`the cloud driver${skip ? ` (skipped: ${skip})` : ''}`, ()
     expect(t!.hashes.length).toBe(20 * 32);
   }, 60_000);
 });
+
+describe.skipIf(skip)(`the bucket's checkpoint${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  test('only moves forward: a commit never overwrites a larger checkpoint object, and records it as ahead evidence', async () => {
+    const o = cloudOptions();
+    const c = s3(o);
+    const store = await CloudStore.open(o);
+    cleanups.push(() => store.close());
+    const log = new BatchMaker();
+    await log.commit(store, 5);
+    // Someone (a restored database's node, a slow writer) left a larger tree's checkpoint there.
+    const larger = 'conformance.example/log\n1000\nAAAA\n';
+    await c.send(new PutObjectCommand({ Bucket: o.bucket, Key: 'checkpoint', Body: larger }));
+    await log.commit(store, 5);
+    expect(await object(c, o.bucket, 'checkpoint')).toBe(larger);
+    expect(await store.readCheckpoint()).toBe(log.checkpoint);
+    // And the larger size is recorded as evidence that the database is behind what was published.
+    expect(await store.readAhead()).toEqual({ size: 1000, source: 'bucket', note: larger });
+  }, 60_000);
+});

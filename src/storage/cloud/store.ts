@@ -366,7 +366,15 @@ export class CloudStore implements LogStore {
       try {
         const got = await this.#s3.send(new GetObjectCommand({ Bucket: this.#bucket, Key: 'checkpoint' }));
         const current = await got.Body!.transformToString();
-        if (current === note || noteSize(current) >= size) return;
+        if (current === note) return;
+        if (noteSize(current) > size) {
+          // The bucket shows a larger tree than PostgreSQL just committed: the database was rolled
+          // back (a restored backup, a failover that lost commits). Recorded, so that start-up
+          // refuses to sequence on it (Sequencer.open checks readAhead).
+          await this.recordAhead({ size: noteSize(current), source: 'bucket', note: current });
+          return;
+        }
+        if (noteSize(current) === size) return;
         etag = got.ETag!.replaceAll('"', ''); // RGW wants If-Match unquoted
       } catch (e) {
         if (status(e) !== 404) throw e;
