@@ -26,6 +26,7 @@ const SECTIONS: [json: string, title: string, load: () => Promise<(d: never) => 
   ['search', 'Search', async () => (await import('./search.js')).searchSection],
   ['export', 'Export', async () => (await import('./export.js')).exportSection],
   ['startup', 'Start-up', async () => (await import('./startup.js')).startupSection],
+  ['cloud', 'Cloud driver', async () => (await import('./cloud.js')).cloudSection],
 ];
 
 const SCENARIOS: Record<string, () => Promise<{ main(): Promise<void> }>> = {
@@ -53,6 +54,8 @@ const SCENARIOS: Record<string, () => Promise<{ main(): Promise<void> }>> = {
   export: () => import('./export.js'),
   // Start-up of the CLI and of `npm start` (issue 16); seconds.
   startup: () => import('./startup.js'),
+  // Opt-in: the cloud driver on loopback Ceph RGW + PostgreSQL (`npm run services -- up` first).
+  cloud: () => import('./cloud.js'),
   summary: () => import('./summary.js'),
   // Rewrites every section (and its plots) from the JSON, measuring nothing; then the summary.
   render: async () => ({

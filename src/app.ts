@@ -15,7 +15,7 @@ import { createMetrics, type LogMetrics } from './log/metrics.js';
 import { TreeReader } from './log/reader.js';
 import { Sequencer } from './log/sequencer.js';
 import { LogService } from './log/service.js';
-import { LevelStore } from './storage/level.js';
+import { openStore } from './storage/open.js';
 import type { LogStore } from './storage/store.js';
 import { createWitnessingMetrics } from './witnessing/metrics.js';
 import { LogWitnessing } from './witnessing/witnessing.js';
@@ -42,7 +42,7 @@ export interface RunningLog {
   keys: LogKeys;
   service: LogService;
   sequencer: Sequencer;
-  store: LevelStore;
+  store: LogStore;
   metrics: LogMetrics;
   http: FastifyInstance;
   /** Log-side witnessing, when the config has a witness policy. */
@@ -89,8 +89,8 @@ export async function startLog(config: Config, opts: StartOptions = {}): Promise
   try {
     let logger: { error(obj: object, msg: string): void } | undefined;
     const merge = { shared: SHARED_FIELDS, termsOf: leafTerms, onError: (err: unknown) => logger?.error({ err }, 'merging posting blocks failed; retried after the next commit') };
-    const level = await LevelStore.open(join(config.data, 'db'), config.indexes ? { merge } : {});
-    const store = opts.wrapStore ? opts.wrapStore(level) : level;
+    const { store: base, level } = await openStore(config.storage, config.data, config.indexes ? { merge } : {});
+    const store = opts.wrapStore ? opts.wrapStore(base) : base;
     opened.push(() => store.close());
     const metrics = createMetrics();
     const hasher = nodeHasher;
@@ -109,7 +109,7 @@ export async function startLog(config: Config, opts: StartOptions = {}): Promise
     });
     opened.push(() => sequencer.close());
     // Windows finished before this start and not merged yet (an older log, or a crash mid-merge).
-    void level.merger?.run(sequencer.size).catch(() => {});
+    void level?.merger?.run(sequencer.size).catch(() => {});
     const witnessing = config.witnessing
       ? new LogWitnessing({
           config: config.witnessing,
@@ -142,7 +142,7 @@ export async function startLog(config: Config, opts: StartOptions = {}): Promise
     const systemEvents = new LogSystemEvents(service);
     const sink = opts.systemEvents ? opts.systemEvents(service) : systemEvents;
     const audit = new ReadAudit(config.auditReads ? sink : undefined);
-    const search = config.indexes ? new SearchService({ service, store, index: level, commits: sequencer, authorize, audit }) : undefined;
+    const search = config.indexes && level ? new SearchService({ service, store, index: level, commits: sequencer, authorize, audit }) : undefined;
     const privacy = new PrivacyService({ store: openings, service, registry: producers, authorize, systemEvents: sink });
     const reads = {
       authorize,
@@ -187,7 +187,7 @@ export async function startLog(config: Config, opts: StartOptions = {}): Promise
       keys,
       service,
       sequencer,
-      store: level,
+      store: base,
       metrics,
       http,
       ...(witnessing ? { witnessing } : {}),

@@ -8,6 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { CandorError } from '@candor/core/errors';
 import { DEFAULTS } from './log/sequencer.js';
 import { parseWitnessingConfig, type WitnessingConfig } from './witnessing/config.js';
+import { parseStorageConfig, type StorageConfig } from './storage/open.js';
 
 export interface Config {
   /** Data directory: keys and the store. */
@@ -55,6 +56,8 @@ export interface Config {
   indexes: boolean;
   /** Log searches, exports and timeline reads as audit-of-audit events (docs/export.md); on by default. */
   auditReads: boolean;
+  /** Where the log's tiles, entries and checkpoint live (docs/deployment.md); default the embedded LevelDB store. */
+  storage: StorageConfig;
 }
 
 export const CONFIG_DEFAULTS: Config = {
@@ -72,6 +75,7 @@ export const CONFIG_DEFAULTS: Config = {
   producerDailyQuota: 0,
   indexes: true,
   auditReads: true,
+  storage: { driver: 'level' },
 };
 
 /**
@@ -82,7 +86,7 @@ export const CONFIG_DEFAULTS: Config = {
  */
 export interface ConfigField {
   env: string;
-  type: 'string' | 'int' | 'bool' | 'list' | 'witnessing';
+  type: 'string' | 'int' | 'bool' | 'list' | 'witnessing' | 'storage';
   flag?: string;
   secret?: true;
   doc?: string;
@@ -115,6 +119,12 @@ export const FIELDS: Record<keyof Config, ConfigField> = {
   producerDailyQuota: { env: 'CANDOR_PRODUCER_DAILY_QUOTA', type: 'int', doc: 'Default events per producer per UTC day; 0: no quota.' },
   privacyKeyFile: { env: 'CANDOR_PRIVACY_KEY_FILE', type: 'string', secret: true, doc: 'Master key file wrapping the openings store\'s data keys (docs/privacy.md).', default: '<data>/privacy.key, created' },
   indexes: { env: 'CANDOR_INDEXES', type: 'bool', doc: 'Search indexes, written in the same batch as the tree (docs/search.md). Turning them on for a log that ran without them needs `candor index rebuild`.' },
+  storage: {
+    env: 'CANDOR_STORAGE',
+    type: 'storage',
+    doc: 'Storage driver: {driver: level} (embedded LevelDB under <data>/db) or {driver: cloud, bucket, endpoint, region, postgres, schema} (S3-compatible bucket + PostgreSQL; needs indexes: false; docs/deployment.md). JSON in the environment.',
+    default: 'level',
+  },
   auditReads: { env: 'CANDOR_AUDIT_READS', type: 'bool', doc: 'Log searches, timeline reads and exports by auditors as audit-of-audit events (docs/export.md).' },
 };
 
@@ -138,6 +148,7 @@ function coerce(key: keyof Config, value: unknown, source: string): unknown {
     bad(key, source, 'must be true or false');
   }
   if (type === 'witnessing') return parseWitnessingConfig(value, `config ${key}`, source);
+  if (type === 'storage') return parseStorageConfig(value, `config ${key} (from ${source})`);
   if (type === 'list') {
     if (typeof value === 'string') return value.split(',').map((s) => s.trim()).filter(Boolean);
     if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) bad(key, source, 'must be a list of strings');
@@ -227,6 +238,9 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; flags
   if ((c.httpTlsCert === undefined) !== (c.httpTlsKey === undefined)) bad('httpTlsCert', 'config', 'and httpTlsKey must be given together');
   if (c.httpTlsClientCa !== undefined && c.httpTlsCert === undefined) bad('httpTlsClientCa', 'config', 'needs httpTlsCert and httpTlsKey (mutual TLS runs over TLS)');
   if (c.admin !== undefined && !/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):[0-9]{1,5}$/.test(c.admin)) bad('admin', 'config', `must be HOST:PORT (for example 127.0.0.1:8090), got "${c.admin}"`);
+  if (c.storage.driver === 'cloud' && c.indexes) {
+    bad('indexes', sources.get('indexes') ?? 'default', 'must be false with storage driver cloud: the search indexes live only in the embedded LevelDB store for now (docs/deployment.md)');
+  }
   return c;
 }
 

@@ -46,3 +46,16 @@ describe('configuration', () => {
     for (const bad of ['8080', 'host:', 'host:99999', ':80', 'a b:1']) expect(() => parseHostPort(bad)).toThrow(/HOST:PORT/);
   });
 });
+
+describe('storage', () => {
+  const cloud = { driver: 'cloud', bucket: 'b', region: 'us-east-1', postgres: 'postgres://127.0.0.1/x' };
+  it('defaults to the embedded store; a cloud storage needs indexes off and names what is wrong', () => {
+    expect(loadConfig({ env: {} }).storage).toEqual({ driver: 'level' });
+    expect(loadConfig({ env: { CANDOR_STORAGE: JSON.stringify(cloud), CANDOR_INDEXES: 'false' } }).storage).toEqual(cloud);
+    expect(() => loadConfig({ env: { CANDOR_STORAGE: JSON.stringify(cloud) } })).toThrow(/indexes .*must be false with storage driver cloud/);
+    expect(() => loadConfig({ env: { CANDOR_STORAGE: JSON.stringify({ ...cloud, bucket: undefined }), CANDOR_INDEXES: 'false' } })).toThrow(/storage \(from environment\) \.bucket is required/);
+    expect(() => loadConfig({ env: { CANDOR_STORAGE: JSON.stringify({ ...cloud, bukket: 'x' }), CANDOR_INDEXES: 'false' } })).toThrow(/\.bukket is not a key of the cloud driver/);
+    expect(() => loadConfig({ env: { CANDOR_STORAGE: JSON.stringify({ ...cloud, schema: 'x; drop' }), CANDOR_INDEXES: 'false' } })).toThrow(/\.schema must be a plain PostgreSQL identifier/);
+    expect(() => loadConfig({ env: { CANDOR_STORAGE: '{"driver":"s3"}' } })).toThrow(/\.driver must be "level" or "cloud"/);
+  });
+});

@@ -332,8 +332,17 @@ export class LevelStore implements LogStore, SearchIndex {
     return values.map((v) => (v === undefined ? undefined : readIndex(v)));
   }
 
-  async commit(batch: CommitBatch): Promise<void> {
-    // The fence: only the sequencer writes, one commit at a time, and LevelDB's LOCK keeps other
+  /** The last commit's write: commits run one after another, so each fence check sees the one before. */
+  #commits: Promise<unknown> = Promise.resolve();
+
+  commit(batch: CommitBatch): Promise<void> {
+    const run = this.#commits.then(() => this.#commit(batch));
+    this.#commits = run.catch(() => undefined);
+    return run;
+  }
+
+  async #commit(batch: CommitBatch): Promise<void> {
+    // The fence: commits in this process run one at a time (above) and LevelDB's LOCK keeps other
     // processes out, so reading the checkpoint before the write is as good as checking within it.
     const stored = await this.readCheckpoint();
     if (stored !== batch.previous) throw new FencedError(fencedMessage(stored, batch.previous));
