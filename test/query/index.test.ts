@@ -124,7 +124,7 @@ describe('config indexes: false', () => {
     const log = await startSearchLog({ indexes: false });
     try {
       await ingest(log, Array.from({ length: 20 }, (_, i) => variedEvent(i)));
-      expect(await indexKeys(log.store)).toEqual([]);
+      expect(await indexKeys(log.store as LevelStore)).toEqual([]);
       expect((await httpSearch(log.url, {})).status).toBe(404);
     } finally {
       await log.cleanup();

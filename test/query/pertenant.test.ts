@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIELD, PER_TENANT, eventTerms } from '../../src/query/terms.js';
 import { INDEX_PREFIX } from '../../src/storage/postings.js';
 import { allEvents, allPages, ingest, naive, startSearchLog, variedEvent, type NaiveFilter, type SearchLog } from './helpers.js';
+import type { LevelStore } from '../../src/storage/level.js';
 
 let log: SearchLog;
 let before: number;
@@ -58,7 +59,7 @@ describe('per-tenant terms', () => {
 
   it('begin where the first commit of this code wrote terms, not below it', async () => {
     expect(before).toBe(240);
-    expect(log.store.perTenantFrom()).toBe(before);
+    expect((log.store as LevelStore).perTenantFrom()).toBe(before);
   });
 
   const filters: NaiveFilter[] = [

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CandorError } from '@candor/core/errors';
 import { SearchService } from '../../src/query/search.js';
 import { allEvents, ingest, naive, startSearchLog, testAuthorize, variedEvent, type SearchLog } from './helpers.js';
+import type { LevelStore } from '../../src/storage/level.js';
 
 let log: SearchLog;
 beforeAll(async () => {
@@ -108,7 +109,7 @@ describe('GET /v1/tail', () => {
 
   it('drops a consumer that stops reading once it falls behind, without holding the log', async () => {
     // A service of its own with a small lag bound, over the same log.
-    const search = new SearchService({ service: log.service, store: log.store, index: log.store, commits: log.sequencer, authorize: testAuthorize, tailMaxLag: 20 });
+    const search = new SearchService({ service: log.service, store: log.store, index: log.store as LevelStore, commits: log.sequencer, authorize: testAuthorize, tailMaxLag: 20 });
     let failed: CandorError | undefined;
     let sent = 0;
     const t = search.tail({ token: 'tok-all' }, { terms: {} }, undefined, {
