@@ -166,7 +166,7 @@ export async function startLog(config: Config, opts: StartOptions = {}): Promise
     let grpc: GrpcServer | undefined;
     if (config.grpc) {
       const tls = config.grpcTlsCert && config.grpcTlsKey ? { certFile: config.grpcTlsCert, keyFile: config.grpcTlsKey, ...(config.grpcTlsClientCa ? { clientCaFile: config.grpcTlsClientCa } : {}) } : undefined;
-      grpc = await startGrpcServer({ service, events, checkpoints: sequencer, address: config.grpc, metrics, logger: http.log, ...(tls ? { tls } : {}), ...(search ? { search } : {}) });
+      grpc = await startGrpcServer({ service, events, checkpoints: sequencer, address: config.grpc, maxMessageBytes: config.grpcMaxMessageBytes, metrics, logger: http.log, ...(tls ? { tls } : {}), ...(search ? { search } : {}) });
       const started = grpc;
       opened.push(() => started.close(0));
     }

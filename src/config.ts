@@ -33,6 +33,8 @@ export interface Config {
   grpcTlsCert?: string;
   grpcTlsKey?: string;
   grpcTlsClientCa?: string;
+  /** The largest gRPC request message, in bytes (src/grpc/server.ts DEFAULT_MAX_MESSAGE_BYTES). */
+  grpcMaxMessageBytes: number;
   /** TLS for HTTP: certificate and key (PEM files), and a CA for client certificates (mTLS). */
   httpTlsCert?: string;
   httpTlsKey?: string;
@@ -67,6 +69,7 @@ export const CONFIG_DEFAULTS: Config = {
   queueMaxBytes: DEFAULTS.maxQueueBytes,
   cacheBytes: 64 * 1024 * 1024,
   logLevel: 'info',
+  grpcMaxMessageBytes: 16 * 1024 * 1024,
   producerEventsPerSecond: 0,
   producerBurst: 0,
   producerDailyQuota: 0,
@@ -106,6 +109,7 @@ export const FIELDS: Record<keyof Config, ConfigField> = {
   grpcTlsCert: { env: 'CANDOR_GRPC_TLS_CERT', type: 'string', flag: '--grpc-tls-cert', doc: 'TLS certificate for gRPC (PEM file).', default: 'plaintext' },
   grpcTlsKey: { env: 'CANDOR_GRPC_TLS_KEY', type: 'string', flag: '--grpc-tls-key', secret: true, doc: 'TLS private key for gRPC (PEM file).', default: 'plaintext' },
   grpcTlsClientCa: { env: 'CANDOR_GRPC_TLS_CLIENT_CA', type: 'string', flag: '--grpc-tls-client-ca', doc: 'CA for producer client certificates: turns on mutual TLS.', default: 'off' },
+  grpcMaxMessageBytes: { env: 'CANDOR_GRPC_MAX_MESSAGE_BYTES', type: 'int', doc: 'The largest gRPC request message; larger ones are refused (INVALID_ARGUMENT) as they arrive. The default holds a batch of 256 events of the largest size (60 KiB), or 4096 events of up to 4 KiB.' },
   httpTlsCert: { env: 'CANDOR_HTTP_TLS_CERT', type: 'string', flag: '--http-tls-cert', doc: 'TLS certificate for HTTP (PEM file): serves HTTPS.', default: 'plaintext' },
   httpTlsKey: { env: 'CANDOR_HTTP_TLS_KEY', type: 'string', flag: '--http-tls-key', secret: true, doc: 'TLS private key for HTTP (PEM file).', default: 'plaintext' },
   httpTlsClientCa: { env: 'CANDOR_HTTP_TLS_CLIENT_CA', type: 'string', flag: '--http-tls-client-ca', doc: 'CA for producer client certificates over HTTP: turns on mutual TLS.', default: 'off' },
@@ -226,6 +230,7 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; flags
   if (c.grpcTlsClientCa !== undefined && c.grpcTlsCert === undefined) bad('grpcTlsClientCa', 'config', 'needs grpcTlsCert and grpcTlsKey (mutual TLS runs over TLS)');
   if ((c.httpTlsCert === undefined) !== (c.httpTlsKey === undefined)) bad('httpTlsCert', 'config', 'and httpTlsKey must be given together');
   if (c.httpTlsClientCa !== undefined && c.httpTlsCert === undefined) bad('httpTlsClientCa', 'config', 'needs httpTlsCert and httpTlsKey (mutual TLS runs over TLS)');
+  if (c.grpcMaxMessageBytes < 64 * 1024) bad('grpcMaxMessageBytes', sources.get('grpcMaxMessageBytes') ?? 'config', 'must be at least 65536 (one event of the largest size, with its framing)');
   if (c.admin !== undefined && !/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):[0-9]{1,5}$/.test(c.admin)) bad('admin', 'config', `must be HOST:PORT (for example 127.0.0.1:8090), got "${c.admin}"`);
   return c;
 }
