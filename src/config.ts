@@ -57,6 +57,8 @@ export interface Config {
   indexes: boolean;
   /** Log searches, exports and timeline reads as audit-of-audit events (docs/export.md); on by default. */
   auditReads: boolean;
+  /** Entries (every tenant's events) to anyone, not only to auditors with read-log (docs/security.md); off by default. */
+  publicEntries: boolean;
 }
 
 export const CONFIG_DEFAULTS: Config = {
@@ -75,6 +77,7 @@ export const CONFIG_DEFAULTS: Config = {
   producerDailyQuota: 0,
   indexes: true,
   auditReads: true,
+  publicEntries: false,
 };
 
 /**
@@ -119,6 +122,7 @@ export const FIELDS: Record<keyof Config, ConfigField> = {
   producerDailyQuota: { env: 'CANDOR_PRODUCER_DAILY_QUOTA', type: 'int', doc: 'Default events per producer per UTC day; 0: no quota.' },
   privacyKeyFile: { env: 'CANDOR_PRIVACY_KEY_FILE', type: 'string', secret: true, doc: 'Master key file wrapping the openings store\'s data keys (docs/privacy.md).', default: '<data>/privacy.key, created' },
   indexes: { env: 'CANDOR_INDEXES', type: 'bool', doc: 'Search indexes, written in the same batch as the tree (docs/search.md). Turning them on for a log that ran without them needs `candor index rebuild`.' },
+  publicEntries: { env: 'CANDOR_PUBLIC_ENTRIES', type: 'bool', flag: '--public-entries', doc: 'Serve entries (GET /entries, GET /tile/entries/..., gRPC GetEntries: every tenant\'s events) to anyone. Off: only to auditors with the read-log permission; checkpoints, hash tiles and proofs are public either way (docs/security.md).' },
   auditReads: { env: 'CANDOR_AUDIT_READS', type: 'bool', doc: 'Log searches, timeline reads and exports by auditors as audit-of-audit events (docs/export.md).' },
 };
 

@@ -43,6 +43,7 @@ import type { LogMetrics } from '../log/metrics.js';
 import type { LogService } from '../log/service.js';
 import { bearerCredentials, type Credentials } from '../producers/registry.js';
 import type { SearchService } from '../query/search.js';
+import { entryReaders, type Authorize } from '../query/access.js';
 import { logServiceDefinition, queryServiceDefinition } from '@candor/schema/grpc';
 import { toGrpcStatus } from './errors.js';
 import { authInterceptor, guardTransport, type CallCheck } from './guard.js';
@@ -86,6 +87,10 @@ export interface GrpcServerOptions {
   search?: SearchService;
   /** The largest request message (config grpcMaxMessageBytes); default DEFAULT_MAX_MESSAGE_BYTES. */
   maxMessageBytes?: number;
+  /** Readers (auditors): GetEntries needs one with read-log unless `publicEntries`, QueryService one with search. */
+  authorize?: Authorize;
+  /** GetEntries to anyone (config publicEntries). */
+  publicEntries?: boolean;
 }
 
 export interface GrpcServer {
@@ -149,6 +154,14 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<GrpcServer>
     [logServiceDefinition.SubmitBatch!.path, producer],
     [logServiceDefinition.SubmitStream!.path, producer],
   ]);
+  const readEntries = entryReaders({ publicEntries: o.publicEntries ?? false, ...(o.authorize ? { authorize: o.authorize } : {}) });
+  if (!o.publicEntries) checks.set(logServiceDefinition.GetEntries!.path, (metadata, call) => readEntries(credentials({ metadata, getAuthContext: () => call.getAuthContext() })));
+  const authorize = o.authorize;
+  if (o.search && authorize) {
+    // Which tenants a search may see is checked by the search itself; here, only who asks.
+    const searcher: CallCheck = (metadata, call) => void authorize(credentials({ metadata, getAuthContext: () => call.getAuthContext() }), 'search');
+    for (const m of Object.values(queryServiceDefinition)) checks.set(m.path, searcher);
+  }
   const server = new Server({
     'grpc.max_receive_message_length': maxMessageBytes,
     'grpc.max_send_message_length': MAX_SEND_MESSAGE_BYTES,

@@ -1,12 +1,16 @@
-/** Proofs and entries as JSON: /proof/inclusion, /proof/consistency, /entries. Hashes in standard base64. */
+/**
+ * Proofs and entries as JSON: /proof/inclusion, /proof/consistency, /entries. Hashes in standard
+ * base64. Proofs are public; entries are read as entry bundles are (tiles.ts EntryAccess).
+ */
 import type { FastifyPluginAsync } from 'fastify';
 import { fromBase64, toBase64 } from '@candor/core/bytes';
 import type { LogService } from '../log/service.js';
+import type { EntryAccess } from './tiles.js';
 
 const int = { type: 'integer', minimum: 0 } as const;
 const hashList = { type: 'array', items: { type: 'string' } } as const;
 
-export const proofRoutes: FastifyPluginAsync<{ service: LogService }> = async (app, { service }) => {
+export const proofRoutes: FastifyPluginAsync<{ service: LogService; entries: EntryAccess }> = async (app, { service, entries: access }) => {
   app.get(
     '/proof/inclusion',
     {
@@ -61,7 +65,9 @@ export const proofRoutes: FastifyPluginAsync<{ service: LogService }> = async (a
         },
       },
     },
-    async (req) => {
+    async (req, reply) => {
+      access.check(req);
+      if (!access.public) reply.header('Cache-Control', 'private');
       const entries = await service.entries(req.query as { start: number; end?: number });
       return { entries: entries.map((e) => ({ index: e.index, data: toBase64(e.data) })) };
     },

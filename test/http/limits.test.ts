@@ -14,7 +14,7 @@ let log: EventLog;
 let token: string;
 
 beforeAll(async () => {
-  log = await startEventLog([{ id: 'gw' }], { admin: '127.0.0.1:0' });
+  log = await startEventLog([{ id: 'gw' }], { admin: '127.0.0.1:0', publicEntries: true });
   token = log.creds.gw!.token;
 });
 afterAll(() => log?.cleanup());
