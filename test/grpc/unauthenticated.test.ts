@@ -4,12 +4,12 @@
 // --grpc` child process: its resident memory under 8 concurrent unauthenticated 60 MiB
 // SubmitBatch calls, sent by a raw HTTP/2 client so the attacker's side costs one shared buffer.
 import { readFileSync, rmSync } from 'node:fs';
-import { connect, type ClientHttp2Session } from 'node:http2';
+import { connect } from 'node:http2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { create, toBinary } from '@bufbuild/protobuf';
 import { SubmitBatchRequestSchema } from '@candor/schema/gen/candor/v1/log_service_pb';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../../src/grpc/server.js';
-import { encoded, registerProducers, sampleEvent, type TestProducer } from './helpers.js';
+import { encoded, rawCall, registerProducers, sampleEvent, type TestProducer } from './helpers.js';
 import { startLog, tempDir, type RunningLog } from '../helpers/server.js';
 
 const MiB = 1024 * 1024;
@@ -21,50 +21,6 @@ const MESSAGE = 60 * MiB;
 function procStatus(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Number(m![1]) * 1024;
-}
-
-interface Answer {
-  status: string;
-  message: string;
-}
-
-/**
- * One gRPC call over a raw HTTP/2 stream: the 5-byte message prefix announcing `length` bytes,
- * then `body` (a view of a shared buffer, never copied). Resolves with grpc-status and
- * grpc-message, from the headers of a trailers-only answer or from the trailers.
- */
-function rawCall(session: ClientHttp2Session, path: string, headers: Record<string, string>, length: number, body: Uint8Array): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const stream = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', ...headers });
-    let answered = false;
-    const answer = (h: Record<string, unknown>) => {
-      if (answered || h['grpc-status'] === undefined) return;
-      answered = true;
-      resolve({ status: String(h['grpc-status']), message: decodeURIComponent(String(h['grpc-message'] ?? '')) });
-      stream.close();
-    };
-    stream.on('response', answer);
-    stream.on('trailers', answer);
-    stream.on('error', (err) => (answered ? undefined : reject(err)));
-    stream.on('close', () => (answered ? undefined : reject(new Error(`stream closed without a status (rst ${stream.rstCode})`))));
-    stream.resume();
-    const prefix = Buffer.alloc(5);
-    prefix.writeUInt32BE(length, 1);
-    stream.write(prefix);
-    // In 1 MiB views, so a refused call stops being written as soon as the answer arrives.
-    const send = async () => {
-      for (let at = 0; at < body.length && !answered && !stream.destroyed; at += MiB) {
-        if (!stream.write(body.subarray(at, Math.min(body.length, at + MiB)))) {
-          await new Promise<void>((r) => {
-            stream.once('drain', r);
-            stream.once('close', r);
-          });
-        }
-      }
-      if (!answered && !stream.destroyed) stream.end();
-    };
-    void send();
-  });
 }
 
 describe('unauthenticated gRPC calls', () => {
