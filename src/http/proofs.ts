@@ -6,8 +6,11 @@ import type { FastifyPluginAsync } from 'fastify';
 import { fromBase64, toBase64 } from '@candor/core/bytes';
 import type { LogService } from '../log/service.js';
 import type { EntryAccess } from './tiles.js';
+import { DECIMAL, decimal } from './params.js';
 
 const int = { type: 'integer', minimum: 0 } as const;
+/** Query parameters: strict decimals (params.ts). */
+const num = DECIMAL;
 const hashList = { type: 'array', items: { type: 'string' } } as const;
 
 export const proofRoutes: FastifyPluginAsync<{ service: LogService; entries: EntryAccess }> = async (app, { service, entries: access }) => {
@@ -17,7 +20,7 @@ export const proofRoutes: FastifyPluginAsync<{ service: LogService; entries: Ent
       schema: {
         querystring: {
           type: 'object',
-          properties: { index: int, hash: { type: 'string', maxLength: 64 }, size: int },
+          properties: { index: num, hash: { type: 'string', maxLength: 64 }, size: num },
           additionalProperties: false,
         },
         response: {
@@ -26,10 +29,10 @@ export const proofRoutes: FastifyPluginAsync<{ service: LogService; entries: Ent
       },
     },
     async (req) => {
-      const q = req.query as { index?: number; hash?: string; size?: number };
+      const q = req.query as { index?: string; hash?: string; size?: string };
       const p = await service.inclusionProof({
-        index: q.index,
-        size: q.size,
+        index: decimal(q.index, 'index'),
+        size: decimal(q.size, 'size'),
         // An unencoded "+" in a query string arrives as a space: say so instead of just "invalid".
         hash: q.hash === undefined ? undefined : fromBase64(q.hash, q.hash.includes(' ') ? 'hash (URL-encode it: "+" must be %2B)' : 'hash'),
       });
@@ -41,13 +44,13 @@ export const proofRoutes: FastifyPluginAsync<{ service: LogService; entries: Ent
     '/proof/consistency',
     {
       schema: {
-        querystring: { type: 'object', properties: { from: int, to: int }, required: ['from'], additionalProperties: false },
+        querystring: { type: 'object', properties: { from: num, to: num }, required: ['from'], additionalProperties: false },
         response: { 200: { type: 'object', properties: { from: int, to: int, proof: hashList } } },
       },
     },
     async (req) => {
-      const q = req.query as { from: number; to?: number };
-      const p = await service.consistencyProof(q);
+      const q = req.query as { from: string; to?: string };
+      const p = await service.consistencyProof({ from: decimal(q.from, 'from'), to: decimal(q.to, 'to') });
       return { from: p.from, to: p.to, proof: p.proof.map(toBase64) };
     },
   );
@@ -56,7 +59,7 @@ export const proofRoutes: FastifyPluginAsync<{ service: LogService; entries: Ent
     '/entries',
     {
       schema: {
-        querystring: { type: 'object', properties: { start: int, end: int }, required: ['start'], additionalProperties: false },
+        querystring: { type: 'object', properties: { start: num, end: num }, required: ['start'], additionalProperties: false },
         response: {
           200: {
             type: 'object',
@@ -68,7 +71,8 @@ export const proofRoutes: FastifyPluginAsync<{ service: LogService; entries: Ent
     async (req, reply) => {
       access.check(req);
       if (!access.public) reply.header('Cache-Control', 'private');
-      const entries = await service.entries(req.query as { start: number; end?: number });
+      const q = req.query as { start: string; end?: string };
+      const entries = await service.entries({ start: decimal(q.start, 'start'), end: decimal(q.end, 'end') });
       return { entries: entries.map((e) => ({ index: e.index, data: toBase64(e.data) })) };
     },
   );
