@@ -10,6 +10,7 @@ import { parseHostPort } from './config.js';
 import { nodeHasher } from './crypto/node.js';
 import { buildAdminServer, buildHttpServer } from './http/server.js';
 import { producerAdminRoutes, type AdminRoutes } from './http/admin.js';
+import { erasureAdminRoutes } from './http/privacy.js';
 import { loadLogKeys, type LogKeys } from './keys.js';
 import { createMetrics, type LogMetrics } from './log/metrics.js';
 import { TreeReader } from './log/reader.js';
@@ -150,9 +151,9 @@ export async function startLog(config: Config, opts: StartOptions = {}): Promise
       events: (filter: EventFilter) => eventSource(service, search, filter),
       exporter: new Exporter({ service, signers: keys.signers, source: (filter, size) => eventSource(service, search, filter, size) }),
     };
-    const adminRoutes: AdminRoutes[] = [producerAdminRoutes(producers, limiter)];
+    const adminRoutes: AdminRoutes[] = [producerAdminRoutes(producers, limiter), erasureAdminRoutes(privacy)];
     const httpTls = config.httpTlsCert && config.httpTlsKey ? { certFile: config.httpTlsCert, keyFile: config.httpTlsKey, ...(config.httpTlsClientCa ? { clientCaFile: config.httpTlsClientCa } : {}) } : undefined;
-    const http = await buildHttpServer({ service, metrics, logLevel: config.logLevel, events, privacy, reads, ...(search ? { search } : {}), admin: adminRoutes, adminListener: config.admin !== undefined, ...(httpTls ? { tls: httpTls } : {}) });
+    const http = await buildHttpServer({ service, metrics, logLevel: config.logLevel, events, privacy, reads, ...(search ? { search } : {}), publicEntries: config.publicEntries, admin: adminRoutes, adminListener: config.admin !== undefined, ...(httpTls ? { tls: httpTls } : {}) });
     opened.push(() => http.close());
     logger = http.log;
     sequencer.on('commitError', (err) => http.log.error({ err }, 'commit failed; the batch was rejected and the state will be reloaded'));
@@ -168,7 +169,7 @@ export async function startLog(config: Config, opts: StartOptions = {}): Promise
     let grpc: GrpcServer | undefined;
     if (config.grpc) {
       const tls = config.grpcTlsCert && config.grpcTlsKey ? { certFile: config.grpcTlsCert, keyFile: config.grpcTlsKey, ...(config.grpcTlsClientCa ? { clientCaFile: config.grpcTlsClientCa } : {}) } : undefined;
-      grpc = await startGrpcServer({ service, events, checkpoints: sequencer, address: config.grpc, metrics, logger: http.log, ...(tls ? { tls } : {}), ...(search ? { search } : {}) });
+      grpc = await startGrpcServer({ service, events, checkpoints: sequencer, address: config.grpc, maxMessageBytes: config.grpcMaxMessageBytes, authorize, publicEntries: config.publicEntries, metrics, logger: http.log, ...(tls ? { tls } : {}), ...(search ? { search } : {}) });
       const started = grpc;
       opened.push(() => started.close(0));
     }

@@ -34,6 +34,8 @@ export interface Config {
   grpcTlsCert?: string;
   grpcTlsKey?: string;
   grpcTlsClientCa?: string;
+  /** The largest gRPC request message, in bytes (src/grpc/server.ts DEFAULT_MAX_MESSAGE_BYTES). */
+  grpcMaxMessageBytes: number;
   /** TLS for HTTP: certificate and key (PEM files), and a CA for client certificates (mTLS). */
   httpTlsCert?: string;
   httpTlsKey?: string;
@@ -58,6 +60,8 @@ export interface Config {
   auditReads: boolean;
   /** Where the log's tiles, entries and checkpoint live (docs/deployment.md); default the embedded LevelDB store. */
   storage: StorageConfig;
+  /** Entries (every tenant's events) to anyone, not only to auditors with read-log (docs/security.md); off by default. */
+  publicEntries: boolean;
 }
 
 export const CONFIG_DEFAULTS: Config = {
@@ -70,12 +74,14 @@ export const CONFIG_DEFAULTS: Config = {
   queueMaxBytes: DEFAULTS.maxQueueBytes,
   cacheBytes: 64 * 1024 * 1024,
   logLevel: 'info',
+  grpcMaxMessageBytes: 16 * 1024 * 1024,
   producerEventsPerSecond: 0,
   producerBurst: 0,
   producerDailyQuota: 0,
   indexes: true,
   auditReads: true,
   storage: { driver: 'level' },
+  publicEntries: false,
 };
 
 /**
@@ -110,6 +116,7 @@ export const FIELDS: Record<keyof Config, ConfigField> = {
   grpcTlsCert: { env: 'CANDOR_GRPC_TLS_CERT', type: 'string', flag: '--grpc-tls-cert', doc: 'TLS certificate for gRPC (PEM file).', default: 'plaintext' },
   grpcTlsKey: { env: 'CANDOR_GRPC_TLS_KEY', type: 'string', flag: '--grpc-tls-key', secret: true, doc: 'TLS private key for gRPC (PEM file).', default: 'plaintext' },
   grpcTlsClientCa: { env: 'CANDOR_GRPC_TLS_CLIENT_CA', type: 'string', flag: '--grpc-tls-client-ca', doc: 'CA for producer client certificates: turns on mutual TLS.', default: 'off' },
+  grpcMaxMessageBytes: { env: 'CANDOR_GRPC_MAX_MESSAGE_BYTES', type: 'int', doc: 'The largest gRPC request message; larger ones are refused (INVALID_ARGUMENT) as they arrive. The default holds a batch of 256 events of the largest size (60 KiB), or 4096 events of up to 4 KiB.' },
   httpTlsCert: { env: 'CANDOR_HTTP_TLS_CERT', type: 'string', flag: '--http-tls-cert', doc: 'TLS certificate for HTTP (PEM file): serves HTTPS.', default: 'plaintext' },
   httpTlsKey: { env: 'CANDOR_HTTP_TLS_KEY', type: 'string', flag: '--http-tls-key', secret: true, doc: 'TLS private key for HTTP (PEM file).', default: 'plaintext' },
   httpTlsClientCa: { env: 'CANDOR_HTTP_TLS_CLIENT_CA', type: 'string', flag: '--http-tls-client-ca', doc: 'CA for producer client certificates over HTTP: turns on mutual TLS.', default: 'off' },
@@ -125,6 +132,7 @@ export const FIELDS: Record<keyof Config, ConfigField> = {
     doc: 'Storage driver: {driver: level} (embedded LevelDB under <data>/db) or {driver: cloud, bucket, endpoint, region, postgres, schema} (S3-compatible bucket + PostgreSQL; needs indexes: false; docs/deployment.md). JSON in the environment.',
     default: 'level',
   },
+  publicEntries: { env: 'CANDOR_PUBLIC_ENTRIES', type: 'bool', flag: '--public-entries', doc: 'Serve entries (GET /entries, GET /tile/entries/..., gRPC GetEntries: every tenant\'s events) to anyone. Off: only to auditors with the read-log permission; checkpoints, hash tiles and proofs are public either way (docs/security.md).' },
   auditReads: { env: 'CANDOR_AUDIT_READS', type: 'bool', doc: 'Log searches, timeline reads and exports by auditors as audit-of-audit events (docs/export.md).' },
 };
 
@@ -237,6 +245,7 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; flags
   if (c.grpcTlsClientCa !== undefined && c.grpcTlsCert === undefined) bad('grpcTlsClientCa', 'config', 'needs grpcTlsCert and grpcTlsKey (mutual TLS runs over TLS)');
   if ((c.httpTlsCert === undefined) !== (c.httpTlsKey === undefined)) bad('httpTlsCert', 'config', 'and httpTlsKey must be given together');
   if (c.httpTlsClientCa !== undefined && c.httpTlsCert === undefined) bad('httpTlsClientCa', 'config', 'needs httpTlsCert and httpTlsKey (mutual TLS runs over TLS)');
+  if (c.grpcMaxMessageBytes < 64 * 1024) bad('grpcMaxMessageBytes', sources.get('grpcMaxMessageBytes') ?? 'config', 'must be at least 65536 (one event of the largest size, with its framing)');
   if (c.admin !== undefined && !/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):[0-9]{1,5}$/.test(c.admin)) bad('admin', 'config', `must be HOST:PORT (for example 127.0.0.1:8090), got "${c.admin}"`);
   if (c.storage.driver === 'cloud' && c.indexes) {
     bad('indexes', sources.get('indexes') ?? 'default', 'must be false with storage driver cloud: the search indexes live only in the embedded LevelDB store for now (docs/deployment.md)');

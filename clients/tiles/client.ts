@@ -5,8 +5,13 @@
  * callers check every hash against a signed checkpoint. The witness's polling mode and the
  * auditor both read logs through it.
  *
- * Errors: a 404 is CandorError('not_found') (a tile the log should serve and does not); any other
- * failure to get an answer is 'unavailable' (retry later).
+ * Entry bundles may need a reader's token (a Candor log serves them to auditors with read-log
+ * unless it is public): given one, the client sends it with entry bundle requests only, never
+ * with the public checkpoint and hash tiles (which caches may then share).
+ *
+ * Errors: a 404 is CandorError('not_found') (a tile the log should serve and does not); 401 and
+ * 403 are 'unauthenticated' and 'permission_denied' with the log's message; any other failure to
+ * get an answer is 'unavailable' (retry later).
  */
 import { CandorError } from '@candor/core/errors';
 import { HASH_SIZE, type Hasher } from '@candor/core/hash';
@@ -21,13 +26,15 @@ const MAX_BUNDLE_BYTES = TILE_WIDTH * (2 + MAX_ENTRY_SIZE);
 export class TileClient {
   readonly url: string;
   readonly #timeoutMs: number;
+  readonly #token: string | undefined;
   /** Requests made, for progress reports and tests. */
   requests = 0;
 
-  constructor(url: string, opts: { timeoutMs?: number } = {}) {
+  constructor(url: string, opts: { timeoutMs?: number; token?: string } = {}) {
     if (!/^https?:\/\/[^\s]+$/.test(url)) throw new CandorError('invalid_argument', `--url must be an http:// or https:// URL, got ${JSON.stringify(url)}`);
     this.url = url.replace(/\/+$/, '');
     this.#timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#token = opts.token;
   }
 
   /** The log's current checkpoint note, unverified. */
@@ -56,22 +63,31 @@ export class TileClient {
   }
 
   async #getTile(t: TileRef, maxBytes: number): Promise<Uint8Array> {
+    const token = t.level === ENTRIES ? this.#token : undefined;
     try {
-      return await this.#get(tilePath(t), maxBytes);
+      return await this.#get(tilePath(t), maxBytes, token);
     } catch (err) {
       if (!(err instanceof CandorError && err.code === 'not_found' && t.width < TILE_WIDTH)) throw err;
-      return this.#get(tilePath({ ...t, width: TILE_WIDTH }), maxBytes);
+      return this.#get(tilePath({ ...t, width: TILE_WIDTH }), maxBytes, token);
     }
   }
 
   /** GET with a deadline on headers and body and a cap on the body. */
-  async #get(path: string, maxBytes: number): Promise<Uint8Array> {
+  async #get(path: string, maxBytes: number, token?: string): Promise<Uint8Array> {
     const url = `${this.url}/${path}`;
     const signal = AbortSignal.timeout(this.#timeoutMs);
     this.requests++;
     try {
-      const res = await fetch(url, { signal });
+      const res = await fetch(url, { signal, ...(token !== undefined ? { headers: { authorization: `Bearer ${token}` } } : {}) });
       if (res.status !== 200) {
+        if (res.status === 401 || res.status === 403) {
+          const why = await res.text().then(
+            (t) => ((JSON.parse(t) as { error?: { message?: string } }).error?.message ?? t).slice(0, 500),
+            () => '',
+          ).catch(() => '');
+          const hint = token === undefined ? ' (give a reader token: --token or CANDOR_AUDITOR_TOKEN)' : '';
+          throw new CandorError(res.status === 401 ? 'unauthenticated' : 'permission_denied', `GET ${url}: HTTP ${res.status} ${why}${hint}`);
+        }
         await res.body?.cancel();
         if (res.status === 404) throw new CandorError('not_found', `GET ${url}: 404 Not Found`);
         throw new CandorError('unavailable', `GET ${url}: HTTP ${res.status}`);

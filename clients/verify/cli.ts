@@ -153,12 +153,16 @@ interface MonitorFlags extends TrustOptions {
   url: string;
   data: string;
   timeout: number;
+  /** A reader token (auditor with read-log), sent with entry bundle requests only. */
+  token?: string;
 }
+
+const TOKEN_HELP = 'an auditor token with the read-log permission, sent with entry bundle requests only (env CANDOR_AUDITOR_TOKEN); a public log needs none';
 
 async function openMonitor(o: MonitorFlags): Promise<MonitorOptions> {
   const verifiers = logVerifiers(o);
   const policy = witnessPolicy(o);
-  const client = new TileClient(o.url, { timeoutMs: o.timeout });
+  const client = new TileClient(o.url, { timeoutMs: o.timeout, ...(o.token ? { token: o.token } : {}) });
   // Loaded here, not at the top: `candor --help` must not load LevelDB.
   const { AuditorStore } = await import('./store.js');
   const store = await AuditorStore.open(o.data);
@@ -187,7 +191,8 @@ export function registerAuditorCommands(program: Command): void {
     trustOptions(c, true)
       .requiredOption('--url <url>', 'the log (its tlog-tiles prefix, e.g. http://127.0.0.1:8080)')
       .requiredOption('--data <dir>', "the auditor's data dir (its state and any evidence)")
-      .option('--timeout <ms>', 'bound on each HTTP request', positiveInt, DEFAULT_TIMEOUT_MS);
+      .option('--timeout <ms>', 'bound on each HTTP request', positiveInt, DEFAULT_TIMEOUT_MS)
+      .option('--token <token>', TOKEN_HELP, process.env.CANDOR_AUDITOR_TOKEN);
 
   common(program.command('monitor'))
     .description("follow a log's checkpoints: verify each (log key, witness policy, consistency) and raise an alarm on a fork, inconsistency, rollback or truncation (exit 3)")
@@ -312,14 +317,15 @@ export function registerAuditorCommands(program: Command): void {
     .option('--checkpoint <file>', "prove against this checkpoint note (e.g. a witnessed acknowledgement's) instead of the log's current one")
     .option('--no-entry', 'leave the entry out (the verifier then needs --entry)')
     .option('--timeout <ms>', 'bound on each HTTP request', positiveInt, DEFAULT_TIMEOUT_MS)
+    .option('--token <token>', TOKEN_HELP, process.env.CANDOR_AUDITOR_TOKEN)
     .action(
-      run(async (o: TrustOptions & { url: string; index: number; entry: boolean; timeout: number; checkpoint?: string }) => {
+      run(async (o: TrustOptions & { url: string; index: number; entry: boolean; timeout: number; checkpoint?: string; token?: string }) => {
         const verifiers = logVerifiers(o);
         const policy = witnessPolicy(o);
         if (policy && verifiers.length === 0) throw invalid('--witness-key and --policy need --log-key');
         const { exportProof } = await import('./proof.js');
         const out = await exportProof({
-          client: new TileClient(o.url, { timeoutMs: o.timeout }),
+          client: new TileClient(o.url, { timeoutMs: o.timeout, ...(o.token ? { token: o.token } : {}) }),
           index: o.index,
           includeEntry: o.entry,
           ...(o.checkpoint ? { checkpoint: readText(o.checkpoint, '--checkpoint') } : {}),

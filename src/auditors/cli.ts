@@ -3,7 +3,7 @@
  * openings or erase. Every command edits <data>/auditors.json atomically; a running log picks the
  * change up within a second. Tokens are printed once and stored only as hashes.
  *
- *   auditor add ID --tenant T... --permission search|export|disclose|erase...
+ *   auditor add ID --tenant T... --permission search|export|disclose|erase|read-log...
  *   auditor list [--json]
  *   auditor revoke ID [TOKEN-ID]      one token, or all of them (the auditor can no longer read)
  */

@@ -44,6 +44,8 @@ export function checkAuditorRecord(a: AuditorRecord, where = `auditor ${JSON.str
   if (!Array.isArray(a.tenants) || a.tenants.length === 0 || !a.tenants.every((t) => typeof t === 'string' && t !== '')) bad('no tenants: give --tenant (or "*")');
   if (!Array.isArray(a.permissions) || a.permissions.length === 0) bad(`no permissions: give --permission (${PERMISSIONS.join(', ')})`);
   for (const p of a.permissions) if (!PERMISSIONS.includes(p)) bad(`permission ${JSON.stringify(p)} is not one of ${PERMISSIONS.join(', ')}`);
+  // Entries hold every tenant's events, whole: no tenant can be cut out of an entry bundle.
+  if (a.permissions.includes('read-log') && !a.tenants.includes('*')) bad('read-log reads every tenant\'s entries: it needs --tenant "*"');
   if (!Array.isArray(a.tokens)) bad('tokens must be a list');
 }
 
@@ -124,6 +126,7 @@ export class AuditorRegistry {
     if (record.disabled) throw new CandorError('permission_denied', `auditor ${record.id} is disabled`);
     if (!reader.permissions.has(permission)) throw new CandorError('permission_denied', `auditor ${record.id} does not have the ${permission} permission`);
     if (tenant !== undefined && !mayRead(reader, tenant)) throw new CandorError('permission_denied', `auditor ${record.id} may not read tenant ${JSON.stringify(tenant)}`);
+    if (permission === 'read-log' && !reader.tenants.includes('*')) throw new CandorError('permission_denied', `auditor ${record.id} may not read every tenant, and entries hold every tenant's events`);
     return reader;
   };
 

@@ -99,7 +99,8 @@ program
   .option('--http-tls-key <file>', 'TLS private key for HTTP (PEM; env CANDOR_HTTP_TLS_KEY)')
   .option('--http-tls-client-ca <file>', 'CA for producer client certificates over HTTP, mutual TLS (env CANDOR_HTTP_TLS_CLIENT_CA)')
   .option('--admin <host:port>', 'admin listener: /metrics and admin routes (env CANDOR_ADMIN; off by default; keep it on loopback)')
-  .action(async (o: Record<string, string | string[] | undefined>) => {
+  .option('--public-entries', 'serve entries to anyone, not only to auditors with read-log (env CANDOR_PUBLIC_ENTRIES)')
+  .action(async (o: Record<string, string | string[] | boolean | undefined>) => {
     // Loaded here, not at the top: `candor --help` must not pay for fastify, gRPC and LevelDB.
     const { loadConfig } = await import('../config.js');
     const { startLog } = await import('../app.js');
@@ -124,6 +125,7 @@ program
           httpTlsKey: o.httpTlsKey,
           httpTlsClientCa: o.httpTlsClientCa,
           admin: o.admin,
+          publicEntries: o.publicEntries,
         },
       });
     } catch (err) {
@@ -143,7 +145,7 @@ program
         `  tiles          ${u}/tile/<L>/<N>[.p/<W>]   ${u}/tile/entries/<N>[.p/<W>]`,
         `  submit         curl --data-binary @FILE -H 'Content-Type: application/octet-stream' ${u}/add`,
         `  proofs         ${u}/proof/inclusion?index=I   ${u}/proof/consistency?from=M&to=N`,
-        `  entries        ${u}/entries?start=S&end=E`,
+        `  entries        ${u}/entries?start=S&end=E${config.publicEntries ? '' : '   (auditors with read-log)'}`,
         `  health         ${u}/healthz   metrics ${log.admin ? log.admin.url : u}/metrics`,
         ...(log.admin ? [`  admin          ${log.admin.url}/v1/admin/producers`] : []),
         `  events         POST ${u}/v1/events${log.grpc ? `   gRPC candor.v1.LogService on ${log.grpc.address}` : ''}   (${log.producers.size} producers; "candor producer add")`,

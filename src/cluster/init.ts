@@ -6,6 +6,7 @@
  *   <witness>/witness.key            each witness's key, and the log registered with it
  *   log/producers.json               the demo gateway registered as a producer (token, signing key)
  *   <gateway>/token, producer.key    the gateway's bearer token and signer key (mode 0600)
+ *   log/auditors.json, auditor.token a reader of the whole log (read-log) for `candor audit`
  *   log/candor.yaml                  the log's configuration, rewritten at every start
  *
  * Secrets exist only as files; nothing here prints or logs them.
@@ -17,6 +18,7 @@ import { generateSignerKey } from '@candor/core/note';
 import { loadConfig } from '../config.js';
 import { loadLogKeys } from '../keys.js';
 import { REGISTRY_FILE, newToken, updateRegistryFile } from '../producers/registry.js';
+import { AUDITORS_FILE, newAuditorToken, updateAuditorsFile } from '../auditors/registry.js';
 import { WitnessStore, initWitnessKey, loadWitnessKeys } from '../witness/store.js';
 import { join } from 'node:path';
 import { addresses, paths, type Cluster, type Network } from './topology.js';
@@ -66,6 +68,16 @@ export async function initCluster(c: Cluster, data: string, network: Network): P
     });
     writeFileSync(p.gatewayKey, `${key.skey}\n`, { mode: 0o600 });
     writeFileSync(p.gatewayToken, `${token.token}\n`, { mode: 0o600 });
+  }
+
+  if (!existsSync(p.auditorToken)) {
+    // Entries are not public: the demo's auditor reads them with a token of its own.
+    const token = newAuditorToken();
+    updateAuditorsFile(join(p.log, AUDITORS_FILE), (doc) => {
+      doc.auditors = doc.auditors.filter((x) => x.id !== 'demo-auditor');
+      doc.auditors.push({ id: 'demo-auditor', description: `full audits of ${c.file}`, tenants: ['*'], permissions: ['read-log'], tokens: [token.record], disabled: false, created: new Date().toISOString() });
+    });
+    writeFileSync(p.auditorToken, `${token.token}\n`, { mode: 0o600 });
   }
 
   writeLogConfig(c, data, network, witnessVkeys);

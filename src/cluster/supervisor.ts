@@ -150,7 +150,7 @@ export async function clusterUp(o: ClusterUpOptions): Promise<RunningCluster> {
       ...c.witnesses.map((w) => `  ${w.name.padEnd(14)} ${urls.get(w.name)}   ${keys.witnessVkeys.get(w.name)}`),
       `  gateway        ${c.gateway.producer}: ~${c.gateway.eventsPerSecond} events/s for tenant ${c.gateway.tenant}`,
       `  data           ${data}`,
-      `  audit it       candor audit --url ${logUrl} --data ${data}/auditor --log-key '${keys.logVkey}' --policy ${p.logConfig}`,
+      `  audit it       CANDOR_AUDITOR_TOKEN=$(cat ${p.auditorToken}) candor audit --url ${logUrl} --data ${data}/auditor --log-key '${keys.logVkey}' --policy ${p.logConfig}`,
       '  stop           Ctrl-C',
       '',
     ].join('\n'),

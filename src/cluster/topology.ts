@@ -109,6 +109,8 @@ export const paths = (data: string, c: Cluster) => ({
   gateway: join(data, c.gateway.producer),
   gatewayToken: join(data, c.gateway.producer, 'token'),
   gatewayKey: join(data, c.gateway.producer, 'producer.key'),
+  /** The token of the demo's reader of the whole log (read-log), for `candor audit`. */
+  auditorToken: join(data, 'auditor.token'),
 });
 
 export interface Addresses {

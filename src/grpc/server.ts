@@ -43,8 +43,10 @@ import type { LogMetrics } from '../log/metrics.js';
 import type { LogService } from '../log/service.js';
 import { bearerCredentials, type Credentials } from '../producers/registry.js';
 import type { SearchService } from '../query/search.js';
+import { entryReaders, type Authorize } from '../query/access.js';
 import { logServiceDefinition, queryServiceDefinition } from '@candor/schema/grpc';
 import { toGrpcStatus } from './errors.js';
+import { authInterceptor, guardTransport, type CallCheck } from './guard.js';
 import { REQUEST_ID_HEADER, requestId } from '../observability/request-id.js';
 import { queryHandlers } from './query.js';
 
@@ -52,8 +54,18 @@ import { queryHandlers } from './query.js';
 export const MAX_ENTRIES_PER_CALL = 10_000;
 /** Requests a SubmitStream may have in flight before the server stops reading it. */
 export const STREAM_WINDOW = 16;
-/** The largest request message: a full batch of maximum-size events, with framing. */
-export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+/**
+ * The largest request message by default: the SDKs' default batch (256 events) of events of the
+ * largest size (MAX_EVENT_SIZE, 60 KiB), with their framing, is 15 MiB; 16 MiB leaves a margin.
+ * A full batch of 4096 events fits when they average under 4 KiB. Config grpcMaxMessageBytes.
+ */
+export const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+/** Responses (GetEntries pages of up to 10,000 entries of up to 64 KiB) may be larger. */
+const MAX_SEND_MESSAGE_BYTES = 64 * 1024 * 1024;
+/** What a call to a public method (checkpoints, proofs) may send: its requests are a few bytes. */
+const PUBLIC_REQUEST_BYTES = 16 * 1024;
+/** Calls to public methods open at once, over all connections: at most 16 MiB of requests held. */
+const PUBLIC_STREAMS = 1024;
 
 export interface GrpcTls {
   certFile: string;
@@ -73,6 +85,12 @@ export interface GrpcServerOptions {
   logger?: { error(obj: object, msg: string): void; debug?(obj: object, msg: string): void };
   /** Search and live tail: served as candor.v1.QueryService (src/grpc/query.ts) when given. */
   search?: SearchService;
+  /** The largest request message (config grpcMaxMessageBytes); default DEFAULT_MAX_MESSAGE_BYTES. */
+  maxMessageBytes?: number;
+  /** Readers (auditors): GetEntries needs one with read-log unless `publicEntries`, QueryService one with search. */
+  authorize?: Authorize;
+  /** GetEntries to anyone (config publicEntries). */
+  publicEntries?: boolean;
 }
 
 export interface GrpcServer {
@@ -130,16 +148,7 @@ function responseInit(r: SubmitEventsResult) {
 
 export async function startGrpcServer(o: GrpcServerOptions): Promise<GrpcServer> {
   const { service, events, metrics } = o;
-  const server = new Server({
-    'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
-    'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
-    // Idle producers keep their connections; dead ones are found by keepalive pings.
-    'grpc.keepalive_time_ms': 60_000,
-    'grpc.keepalive_timeout_ms': 20_000,
-  });
-  const watches = new Set<() => void>();
-  let closing = false;
-
+  const maxMessageBytes = o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   /** Each call's request ID (from x-request-id metadata, or fresh), for its log lines. */
   const ids = new WeakMap<object, string>();
   const fail = (err: unknown, call?: object) => {
@@ -147,6 +156,31 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<GrpcServer>
     metrics?.rejected.inc({ reason: err instanceof CandorError ? err.code : 'internal' });
     return s;
   };
+  // Writes are refused on their metadata, before their message is read (guard.ts).
+  const producer: CallCheck = (metadata, call) => events.preflight(credentials({ metadata, getAuthContext: () => call.getAuthContext() }));
+  const checks = new Map<string, CallCheck>([
+    [logServiceDefinition.Submit!.path, producer],
+    [logServiceDefinition.SubmitBatch!.path, producer],
+    [logServiceDefinition.SubmitStream!.path, producer],
+  ]);
+  const readEntries = entryReaders({ publicEntries: o.publicEntries ?? false, ...(o.authorize ? { authorize: o.authorize } : {}) });
+  if (!o.publicEntries) checks.set(logServiceDefinition.GetEntries!.path, (metadata, call) => readEntries(credentials({ metadata, getAuthContext: () => call.getAuthContext() })));
+  const authorize = o.authorize;
+  if (o.search && authorize) {
+    // Which tenants a search may see is checked by the search itself; here, only who asks.
+    const searcher: CallCheck = (metadata, call) => void authorize(credentials({ metadata, getAuthContext: () => call.getAuthContext() }), 'search');
+    for (const m of Object.values(queryServiceDefinition)) checks.set(m.path, searcher);
+  }
+  const server = new Server({
+    'grpc.max_receive_message_length': maxMessageBytes,
+    'grpc.max_send_message_length': MAX_SEND_MESSAGE_BYTES,
+    // Idle producers keep their connections; dead ones are found by keepalive pings.
+    'grpc.keepalive_time_ms': 60_000,
+    'grpc.keepalive_timeout_ms': 20_000,
+    interceptors: [authInterceptor(checks, (err) => fail(err))],
+  });
+  const watches = new Set<() => void>();
+  let closing = false;
 
   /** A unary handler: decode, run, encode, map errors. Writes authenticate before decoding. */
   const unary =
@@ -369,6 +403,13 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<GrpcServer>
     server.bindAsync(o.address, creds, (err, p) => (err ? reject(new CandorError('unavailable', `cannot listen for gRPC on ${o.address}: ${err.message}`)) : resolve(p))),
   );
   const host = o.address.slice(0, o.address.lastIndexOf(':'));
+  const methods = [logServiceDefinition, ...(o.search ? [queryServiceDefinition] : [])].flatMap((d) => Object.values(d).map((m) => m.path));
+  guardTransport(server, {
+    publicMethods: new Set(methods.filter((m) => !checks.has(m))),
+    publicRequestBytes: PUBLIC_REQUEST_BYTES,
+    publicStreams: PUBLIC_STREAMS,
+    maxMessageBytes,
+  });
 
   return {
     address: `${host}:${port}`,

@@ -6,6 +6,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { CandorError, type ErrorCode } from '@candor/core/errors';
 import type { LogMetrics } from '../log/metrics.js';
+import { decimalMismatch } from './params.js';
 
 export const HTTP_STATUS: Record<ErrorCode, number> = {
   invalid_argument: 400,
@@ -37,7 +38,12 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
 export function toCandorError(err: unknown): CandorError {
   if (err instanceof CandorError) return err;
   const fe = err as FastifyError;
-  if (fe.validation) return new CandorError('invalid_argument', `${fe.validationContext ?? 'request'} ${fe.message.replace(/^(querystring|body|params)\/?/, '')}`.trim());
+  if (fe.validation) {
+    const v = fe.validation[0];
+    const strict = v?.keyword === 'pattern' ? decimalMismatch(v.params.pattern, v.instancePath.replace(/^\//, '')) : undefined;
+    if (strict) return new CandorError('invalid_argument', strict);
+    return new CandorError('invalid_argument', `${fe.validationContext ?? 'request'} ${fe.message.replace(/^(querystring|body|params)\/?/, '')}`.trim());
+  }
   const code = fe.code ? FASTIFY_CODES[fe.code] : undefined;
   if (code) return new CandorError(code, fe.message);
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {

@@ -4,11 +4,14 @@
  *   POST /v1/openings            a producer deposits an event's openings (its bearer token)
  *   GET  /v1/openings/:event_id  a reader with "disclose" gets them (?field=a,b  ?tenant=T);
  *                                the disclosure is logged first
- *   POST /v1/erasures            a reader with "erase" destroys a subject's or tenant's openings
+ *   POST /v1/erasures            a reader with "erase" destroys a subject's or tenant's openings;
+ *                                an admin route (erasureAdminRoutes): on the admin listener when
+ *                                there is one, else here
  *
  * Bytes are base64 in JSON, as in the protobuf JSON mapping.
  */
 import type { TLSSocket } from 'node:tls';
+import type { AdminRoutes } from './admin.js';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { toBase64 } from '@candor/core/bytes';
 import { bearerCredentials } from '../producers/registry.js';
@@ -94,19 +97,25 @@ export const privacyRoutes: FastifyPluginAsync<{ privacy: PrivacyService }> = as
       };
     },
   );
-
-  app.post<{ Body: ErasureRequest }>('/v1/erasures', { schema: { body: erasureSchema } }, async (req) => {
-    const { erasure: e, repeated } = await privacy.erase(credentials(req), req.body);
-    return {
-      request_id: e.requestId,
-      tenant_id: e.tenant,
-      legal_basis: e.legalBasis,
-      repeated,
-      keys_destroyed: e.keys,
-      records_deleted: e.records,
-      commitments: e.commitments.length,
-      events: e.eventIds.length,
-      erasure_event_indexes: e.logged,
-    };
-  });
 };
+
+/** POST /v1/erasures as an admin route group: it checks its caller (permission erase) itself. */
+export function erasureAdminRoutes(privacy: PrivacyService): AdminRoutes {
+  const plugin: FastifyPluginAsync = async (app) => {
+    app.post<{ Body: ErasureRequest }>('/v1/erasures', { schema: { body: erasureSchema } }, async (req) => {
+      const { erasure: e, repeated } = await privacy.erase(credentials(req), req.body);
+      return {
+        request_id: e.requestId,
+        tenant_id: e.tenant,
+        legal_basis: e.legalBasis,
+        repeated,
+        keys_destroyed: e.keys,
+        records_deleted: e.records,
+        commitments: e.commitments.length,
+        events: e.eventIds.length,
+        erasure_event_indexes: e.logged,
+      };
+    });
+  };
+  return { plugin, authenticates: true };
+}

@@ -1,19 +1,26 @@
-/** Proofs and entries as JSON: /proof/inclusion, /proof/consistency, /entries. Hashes in standard base64. */
+/**
+ * Proofs and entries as JSON: /proof/inclusion, /proof/consistency, /entries. Hashes in standard
+ * base64. Proofs are public; entries are read as entry bundles are (tiles.ts EntryAccess).
+ */
 import type { FastifyPluginAsync } from 'fastify';
 import { fromBase64, toBase64 } from '@candor/core/bytes';
 import type { LogService } from '../log/service.js';
+import type { EntryAccess } from './tiles.js';
+import { DECIMAL, decimal } from './params.js';
 
 const int = { type: 'integer', minimum: 0 } as const;
+/** Query parameters: strict decimals (params.ts). */
+const num = DECIMAL;
 const hashList = { type: 'array', items: { type: 'string' } } as const;
 
-export const proofRoutes: FastifyPluginAsync<{ service: LogService }> = async (app, { service }) => {
+export const proofRoutes: FastifyPluginAsync<{ service: LogService; entries: EntryAccess }> = async (app, { service, entries: access }) => {
   app.get(
     '/proof/inclusion',
     {
       schema: {
         querystring: {
           type: 'object',
-          properties: { index: int, hash: { type: 'string', maxLength: 64 }, size: int },
+          properties: { index: num, hash: { type: 'string', maxLength: 64 }, size: num },
           additionalProperties: false,
         },
         response: {
@@ -22,10 +29,10 @@ export const proofRoutes: FastifyPluginAsync<{ service: LogService }> = async (a
       },
     },
     async (req) => {
-      const q = req.query as { index?: number; hash?: string; size?: number };
+      const q = req.query as { index?: string; hash?: string; size?: string };
       const p = await service.inclusionProof({
-        index: q.index,
-        size: q.size,
+        index: decimal(q.index, 'index'),
+        size: decimal(q.size, 'size'),
         // An unencoded "+" in a query string arrives as a space: say so instead of just "invalid".
         hash: q.hash === undefined ? undefined : fromBase64(q.hash, q.hash.includes(' ') ? 'hash (URL-encode it: "+" must be %2B)' : 'hash'),
       });
@@ -37,13 +44,13 @@ export const proofRoutes: FastifyPluginAsync<{ service: LogService }> = async (a
     '/proof/consistency',
     {
       schema: {
-        querystring: { type: 'object', properties: { from: int, to: int }, required: ['from'], additionalProperties: false },
+        querystring: { type: 'object', properties: { from: num, to: num }, required: ['from'], additionalProperties: false },
         response: { 200: { type: 'object', properties: { from: int, to: int, proof: hashList } } },
       },
     },
     async (req) => {
-      const q = req.query as { from: number; to?: number };
-      const p = await service.consistencyProof(q);
+      const q = req.query as { from: string; to?: string };
+      const p = await service.consistencyProof({ from: decimal(q.from, 'from'), to: decimal(q.to, 'to') });
       return { from: p.from, to: p.to, proof: p.proof.map(toBase64) };
     },
   );
@@ -52,7 +59,7 @@ export const proofRoutes: FastifyPluginAsync<{ service: LogService }> = async (a
     '/entries',
     {
       schema: {
-        querystring: { type: 'object', properties: { start: int, end: int }, required: ['start'], additionalProperties: false },
+        querystring: { type: 'object', properties: { start: num, end: num }, required: ['start'], additionalProperties: false },
         response: {
           200: {
             type: 'object',
@@ -61,8 +68,11 @@ export const proofRoutes: FastifyPluginAsync<{ service: LogService }> = async (a
         },
       },
     },
-    async (req) => {
-      const entries = await service.entries(req.query as { start: number; end?: number });
+    async (req, reply) => {
+      access.check(req);
+      if (!access.public) reply.header('Cache-Control', 'private');
+      const q = req.query as { start: string; end?: string };
+      const entries = await service.entries({ start: decimal(q.start, 'start'), end: decimal(q.end, 'end') });
       return { entries: entries.map((e) => ({ index: e.index, data: toBase64(e.data) })) };
     },
   );

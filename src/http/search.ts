@@ -21,6 +21,7 @@ import { bearerCredentials } from '../producers/registry.js';
 import { FIELD, type TermField } from '../query/terms.js';
 import type { SearchHit, SearchRequest, SearchService } from '../query/search.js';
 import { verifiedPeerCertificate as peerCertificate } from './tls.js';
+import { decimal } from './params.js';
 
 const TIME_PARAMS = ['occurred_from', 'occurred_to', 'integrated_from', 'integrated_to'] as const;
 const SEARCH_PARAMS = new Set<string>([...Object.keys(FIELD), 'leaf_hash', ...TIME_PARAMS, 'order', 'limit', 'cursor', 'proof']);
@@ -44,10 +45,7 @@ function nsToRfc3339(ns: bigint): string {
   return `${s.slice(0, 19)}.${frac}Z`;
 }
 
-function integer(s: string, name: string): number {
-  if (!/^[0-9]{1,15}$/.test(s)) throw invalid(`${name} must be a non-negative integer, got ${JSON.stringify(s)}`);
-  return Number(s);
-}
+const integer = decimal;
 
 /** Query parameters to a search request; unknown or repeated parameters are errors naming them. */
 function parseParams(query: Record<string, unknown>, known: Set<string>): { req: SearchRequest; rest: Record<string, string> } {

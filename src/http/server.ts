@@ -18,7 +18,8 @@ import { proofRoutes } from './proofs.js';
 import type { SearchService } from '../query/search.js';
 import { searchRoutes } from './search.js';
 import { submitRoutes } from './submit.js';
-import { tileRoutes } from './tiles.js';
+import { entryAccess, tileRoutes } from './tiles.js';
+import { entryReaders } from '../query/access.js';
 import { httpsOptions, watchTls, type HttpTls } from './tls.js';
 
 /**
@@ -49,6 +50,11 @@ export interface HttpOptions {
   search?: SearchService;
   /** Reads by auditors: review timelines and export (docs/export.md); absent, not served. */
   reads?: ReadRoutesOptions & { exporter: Exporter };
+  /**
+   * Entries (GET /entries, GET /tile/entries/...) to anyone (config publicEntries); otherwise to
+   * auditors with read-log, authorized by `reads.authorize`.
+   */
+  publicEntries?: boolean;
 }
 
 /**
@@ -73,6 +79,14 @@ function clientErrorHandler(metrics: LogMetrics) {
   };
 }
 
+/** Every route of each server built here, as registered (tests check each route's access). */
+const ROUTES = new WeakMap<FastifyInstance, { method: string; url: string }[]>();
+
+/** The routes a server built by baseServer serves: method and URL pattern, HEAD included. */
+export function routeTable(app: FastifyInstance): readonly { method: string; url: string }[] {
+  return ROUTES.get(app) ?? [];
+}
+
 /** A fastify server with Candor's limits, validation and error mapping, and no routes yet. */
 export function baseServer(opts: { metrics: LogMetrics; logLevel?: string; tls?: HttpTls }): FastifyInstance {
   const app = Fastify({
@@ -90,6 +104,11 @@ export function baseServer(opts: { metrics: LogMetrics; logLevel?: string; tls?:
     http: { maxHeaderSize: MAX_HEADER_BYTES },
     ...(opts.tls ? { https: { ...httpsOptions(opts.tls), maxHeaderSize: MAX_HEADER_BYTES } } : {}),
   }) as unknown as FastifyInstance;
+  const routes: { method: string; url: string }[] = [];
+  ROUTES.set(app, routes);
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) routes.push({ method, url: r.url });
+  });
   app.addHook('onRequest', (req, reply, done) => {
     reply.header(REQUEST_ID_HEADER, req.id);
     done();
@@ -124,9 +143,11 @@ export function baseServer(opts: { metrics: LogMetrics; logLevel?: string; tls?:
 
 export async function buildHttpServer(opts: HttpOptions): Promise<FastifyInstance> {
   const app = baseServer(opts);
-  await app.register(tileRoutes, { service: opts.service });
+  const publicEntries = opts.publicEntries ?? false;
+  const entries = entryAccess(publicEntries, entryReaders({ publicEntries, ...(opts.reads ? { authorize: opts.reads.authorize } : {}) }));
+  await app.register(tileRoutes, { service: opts.service, entries });
   await app.register(submitRoutes, { service: opts.service });
-  await app.register(proofRoutes, { service: opts.service });
+  await app.register(proofRoutes, { service: opts.service, entries });
   await app.register(healthRoute, { service: opts.service });
   // Metrics name producers and count their refusals: with an admin listener, only there.
   if (!opts.adminListener) await app.register(metricsRoute, { metrics: opts.metrics });

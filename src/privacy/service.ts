@@ -8,6 +8,7 @@
  *  - a reader with permission "erase" destroys a subject's or a tenant's keys and openings; the
  *    erasure is then logged (audit.erasure.performed). Leaves and proofs are untouched.
  */
+import { mayRead } from '../auditors/registry.js';
 import { createHash, randomUUID } from 'node:crypto';
 import { create, fromBinary } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
@@ -161,9 +162,11 @@ export class PrivacyService {
    * event ID.
    */
   async disclose(credentials: Credentials, eventId: string, q: { fields?: readonly string[]; tenant?: string } = {}): Promise<Disclosure> {
-    this.#reader(credentials, 'disclose');
+    const asker = this.#reader(credentials, 'disclose');
     id(eventId, 'event_id');
-    let metas = this.store.byEvent(eventId);
+    // Another tenant's event is answered exactly as an unknown ID: a reader learns nothing of
+    // events it may not see, not even that they exist (issue 18 §5).
+    let metas = this.store.byEvent(eventId).filter((m) => mayRead(asker, m.tenant));
     if (q.tenant !== undefined) metas = metas.filter((m) => m.tenant === q.tenant);
     if (metas.length === 0) throw new CandorError('not_found', `no openings are stored for event ${eventId}${q.tenant !== undefined ? ` of tenant ${JSON.stringify(q.tenant)}` : ''}`);
     if (metas.length > 1) throw new CandorError('conflict', `event ID ${eventId} has openings in ${metas.length} tenants: give ?tenant=`);

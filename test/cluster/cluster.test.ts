@@ -64,7 +64,8 @@ describe('npm run cluster', () => {
     const logKey = readFileSync(join(data, 'log', 'log.vkey'), 'utf8').trim();
     const policy = join(data, 'log', 'candor.yaml');
     const auditor = join(data, 'auditor');
-    const audit = await run(process.execPath, [CLI, 'audit', '--url', logUrl, '--data', auditor, '--log-key', logKey, '--policy', policy, '--no-progress']);
+    const token = readFileSync(join(data, 'auditor.token'), 'utf8').trim();
+    const audit = await run(process.execPath, [CLI, 'audit', '--url', logUrl, '--data', auditor, '--log-key', logKey, '--policy', policy, '--no-progress', '--token', token]);
     expect(audit.stdout).toMatch(/cosigned by witness-a, witness-b \(policy: 2 of 2 witnesses\)/);
     expect(audit.stdout).toMatch(/audit OK: all \d+ entries/);
     // Later, the monitor proves the grown log consistent with what was audited.

@@ -39,7 +39,8 @@ beforeAll(async () => {
     retryMs: 50,
     maxRetryMs: 200,
   });
-  log = await startEventLog([{ id: 'gw' }], { witnessing });
+  // Entries are read here without credentials: a log configured public (publicEntries).
+  log = await startEventLog([{ id: 'gw' }], { witnessing, publicEntries: true });
 });
 afterAll(async () => {
   for (const s of sockets) s.destroy();

@@ -29,7 +29,8 @@ const add = (url: string, entry: Uint8Array) => fetch(`${url}/add`, { method: 'P
 
 async function start(): Promise<{ log: Log; store: FaultyStore; verify(entry: Uint8Array, ack: Ack): Checkpoint }> {
   let store: FaultyStore | undefined;
-  const l = await startTestLog({ origin: 'faults.example/log' }, { wrapStore: (s) => (store = new FaultyStore(s)) });
+  // Entries are read here without credentials: a log configured public (publicEntries).
+  const l = await startTestLog({ origin: 'faults.example/log', publicEntries: true }, { wrapStore: (s) => (store = new FaultyStore(s)) });
   const verifiers = [parseVerifierKey(l.keys.vkeys[0]!)];
   return {
     log: l,

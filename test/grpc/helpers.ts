@@ -2,6 +2,7 @@
 // on 127.0.0.1) with registered producers, a raw gRPC client that speaks bytes (so tests see the
 // server's contract, not the SDK's), and sample events.
 import { join } from 'node:path';
+import type { ClientHttp2Session } from 'node:http2';
 import { Client, Metadata, credentials, type ChannelCredentials, type ServiceError, type status } from '@grpc/grpc-js';
 import { clone, create, fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
@@ -167,3 +168,54 @@ export async function metricValue(log: EventLog, name: string, labels: Record<st
   const v = m?.values.find((x) => Object.entries(labels).every(([k, val]) => x.labels[k] === val));
   return v?.value ?? 0;
 }
+
+/** Bytes a raw call writes at a time. */
+const RAW_CHUNK = 1024 * 1024;
+
+export interface RawAnswer {
+  status: string;
+  message: string;
+  /** The candor-error-code trailer, when the log sent one. */
+  code?: string;
+}
+
+/**
+ * One gRPC call over a raw HTTP/2 stream: the 5-byte message prefix announcing `length` bytes,
+ * then `body` (a view of a shared buffer, never copied). Resolves with grpc-status and
+ * grpc-message, from the headers of a trailers-only answer or from the trailers.
+ */
+export function rawCall(session: ClientHttp2Session, path: string, headers: Record<string, string>, length: number, body: Uint8Array, compressed = false): Promise<RawAnswer> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', ...headers });
+    let answered = false;
+    const answer = (h: Record<string, unknown>) => {
+      if (answered || h['grpc-status'] === undefined) return;
+      answered = true;
+      resolve({ status: String(h['grpc-status']), message: decodeURIComponent(String(h['grpc-message'] ?? '')), ...(h['candor-error-code'] ? { code: String(h['candor-error-code']) } : {}) });
+      stream.close();
+    };
+    stream.on('response', answer);
+    stream.on('trailers', answer);
+    stream.on('error', (err) => (answered ? undefined : reject(err)));
+    stream.on('close', () => (answered ? undefined : reject(new Error(`stream closed without a status (rst ${stream.rstCode})`))));
+    stream.resume();
+    const prefix = Buffer.alloc(5);
+    prefix.writeUInt8(compressed ? 1 : 0, 0);
+    prefix.writeUInt32BE(length, 1);
+    stream.write(prefix);
+    // In 1 RAW_CHUNK views, so a refused call stops being written as soon as the answer arrives.
+    const send = async () => {
+      for (let at = 0; at < body.length && !answered && !stream.destroyed; at += RAW_CHUNK) {
+        if (!stream.write(body.subarray(at, Math.min(body.length, at + RAW_CHUNK)))) {
+          await new Promise<void>((r) => {
+            stream.once('drain', r);
+            stream.once('close', r);
+          });
+        }
+      }
+      if (!answered && !stream.destroyed) stream.end();
+    };
+    void send();
+  });
+}
+

@@ -45,7 +45,8 @@ beforeAll(async () => {
       { id: 'gw-both', mtls: ['CN=gw-both'] },
       { id: 'gw-token' },
     ],
-    { grpcTlsCert: pki.path('server.crt'), grpcTlsKey: pki.path('server.key'), grpcTlsClientCa: pki.path('ca.crt') },
+    // Entries are read without reader credentials: a log configured public (publicEntries).
+    { grpcTlsCert: pki.path('server.crt'), grpcTlsKey: pki.path('server.key'), grpcTlsClientCa: pki.path('ca.crt'), publicEntries: true },
   );
 }, 30_000);
 afterAll(async () => {

@@ -32,7 +32,8 @@ let reader: RawClient;
 const N = 10_050;
 
 beforeAll(async () => {
-  log = await startEventLog([{ id: 'gw' }]);
+  // Entries are read here without credentials: a log configured public (publicEntries).
+  log = await startEventLog([{ id: 'gw' }], { publicEntries: true });
   gw = new RawClient(log.address, log.creds.gw!.token);
   reader = new RawClient(log.address); // reads need no credentials
   for (let done = 0; done < N; ) {
@@ -159,7 +160,7 @@ describe('reads', () => {
 
 describe('shutdown', () => {
   it('ends open watches and stops cleanly', async () => {
-    const own = await startEventLog([{ id: 'gw' }]);
+    const own = await startEventLog([{ id: 'gw' }], { publicEntries: true });
     const c = new RawClient(own.address);
     try {
       const def = logServiceDefinition.WatchCheckpoints!;

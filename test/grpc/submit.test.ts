@@ -30,7 +30,8 @@ let signed: RawClient;
 let other: RawClient;
 
 beforeAll(async () => {
-  log = await startEventLog([{ id: 'gw-plain' }, { id: 'gw-signed', signed: true }, { id: 'gw-other' }]);
+  // Entries are read here without credentials: a log configured public (publicEntries).
+  log = await startEventLog([{ id: 'gw-plain' }, { id: 'gw-signed', signed: true }, { id: 'gw-other' }], { publicEntries: true });
   plain = new RawClient(log.address, log.creds['gw-plain']!.token);
   signed = new RawClient(log.address, log.creds['gw-signed']!.token);
   other = new RawClient(log.address, log.creds['gw-other']!.token);

@@ -41,6 +41,15 @@ describe('the admin listener', () => {
     expect((await fetch(`${withAdmin.url}/healthz`)).status).toBe(200);
   });
 
+  it('serves POST /v1/erasures on the admin listener only when there is one, else on the public one (issue 18 §5)', async () => {
+    const erase = (url: string) =>
+      fetch(`${url}/v1/erasures`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ request_id: 'e1', tenant_id: 'org-1', legal_basis: 'test' }) });
+    expect((await erase(withAdmin.url)).status).toBe(404);
+    // Served there, and still checks its caller: no reader token, 401.
+    expect((await erase(withAdmin.admin!.url)).status).toBe(401);
+    expect((await erase(without.url)).status).toBe(401);
+  });
+
   it('is off by default: public metrics as before, no unauthenticated admin route', async () => {
     expect(without.admin).toBeUndefined();
     expect((await fetch(`${without.url}/metrics`)).status).toBe(200);

@@ -5,7 +5,7 @@ import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { status } from '@grpc/grpc-js';
 import { MAX_ENTRY_SIZE } from '@candor/core/tile';
-import { MAX_MESSAGE_BYTES } from '../../src/grpc/server.js';
+import { DEFAULT_MAX_MESSAGE_BYTES as MAX_MESSAGE_BYTES } from '../../src/grpc/server.js';
 import { EVENTS_BODY_LIMIT } from '../../src/http/events.js';
 import { DEFAULT_BODY_LIMIT, MAX_HEADER_BYTES } from '../../src/http/server.js';
 import { RawClient, startEventLog, type EventLog } from '../grpc/helpers.js';
@@ -14,7 +14,7 @@ let log: EventLog;
 let token: string;
 
 beforeAll(async () => {
-  log = await startEventLog([{ id: 'gw' }], { admin: '127.0.0.1:0' });
+  log = await startEventLog([{ id: 'gw' }], { admin: '127.0.0.1:0', publicEntries: true });
   token = log.creds.gw!.token;
 });
 afterAll(() => log?.cleanup());
@@ -98,13 +98,14 @@ describe('size limits', () => {
     expect((await raw(log.url, '/checkpoint')).status).toBe(200);
   });
 
-  it('refuses a gRPC message over the largest request (RESOURCE_EXHAUSTED)', async () => {
+  it('refuses a gRPC message over the largest request (INVALID_ARGUMENT, payload_too_large)', async () => {
     const size = log.service.size;
     const c = new RawClient(log.address, token, undefined, { 'grpc.max_send_message_length': MAX_MESSAGE_BYTES * 2 });
     try {
       const big = await c.callBytes('SubmitBatch', new Uint8Array(MAX_MESSAGE_BYTES + 1));
-      expect('err' in big && big.err.code).toBe(status.RESOURCE_EXHAUSTED);
-      expect('err' in big && big.err.details).toMatch(/larger than max/i);
+      expect('err' in big && big.err.code).toBe(status.INVALID_ARGUMENT);
+      expect('err' in big && big.err.details).toMatch(/larger than 16777216 bytes.*grpcMaxMessageBytes/);
+      expect('err' in big && big.err.trailers['candor-error-code']).toBe('payload_too_large');
     } finally {
       c.close();
     }

@@ -225,8 +225,12 @@ describe('refusals', () => {
     expect(producerToken.status).toBe(401);
     const searcher = await call(log, 'GET', `/v1/openings/${r.event.eventId}`, SEARCHER);
     expect([searcher.status, searcher.body.error!.message]).toEqual([403, 'reader aud_3 lacks the "disclose" permission']);
+    // Another tenant's event is answered exactly as an unknown ID: neither its tenant nor its existence leaks.
     const otherTenant = await call(log, 'GET', `/v1/openings/${r.event.eventId}`, OTHER_AUDITOR);
-    expect([otherTenant.status, otherTenant.body.error!.message]).toEqual([403, 'reader aud_2 may not see tenant "org-1"']);
+    const unknownToOther = await call(log, 'GET', '/v1/openings/no-such-event', OTHER_AUDITOR);
+    expect([otherTenant.status, otherTenant.body.error!.code]).toEqual([404, 'not_found']);
+    expect(otherTenant.body.error!.message).toBe(unknownToOther.body.error!.message.replace('no-such-event', r.event.eventId));
+    expect(otherTenant.body.error!.message).not.toMatch(/org-1/);
     const unknown = await call(log, 'GET', '/v1/openings/no-such-event', AUDITOR);
     expect(unknown.status).toBe(404);
     expect(JSON.stringify([none, producerToken, searcher, otherTenant].map((x) => x.body))).not.toContain('"openings"');

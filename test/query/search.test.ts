@@ -162,7 +162,7 @@ describe('GET /v1/search', () => {
       [{ cursor: 'garbage!' }, /cursor is not a cursor/],
       [{ limit: '0' }, /limit must be 1 to 1000/],
       [{ limit: '1001' }, /limit must be 1 to 1000/],
-      [{ limit: 'ten' }, /limit must be a non-negative integer/],
+      [{ limit: 'ten' }, /limit must be a decimal integer from 0 to 2\^53 - 1/], [{ limit: '010' }, /limit must be a decimal integer/],
       [{ order: 'sideways' }, /order must be/],
       [{ proof: '999999' }, /proof 999999 is beyond the tree size/],
       [{ leaf_hash: 'AAAA' }, /leaf_hash must be a 32-byte leaf hash/],

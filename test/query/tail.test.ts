@@ -104,7 +104,7 @@ describe('GET /v1/tail', () => {
     expect(bad.events[0]!.data).toMatch(/sesion is not a parameter/);
     const badId = await tail({}, { 'Last-Event-ID': 'abc' }, () => true);
     expect(badId.status).toBe(400);
-    expect(badId.events[0]!.data).toMatch(/Last-Event-ID must be a non-negative integer/);
+    expect(badId.events[0]!.data).toMatch(/Last-Event-ID must be a decimal integer from 0 to 2\^53 - 1/);
   });
 
   it('drops a consumer that stops reading once it falls behind, without holding the log', async () => {

@@ -11,6 +11,7 @@ import { fullAudit, type AuditOptions } from '../../clients/verify/audit.js';
 import { checkOnce, type MonitorOptions } from '../../clients/verify/monitor.js';
 import { AuditorStore } from '../../clients/verify/store.js';
 import { TileClient } from '../../clients/tiles/client.js';
+import { addLogReader } from '../helpers/auditors.js';
 import { startTestLog } from '../helpers/log.js';
 import { fill, scratch, type TestLog } from '../witnessing/helpers.js';
 import { candor, startLyingLog, type LyingLog } from './helpers.js';
@@ -21,11 +22,11 @@ afterAll(async () => {
 });
 
 /** Monitor + audit options for a fresh data dir, as `candor audit` does it. */
-async function auditor(url: string, vkey: string): Promise<{ dir: string; m: MonitorOptions; audit(extra?: Partial<AuditOptions>): ReturnType<typeof fullAudit> }> {
+async function auditor(url: string, vkey: string, token?: string): Promise<{ dir: string; m: MonitorOptions; audit(extra?: Partial<AuditOptions>): ReturnType<typeof fullAudit> }> {
   const dir = scratch(cleanups, 'candor-audit-');
   const store = await AuditorStore.open(dir);
   cleanups.push(() => store.close());
-  const m: MonitorOptions = { client: new TileClient(url), store, logVerifiers: [parseVerifierKey(vkey)], evidenceDir: join(dir, 'evidence') };
+  const m: MonitorOptions = { client: new TileClient(url, token ? { token } : {}), store, logVerifiers: [parseVerifierKey(vkey)], evidenceDir: join(dir, 'evidence') };
   return {
     dir,
     m,
@@ -41,9 +42,13 @@ describe('full audit', () => {
   let log: TestLog;
   let vkey: string;
   let view: LyingLog;
+  let token: string;
 
   beforeAll(async () => {
-    log = await startTestLog({ origin: 'audit.candor.test/log' });
+    const dir = scratch(cleanups, 'candor-audited-');
+    // Entries are not public: the audits present a reader's token (read-log).
+    token = addLogReader(dir);
+    log = await startTestLog({ data: dir, origin: 'audit.candor.test/log' });
     cleanups.push(() => log.cleanup());
     vkey = log.keys.vkeys[0]!;
     view = await startLyingLog(log.url);
@@ -52,7 +57,7 @@ describe('full audit', () => {
 
   it('recomputes a tree with full and partial tiles at levels 0, 1 and 2 (70000 entries)', async () => {
     await fill(log, 'audited entry', 0, 70_000);
-    const a = await auditor(view.url, vkey);
+    const a = await auditor(view.url, vkey, token);
     view.requests.length = 0;
     const r = await a.audit();
     expect(r).toEqual({ kind: 'complete', size: 70_000, from: 0, bundles: 274, tiles: 274 + 2 + 1 });
@@ -66,7 +71,7 @@ describe('full audit', () => {
   });
 
   it('resumes where it stopped, and after the log grew, from the last full bundle', async () => {
-    const a = await auditor(view.url, vkey);
+    const a = await auditor(view.url, vkey, token);
     const stop = new AbortController();
     const first = await a.audit({ concurrency: 1, signal: stop.signal, onProgress: (done) => done >= 20_000 && stop.abort() });
     expect(first).toEqual({ kind: 'interrupted', from: 0, at: 20_224 });
@@ -111,7 +116,7 @@ describe('full audit', () => {
       ['a bundle the log no longer serves', (p, b) => (p.startsWith('tile/entries/200') ? null : b), /truncation: the log signed size 70500 but does not serve .*tile\/entries\/200/, 'truncation'],
     ];
     for (const [what, tamper, message, kind] of cases) {
-      const a = await auditor(view.url, vkey);
+      const a = await auditor(view.url, vkey, token);
       view.tamper = tamper;
       try {
         const r = await a.audit();
@@ -129,7 +134,7 @@ describe('full audit', () => {
 
   it('through the CLI: exit 0 with a summary, exit 3 with an ALARM line', async () => {
     const dir = scratch(cleanups, 'candor-audit-cli-');
-    const args = ['audit', '--url', view.url, '--log-key', vkey, '--data', dir];
+    const args = ['audit', '--url', view.url, '--log-key', vkey, '--data', dir, '--token', token];
     const ok = await candor(args);
     expect(ok.stderr).toBe('');
     expect(ok.code).toBe(0);

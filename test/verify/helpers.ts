@@ -30,7 +30,8 @@ export async function startLyingLog(upstream: string): Promise<LyingLog> {
           res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end(state.checkpoint);
           return;
         }
-        const up = await fetch(`${state.upstream}/${path}`, { signal: AbortSignal.timeout(5000) });
+        const auth = req.headers.authorization;
+        const up = await fetch(`${state.upstream}/${path}`, { signal: AbortSignal.timeout(5000), ...(auth ? { headers: { authorization: auth } } : {}) });
         let body: Uint8Array | null = new Uint8Array(await up.arrayBuffer());
         if (up.status === 200 && state.tamper) body = state.tamper(path, body);
         if (body === null) {

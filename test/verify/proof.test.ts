@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseProofBundle } from '@candor/core/tlog-proof';
 import { fill, getCheckpoint, logKey, post, scratch, startWitnessedLog, startWitnesses, strayWitnessKey, waitFor } from '../witnessing/helpers.js';
+import { addLogReader } from '../helpers/auditors.js';
 import { candor } from './helpers.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -18,6 +19,8 @@ describe('offline proof bundles through the CLI', () => {
     const key = logKey(origin);
     const witnesses = await startWitnesses(2, origin, key.vkey);
     for (const w of witnesses) cleanups.push(() => w.close());
+    // Entries are not public: the exports present a reader's token (read-log).
+    const token = addLogReader(key.dir);
     const log = await startWitnessedLog({ origin, dir: key.dir, witnesses: witnesses.map((w) => w.ref), quorum: 2, publish: 'after' });
     cleanups.push(() => log.cleanup());
     await fill(log, 'audit event', 0, 150);
@@ -34,14 +37,17 @@ describe('offline proof bundles through the CLI', () => {
     const ackFile = join(dir, 'ack-checkpoint');
     writeFileSync(ackFile, early.body.checkpoint);
     const [exported, bare, beyond, wrongKey, againstAck] = await Promise.all([
-      candor(['proof', 'export', '--url', log.url, '--index', '257', ...trust]),
-      candor(['proof', 'export', '--url', log.url, '--index', '12', '--no-entry']),
-      candor(['proof', 'export', '--url', log.url, '--index', '300']),
+      candor(['proof', 'export', '--url', log.url, '--index', '257', '--token', token, ...trust]),
+      candor(['proof', 'export', '--url', log.url, '--index', '12', '--no-entry', '--token', token]),
+      candor(['proof', 'export', '--url', log.url, '--index', '300', '--token', token]),
       // With --log-key, export verifies before it writes: another key of the same name fails.
-      candor(['proof', 'export', '--url', log.url, '--index', '1', '--log-key', logKey(origin, scratch(cleanups)).vkey]),
+      candor(['proof', 'export', '--url', log.url, '--index', '1', '--token', token, '--log-key', logKey(origin, scratch(cleanups)).vkey]),
       // Against the checkpoint of an earlier witnessed acknowledgement (tree size 151).
-      candor(['proof', 'export', '--url', log.url, '--index', '100', '--checkpoint', ackFile, ...trust]),
+      candor(['proof', 'export', '--url', log.url, '--index', '100', '--checkpoint', ackFile, '--token', token, ...trust]),
     ]);
+    const tokenless = await candor(['proof', 'export', '--url', log.url, '--index', '1']);
+    expect(tokenless.code).toBe(1);
+    expect(tokenless.stderr).toMatch(/HTTP 401 .*read-log.*give a reader token: --token or CANDOR_AUDITOR_TOKEN/);
     expect(againstAck.code, againstAck.stderr).toBe(0);
     const ackFileBundle = join(dir, 'entry-100.tlog-proof');
     writeFileSync(ackFileBundle, againstAck.stdout);
