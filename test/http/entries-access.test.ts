@@ -67,7 +67,7 @@ beforeAll(async () => {
     c.close();
   };
   const b = Array.from({ length: 5 }, (_, i) =>
-    sampleEvent({ tenantId: 'org-b', actor: { id: SECRET, type: 1 }, resource: { name: `${SECRET}-db`, type: 'database' }, reviewId: `rev-b-${i}` }),
+    sampleEvent({ tenantId: 'org-b', actor: { id: SECRET, type: 1 }, resource: { name: `${SECRET}-db`, type: 'database' }, correlation: { reviewId: `rev-b-${i}` } }),
   );
   eventB = b[0]!.eventId;
   await submit('gw-b', b);
