@@ -23,6 +23,7 @@ import { registerConfigCommands } from './config.js';
 import { registerClusterCommands } from '../cluster/cli.js';
 import { registerAuditorRegistryCommands } from '../auditors/cli.js';
 import { registerExportCommands } from '../../clients/verify/export.js';
+import { registerCaptureCommands } from '../capture/cli.js';
 
 const DEFAULT_URL = process.env.CANDOR_URL ?? 'http://127.0.0.1:8080';
 
@@ -290,5 +291,6 @@ registerConfigCommands(program);
 registerClusterCommands(program);
 registerAuditorRegistryCommands(program);
 registerExportCommands(program);
+registerCaptureCommands(program, fail);
 
 await program.parseAsync(process.argv);
