@@ -54,30 +54,51 @@ export interface Bed {
   log: PrivacyLog;
   work: string;
   sql: pg.Client;
+  /** Stops the log (the capture's submissions then fail and are retried). */
+  stopLog(): Promise<void>;
+  /** Starts it again on the same store (new ports: start a new capture). */
+  startLog(): Promise<void>;
   cleanup(): Promise<void>;
 }
 
+const SPECS = [{ id: PRODUCER, tenants: [TENANT], types: ['data.column.changed', 'audit.gap'] }];
+const READERS = { [AUDITOR]: { id: 'aud_reconcile', tenants: [TENANT], permissions: ['search' as const, 'disclose' as const] } };
+
 export async function startBed(): Promise<Bed> {
   const pgs = startPostgres();
-  const log = await startPrivacyLog([{ id: PRODUCER, tenants: [TENANT], types: ['data.column.changed', 'audit.gap'] }], {
-    [AUDITOR]: { id: 'aud_reconcile', tenants: [TENANT], permissions: ['search', 'disclose'] },
-  });
+  const log = await startPrivacyLog(SPECS, READERS);
   const work = tempDir('candor-capture-');
   writeFileSync(join(work, 'log.vkey'), `${log.keys.vkeys.join('\n')}\n`);
+  // The superuser (trust over the Unix socket in DIR) lets the test role read pg_stat_replication's positions.
+  const su = new pg.Client({ host: pgs.dir, port: Number(new URL(pgs.url).port), user: 'postgres', database: 'candor' });
+  await su.connect();
+  await su.query('GRANT pg_read_all_stats TO candor');
+  await su.end();
   const sql = new pg.Client({ connectionString: pgs.url });
   await sql.connect();
-  return {
+  let down = false;
+  const bed: Bed = {
     pg: pgs,
     log,
     work,
     sql,
+    async stopLog() {
+      down = true;
+      await bed.log.close();
+    },
+    async startLog() {
+      bed.log = await startPrivacyLog(SPECS, READERS, {}, bed.log.dir, bed.log.creds);
+      down = false;
+    },
     async cleanup() {
       await sql.end().catch(() => undefined);
-      await log.cleanup();
+      if (down) rmSync(bed.log.dir, { recursive: true, force: true });
+      else await bed.log.cleanup();
       pgs.stop();
       rmSync(work, { recursive: true, force: true });
     },
   };
+  return bed;
 }
 
 export interface CaptureProcess {

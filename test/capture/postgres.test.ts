@@ -146,6 +146,26 @@ describe.skipIf(missing !== undefined)(`capture from PostgreSQL logical replicat
     expect(bed.log.service.size).toBe(size);
   }, 90_000);
 
+  it('loses and duplicates nothing when the capture is SIGKILLed while the log is down', async () => {
+    const confirmed = await confirmedLsn(bed.sql);
+    const before = await changes();
+    await bed.stopLog();
+    for (let i = 1; i <= 3; i++) await bed.sql.query(`UPDATE accounts SET ssn = $1 WHERE id = $2`, [`SSN-${i}-v3`, i]);
+    // The walsender has sent the three commits to the capture, which cannot log them...
+    const end = (await bed.sql.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!.lsn;
+    await waitFor('the walsender to send the commits', async () => (await bed.sql.query(`SELECT 1 FROM pg_stat_replication WHERE sent_lsn >= $1::pg_lsn`, [end])).rows.length > 0, 10_000);
+    // ...so it has not confirmed them.
+    expect(await confirmedLsn(bed.sql)).toBe(confirmed);
+    await capture!.kill();
+    await bed.startLog();
+    capture = await startCapture(bed, COLUMNS);
+    await caughtUp(bed.sql);
+    const after = await changes();
+    expect(after).toHaveLength(before.length + 3);
+    expect(new Set(after.map((e) => e.event.producerEventId)).size).toBe(after.length);
+    expect(after.slice(before.length).map((e) => body(e).rowKey)).toEqual(['1', '2', '3'].map((id) => key('accounts', id)));
+  }, 90_000);
+
   it('reconcile is clean, then flags exactly the rows changed behind the log while the slot was gone', async () => {
     await caughtUp(bed.sql);
     const clean = await reconcile(bed, COLUMNS);
