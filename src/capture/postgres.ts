@@ -338,14 +338,13 @@ export class PostgresCapture {
     txn.changes.push({ position, op, table, old: old as Record<string, ColumnValue> | null, new: now as Record<string, ColumnValue> | null });
   }
 
-  /** The role a change ran as: the last role message before it, else the first after it (an AFTER trigger), else unknown. */
+  /**
+   * The role a change ran as: that of the first role message after it in its transaction (the
+   * AFTER trigger of its own statement, which fires after the statement's rows), else of the last
+   * one before it, else unknown. A message's position is that of the next row change.
+   */
   static roleAt(roles: Txn['roles'], position: number): string | undefined {
-    let found: string | undefined;
-    for (const r of roles) {
-      if (r.position <= position) found = r.role;
-      else return found ?? r.role;
-    }
-    return found;
+    return roles.find((r) => r.position > position)?.role ?? roles.filter((r) => r.position <= position).pop()?.role;
   }
 
   async #commit(endLsn: bigint): Promise<void> {

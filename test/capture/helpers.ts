@@ -49,6 +49,13 @@ export function startPostgres(): OwnPostgres {
   };
 }
 
+/** The superuser, over the Unix socket in DIR (trust there; TCP needs a password). */
+export async function superuser(pgs: OwnPostgres): Promise<pg.Client> {
+  const su = new pg.Client({ host: pgs.dir, port: Number(new URL(pgs.url).port), user: 'postgres', database: 'candor' });
+  await su.connect();
+  return su;
+}
+
 export interface Bed {
   pg: OwnPostgres;
   log: PrivacyLog;
@@ -69,9 +76,8 @@ export async function startBed(): Promise<Bed> {
   const log = await startPrivacyLog(SPECS, READERS);
   const work = tempDir('candor-capture-');
   writeFileSync(join(work, 'log.vkey'), `${log.keys.vkeys.join('\n')}\n`);
-  // The superuser (trust over the Unix socket in DIR) lets the test role read pg_stat_replication's positions.
-  const su = new pg.Client({ host: pgs.dir, port: Number(new URL(pgs.url).port), user: 'postgres', database: 'candor' });
-  await su.connect();
+  // The superuser lets the test role read pg_stat_replication's positions.
+  const su = await superuser(pgs);
   await su.query('GRANT pg_read_all_stats TO candor');
   await su.end();
   const sql = new pg.Client({ connectionString: pgs.url });

@@ -24,6 +24,7 @@ import {
   reconcile,
   startBed,
   startCapture,
+  superuser,
   type Bed,
   type CaptureProcess,
 } from './helpers.js';
@@ -197,5 +198,44 @@ describe.skipIf(missing !== undefined)(`capture from PostgreSQL logical replicat
       expect(f.event?.eventId).toMatch(/^pg\//);
       expect(f.event?.proof).toBeDefined();
     }
+  }, 120_000);
+
+  it('logs an audit.gap when max_slot_wal_keep_size invalidated the slot, and reconcile finds the change it lost', async () => {
+    await capture!.stop();
+    const su = await superuser(bed.pg);
+    try {
+      await su.query(`ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'`);
+      await su.query('SELECT pg_reload_conf()');
+      await bed.sql.query(`UPDATE accounts SET iban = 'IBAN-4-lost' WHERE id = 4`);
+      await bed.sql.query('CREATE TABLE filler (x text)');
+      await waitFor('the slot to be invalidated', async () => {
+        await bed.sql.query(`INSERT INTO filler SELECT repeat('x', 1000) FROM generate_series(1, 2000)`);
+        await su.query('SELECT pg_switch_wal()');
+        await su.query('CHECKPOINT');
+        const r = await bed.sql.query<{ wal_status: string }>(`SELECT wal_status FROM pg_replication_slots WHERE slot_name = 'candor_capture'`);
+        return r.rows[0]?.wal_status === 'lost';
+      }, 30_000);
+      await su.query('ALTER SYSTEM RESET max_slot_wal_keep_size');
+      await su.query('SELECT pg_reload_conf()');
+    } finally {
+      await su.end();
+    }
+    capture = await startCapture(bed, COLUMNS);
+    expect(capture.output()).toMatch(/was invalidated \(wal_status lost/);
+    const gaps = (await loggedEvents(bed.log)).filter((e) => e.event.type === 'audit.gap');
+    expect(gaps).toHaveLength(2);
+    expect((gaps[1]!.event.body.value as { reason: string }).reason).toMatch(/max_slot_wal_keep_size/);
+
+    const r = await reconcile(bed, COLUMNS);
+    expect(r.code).toBe(3);
+    const found = r.report.findings.map((f) => `${f.kind} ${f.rowKey} ${f.column}`).sort();
+    expect(found).toEqual(
+      [
+        `changed_without_log ${key('accounts', '2')} iban`,
+        `changed_without_log ${key('accounts', '4')} iban`,
+        `deleted_without_log ${key('accounts', '3')} iban`,
+        `deleted_without_log ${key('accounts', '3')} ssn`,
+      ].sort(),
+    );
   }, 120_000);
 });
