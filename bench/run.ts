@@ -25,6 +25,7 @@ const SECTIONS: [json: string, title: string, load: () => Promise<(d: never) => 
   ['faults', 'Corruption and fuzzing', async () => (await import('./faults.js')).faultsSection],
   ['search', 'Search', async () => (await import('./search.js')).searchSection],
   ['export', 'Export', async () => (await import('./export.js')).exportSection],
+  ['capture', 'Database capture', async () => (await import('./capture.js')).captureSection],
 ];
 
 const SCENARIOS: Record<string, () => Promise<{ main(): Promise<void> }>> = {
@@ -50,6 +51,8 @@ const SCENARIOS: Record<string, () => Promise<{ main(): Promise<void> }>> = {
   faults: () => import('./faults.js'),
   search: () => import('./search.js'),
   export: () => import('./export.js'),
+  // Opt-in: needs PostgreSQL's server binaries (test/services/install.sh).
+  capture: () => import('./capture.js'),
   summary: () => import('./summary.js'),
   // Rewrites every section (and its plots) from the JSON, measuring nothing; then the summary.
   render: async () => ({

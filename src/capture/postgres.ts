@@ -33,6 +33,7 @@ import { ActorType, CaptureMethod, ColumnOperation } from '@candor/schema/gen/ca
 import { GatewayClient, type GatewayOptions, type Recorded } from '@candor/gateway/client';
 import * as B from '@candor/gateway/events';
 import { depositOpenings, type OpeningsTarget } from '@candor/gateway/openings';
+import { nodeDigest, nodeEd25519, nodeHasher } from '../crypto/node.js';
 import { MARK_PREFIX, ROLE_PREFIX, formatLsn, loadTables, parseLsn, qualified, quoteTable, type ColumnValue, type SensitiveColumn, type SensitiveTable } from './tables.js';
 
 export interface CaptureOptions {
@@ -108,6 +109,9 @@ class TextPgoutput extends PgoutputPlugin {
   }
 }
 
+/** Deposits in flight at once. */
+const DEPOSITS = 32;
+
 const kdf = (secret: Uint8Array, ...parts: string[]) => hmac(sha256, secret, utf8(`candor/capture-salt/v1\n${parts.join('\n')}`));
 
 export class PostgresCapture {
@@ -128,6 +132,8 @@ export class PostgresCapture {
   /** The end of the last commit whose events are all logged (reported at the next confirm). */
   #logged = 0n;
   #confirmTimer: NodeJS.Timeout | undefined;
+  #depositing = 0;
+  #depositWaiters: (() => void)[] = [];
   #failed: Error | undefined;
   #stopped = false;
   #timers: NodeJS.Timeout[] = [];
@@ -148,7 +154,15 @@ export class PostgresCapture {
     this.#done = { promise, resolve, reject };
     this.#sql = new pg.Client({ connectionString: this.#o.pg });
     await this.#sql.connect();
-    this.#gw = new GatewayClient({ ...this.#o.gateway, tenant: this.#o.tenant, producerInfo: { kind: 'candor-capture-postgres', ...this.#o.gateway.producerInfo } });
+    // Node's crypto for receipts (checkpoint signatures, inclusion proofs): several times the portable default.
+    this.#gw = new GatewayClient({
+      ed25519: nodeEd25519,
+      hasher: nodeHasher,
+      digest: nodeDigest,
+      ...this.#o.gateway,
+      tenant: this.#o.tenant,
+      producerInfo: { kind: 'candor-capture-postgres', ...this.#o.gateway.producerInfo },
+    });
     try {
       this.#database = this.#o.database ?? (await this.#sql.query<{ d: string }>('SELECT current_database() AS d')).rows[0]!.d;
       this.#systemIdentifier = (await this.#sql.query<{ s: string }>('SELECT system_identifier::text AS s FROM pg_control_system()')).rows[0]!.s;
@@ -372,8 +386,30 @@ export class PostgresCapture {
     if (this.#outstanding > this.#o.maxOutstanding) await this.#tail;
   }
 
+  /**
+   * Deposits an event's openings: at most DEPOSITS requests at once (a transaction of thousands
+   * of rows would otherwise open thousands of connections), retried with backoff while the log
+   * is unreachable or busy; a refusal is final.
+   */
   async #deposit(r: Recorded): Promise<void> {
-    if (r.openings.length > 0) await depositOpenings(this.#o.openings, r);
+    if (r.openings.length === 0) return;
+    while (this.#depositing >= DEPOSITS) await new Promise<void>((w) => this.#depositWaiters.push(w));
+    this.#depositing++;
+    try {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await depositOpenings(this.#o.openings, r);
+          return;
+        } catch (err) {
+          const code = err instanceof CandorError ? err.code : 'unavailable';
+          if ((code !== 'unavailable' && code !== 'rate_limited' && code !== 'resource_exhausted') || attempt >= 10) throw err;
+          await new Promise((w) => setTimeout(w, Math.random() * Math.min(5000, 50 * 2 ** attempt)));
+        }
+      }
+    } finally {
+      this.#depositing--;
+      this.#depositWaiters.shift()?.();
+    }
   }
 
   #advance(lsn: bigint): void {
