@@ -150,7 +150,7 @@ export async function main(): Promise<void> {
     mkdirSync(join(dir, 'fsync-probe'));
     const durableWritesPerSec = durableWrites(join(dir, 'fsync-probe'));
     console.log(`durable file writes: ${fmt(durableWritesPerSec)}/s`);
-    const version = (await sql.query<{ v: string }>('SHOW server_version')).rows[0]!.v;
+    const version = (await sql.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]!.v;
     const d: CaptureData = { ...meta('capture', 'npm run bench -- capture', before, await otherLoad()), rows: ROWS, decodeSeconds, captureSeconds, reconcileSeconds, durableWritesPerSec, postgres: `PostgreSQL ${version}` };
     saveResult('capture', d);
     writeSection('Database capture', captureSection(d));
