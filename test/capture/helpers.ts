@@ -68,7 +68,11 @@ export interface Bed {
   cleanup(): Promise<void>;
 }
 
-const SPECS = [{ id: PRODUCER, tenants: [TENANT], types: ['data.column.changed', 'audit.gap'] }];
+export const GATEWAY = 'demo-gw';
+const SPECS = [
+  { id: PRODUCER, tenants: [TENANT], types: ['data.column.changed', 'audit.gap'] },
+  { id: GATEWAY, tenants: [TENANT] },
+];
 const READERS = { [AUDITOR]: { id: 'aud_reconcile', tenants: [TENANT], permissions: ['search' as const, 'disclose' as const] } };
 
 export async function startBed(): Promise<Bed> {

@@ -13,9 +13,13 @@ import { verifyOpening } from '@candor/schema/commitment';
 import { rowKey } from '@candor/schema/rowkey';
 import { CaptureMethod, ColumnOperation, type ColumnChange } from '@candor/schema/gen/candor/v1/event_pb';
 import { call } from '../privacy/helpers.js';
+import * as B from '@candor/gateway/events';
+import { depositOpenings } from '@candor/gateway/openings';
 import { waitFor } from '../helpers/wait.js';
 import {
   AUDITOR,
+  GATEWAY,
+  TENANT,
   caughtUp,
   confirmedLsn,
   label,
@@ -166,6 +170,32 @@ describe.skipIf(missing !== undefined)(`capture from PostgreSQL logical replicat
     expect(new Set(after.map((e) => e.event.producerEventId)).size).toBe(after.length);
     expect(after.slice(before.length).map((e) => body(e).rowKey)).toEqual(['1', '2', '3'].map((id) => key('accounts', id)));
   }, 90_000);
+
+  it('a change made through a gateway is logged by the gateway and by the capture, under the same row key', async () => {
+    const before = (await changes()).length;
+    // The demo gateway runs the statement for its user, then records what it saw.
+    await bed.sql.query(`UPDATE accounts SET iban = 'IBAN-5-gw' WHERE id = 5`);
+    const gw = bed.log.gateway(GATEWAY, TENANT);
+    const r = await gw.column.changed({
+      actor: { id: 'usr_alice' },
+      resource: { name: 'candor', type: 'postgresql' },
+      database: 'candor',
+      schema: 'public',
+      table: 'accounts',
+      column: 'iban',
+      rowKey: key('accounts', '5'),
+      operation: B.ColumnOperation.UPDATE,
+      oldValue: 'IBAN-5-v2',
+      newValue: 'IBAN-5-gw',
+      valueClass: B.ValueClass.PCI,
+      captureMethod: B.CaptureMethod.GATEWAY_OBSERVED,
+      dbAccount: 'candor',
+    });
+    await depositOpenings({ url: bed.log.url, token: bed.log.creds[GATEWAY]!.token }, r);
+    await caughtUp(bed.sql);
+    const both = (await changes()).slice(before).filter((e) => body(e).rowKey === key('accounts', '5'));
+    expect(both.map((e) => CaptureMethod[body(e).captureMethod]).sort()).toEqual(['GATEWAY_OBSERVED', 'LOGICAL_DECODING']);
+  });
 
   it('reconcile is clean, then flags exactly the rows changed behind the log while the slot was gone', async () => {
     await caughtUp(bed.sql);
