@@ -77,7 +77,13 @@ const READERS = { [AUDITOR]: { id: 'aud_reconcile', tenants: [TENANT], permissio
 
 export async function startBed(): Promise<Bed> {
   const pgs = startPostgres();
-  const log = await startPrivacyLog(SPECS, READERS);
+  let log: PrivacyLog;
+  try {
+    log = await startPrivacyLog(SPECS, READERS);
+  } catch (err) {
+    pgs.stop();
+    throw err;
+  }
   const work = tempDir('candor-capture-');
   writeFileSync(join(work, 'log.vkey'), `${log.keys.vkeys.join('\n')}\n`);
   // The superuser lets the test role read pg_stat_replication's positions.
@@ -101,11 +107,15 @@ export async function startBed(): Promise<Bed> {
       down = false;
     },
     async cleanup() {
-      await sql.end().catch(() => undefined);
-      if (down) rmSync(bed.log.dir, { recursive: true, force: true });
-      else await bed.log.cleanup();
-      pgs.stop();
-      rmSync(work, { recursive: true, force: true });
+      try {
+        await sql.end().catch(() => undefined);
+        if (down) rmSync(bed.log.dir, { recursive: true, force: true });
+        else await bed.log.cleanup();
+      } finally {
+        // Whatever failed before, the server we started is stopped by its PID.
+        pgs.stop();
+        rmSync(work, { recursive: true, force: true });
+      }
     },
   };
   return bed;

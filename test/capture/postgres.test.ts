@@ -57,8 +57,11 @@ describe.skipIf(missing !== undefined)(`capture from PostgreSQL logical replicat
   }, 120_000);
 
   afterAll(async () => {
-    await capture?.kill();
-    await bed?.cleanup();
+    try {
+      await capture?.kill();
+    } finally {
+      await bed?.cleanup();
+    }
   }, 60_000);
 
   it('logs a multi-row INSERT and a psql \\copy as one event per row and column, distinct at one commit LSN, role unknown', async () => {
