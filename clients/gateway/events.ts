@@ -116,10 +116,10 @@ export function draft(type: string, c: Common, body: EventInit['body'], openings
   return { init, openings };
 }
 
-/** Commits to an optional value; adds the opening. */
-function maybe(field: string, value: string | undefined, openings: Opening[]): Uint8Array {
+/** Commits to an optional value (with a fresh salt unless one is given); adds the opening. */
+function maybe(field: string, value: string | undefined, openings: Opening[], salt?: Uint8Array): Uint8Array {
   if (value === undefined) return new Uint8Array();
-  const x = commit(field, value);
+  const x = commit(field, value, salt);
   openings.push(x.opening);
   return x.digest;
 }
@@ -330,6 +330,12 @@ export const column = {
       changedAt?: Date;
       txid?: string;
       oldValueAuthoritative?: boolean;
+      /**
+       * Salts for old_value and new_value instead of fresh random ones: a producer that must
+       * re-encode an event byte for byte after a crash (src/capture/ derives them from a secret
+       * and the event's idempotency key) passes them; anyone else leaves them out.
+       */
+      salts?: { oldValue?: Uint8Array; newValue?: Uint8Array };
     },
   ) => {
     const openings: Opening[] = [];
@@ -345,8 +351,8 @@ export const column = {
           column: c.column,
           rowKey: c.rowKey,
           operation: c.operation,
-          oldValueCommitment: maybe('old_value', c.oldValue, openings),
-          newValueCommitment: maybe('new_value', c.newValue, openings),
+          oldValueCommitment: maybe('old_value', c.oldValue, openings, c.salts?.oldValue),
+          newValueCommitment: maybe('new_value', c.newValue, openings, c.salts?.newValue),
           valueClass: c.valueClass,
           captureMethod: c.captureMethod,
           dbAccount: c.dbAccount,

@@ -6,3 +6,4 @@ export * as build from './events.js';
 export { ActorType, CaptureMethod, ColumnOperation, Outcome, ReviewKind, ReviewState, SessionVerb, ValueClass, VoteDecision } from './events.js';
 export { commit, verifyOpening, commitmentDigest, statementFingerprint, type Opening } from '@candor/schema/commitment';
 export { depositOpenings, type OpeningsTarget, type DepositResult, type Deposit } from './openings.js';
+export { rowKey, type RowIdentity } from '@candor/schema/rowkey';

@@ -11,3 +11,4 @@ export * from './encoding.js';
 export * from './leaf.js';
 export * from './commitment.js';
 export * from './signature.js';
+export * from './rowkey.js';
