@@ -11,6 +11,7 @@ import { mountAdminRoutes, type AdminRoutes } from './admin.js';
 import { REQUEST_ID_HEADER, requestId } from '../observability/request-id.js';
 import { errorHandler } from './errors.js';
 import { eventRoutes } from './events.js';
+import { explorerRoutes } from './explorer.js';
 import { healthRoute, metricsRoute } from './ops.js';
 import type { PrivacyService } from '../privacy/service.js';
 import { privacyRoutes } from './privacy.js';
@@ -125,6 +126,7 @@ export function baseServer(opts: { metrics: LogMetrics; logLevel?: string; tls?:
 export async function buildHttpServer(opts: HttpOptions): Promise<FastifyInstance> {
   const app = baseServer(opts);
   await app.register(tileRoutes, { service: opts.service });
+  await app.register(explorerRoutes);
   await app.register(submitRoutes, { service: opts.service });
   await app.register(proofRoutes, { service: opts.service });
   await app.register(healthRoute, { service: opts.service });
