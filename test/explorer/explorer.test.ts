@@ -4,13 +4,18 @@
 // right reason. Nothing here is mocked: the browser verifies what the log really serves.
 import { existsSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { encodeProofBundle } from '../../src/core/proofbundle.js';
 import { BUILT, CHROMIUM, HOSTILE, launchChromium, startExplorerLog, startStaticServer, type ExplorerLog } from './fixture.js';
 import { strayWitnessKey } from '../witnessing/helpers.js';
 import { startTamperingProxy, type Tamper, type TamperingProxy } from './proxy.js';
 
 const T = 60_000;
+/**
+ * Every Playwright wait (navigation, selector, action) in these tests, so that a page that never
+ * shows what a test waits for fails with Playwright's message naming it, well inside T.
+ */
+const WAIT = 15_000;
 
 describe.skipIf(!existsSync(CHROMIUM))('the explorer in Chromium', () => {
   let env: ExplorerLog;
@@ -28,10 +33,50 @@ describe.skipIf(!existsSync(CHROMIUM))('the explorer in Chromium', () => {
     await env?.stop();
   });
 
+  /**
+   * A new browser profile whose waits are bounded by WAIT; if the test fails, its page's console
+   * errors, uncaught exceptions and status banner are printed, so a timeout says what the page saw.
+   */
+  async function profile(options?: Parameters<Browser['newContext']>[0]): Promise<{ page: Page; ctx: BrowserContext }> {
+    const ctx = await browser.newContext(options);
+    ctx.setDefaultTimeout(WAIT);
+    ctx.setDefaultNavigationTimeout(WAIT);
+    const page = await ctx.newPage();
+    const errors: string[] = [];
+    page.on('console', (m) => void (m.type() === 'error' && errors.push(`console: ${m.text()}`)));
+    page.on('pageerror', (e) => errors.push(`uncaught: ${e.message}`));
+    onTestFailed(async () => {
+      const shown = await page
+        .locator('#status, main')
+        .allInnerTexts()
+        .catch((e: Error) => [`(page unreadable: ${e.message})`]);
+      console.error(`page ${page.url()} at failure:\n  status and view: ${shown.join('\n  ').slice(0, 2000)}\n  ${errors.join('\n  ') || 'no console errors'}`);
+    });
+    return { page, ctx };
+  }
+
+  /**
+   * Waits until the log serves a checkpoint larger than `than` that carries the witness's
+   * cosignature. The log publishes each checkpoint at once ("publish: before") and the witness
+   * cosigns it a moment later: a page pinned with quorum 1 that reads it in between rightly refuses
+   * it, so a test that has just made the log grow waits for the cosignature before opening a page.
+   */
+  async function cosigned(than = 0): Promise<number> {
+    const deadline = Date.now() + WAIT;
+    let note = '';
+    while (Date.now() < deadline) {
+      note = await (await fetch(`${env.log.url}/checkpoint`, { signal: AbortSignal.timeout(2000) })).text();
+      const size = Number(note.split('\n')[1]);
+      if (size > than && (note.match(/^\u2014 /gm) ?? []).length >= 2) return size;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`no checkpoint past ${than} entries cosigned by the witness within ${WAIT} ms; the last one served:\n${note}`);
+  }
+
   /** A fresh browser profile (empty storage) at `url`, keys pinned, the overview verified. */
   async function pinned(url = env.log.url, witness = env.witnessVkey): Promise<{ page: Page; ctx: BrowserContext }> {
-    const ctx = await browser.newContext();
-    const page = await ctx.newPage();
+    await cosigned();
+    const { page, ctx } = await profile();
     await page.goto(`${url}/`);
     await page.fill('#trust-vkey', env.log.vkey);
     await page.fill('#trust-witnesses', witness);
@@ -40,6 +85,11 @@ describe.skipIf(!existsSync(CHROMIUM))('the explorer in Chromium', () => {
     return { page, ctx };
   }
   const status = (page: Page) => page.locator('#status');
+  // Reads for expect.poll, which does not bound its callback: each read gives up after a second
+  // (and is retried) instead of waiting WAIT for an element the page may never show.
+  const POLL = { timeout: 10_000, interval: 100 };
+  const classOf = (page: Page, selector: string) => page.locator(selector).getAttribute('class', { timeout: 1000 });
+  const textOf = (page: Page, selector: string) => page.locator(selector).textContent({ timeout: 1000 });
 
   it('is served at / with a strict Content-Security-Policy', async () => {
     const res = await fetch(`${env.log.url}/`);
@@ -57,7 +107,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the explorer in Chromium', () => {
 
   it('pins the key, verifies the checkpoint, and proves on the next visit that the log only grew', async () => {
     const { page, ctx } = await pinned();
-    await expect.poll(() => status(page).getAttribute('class'), { timeout: 10_000 }).toBe('ok');
+    await expect.poll(() => classOf(page, '#status'), { ...POLL, message: 'the status banner turning ok' }).toBe('ok');
     const size = Number(await page.locator('#size').textContent());
     expect(size).toBeGreaterThanOrEqual(env.recorded.length);
     expect(await page.locator('#origin').textContent()).toBe('explorer.test/log');
@@ -69,9 +119,9 @@ describe.skipIf(!existsSync(CHROMIUM))('the explorer in Chromium', () => {
     expect(Math.abs(Date.parse(w[2]!) - Date.now())).toBeLessThan(60_000);
     // The log grows (an audited search appends an event); the next visit proves consistency.
     await fetch(`${env.log.url}/v1/search?actor=usr_bob`, { headers: { authorization: `Bearer ${env.auditorToken}` } });
-    await expect.poll(async () => Number((await (await fetch(`${env.log.url}/checkpoint`)).text()).split('\n')[1]), { timeout: 5000 }).toBeGreaterThan(size);
+    await cosigned(size);
     await page.reload();
-    await expect.poll(() => page.locator('#grew').textContent(), { timeout: 10_000 }).toMatch(new RegExp(`^proved consistent: the log only grew, from ${size} to \\d+ entries`));
+    await expect.poll(() => textOf(page, '#grew'), { ...POLL, message: 'the overview proving the log only grew (#grew)' }).toMatch(new RegExp(`^proved consistent: the log only grew, from ${size} to \\d+ entries`));
     expect(await status(page).textContent()).toContain('The log only grew since this browser last looked');
     // The token is never stored.
     expect(JSON.stringify(await ctx.storageState())).not.toContain(env.auditorToken);
@@ -171,12 +221,12 @@ describe.skipIf(!existsSync(CHROMIUM))('the explorer in Chromium', () => {
     const bundle = encodeProofBundle({ extra: r.leaf, index: r.index, proof: inc.proof.map((p) => Buffer.from(p, 'base64')), checkpoint });
     await ctx.setOffline(true); // the verdict needs no network
     await page.setInputFiles('#bundle-file', { name: 'e.tlog-proof', mimeType: 'text/plain', buffer: Buffer.from(bundle) });
-    await expect.poll(() => page.locator('#verdict').textContent()).toContain(`✓ Verified, offline: entry ${r.index}`);
+    await expect.poll(() => textOf(page, '#verdict'), { ...POLL, message: 'the verdict on the dropped file' }).toContain(`✓ Verified, offline: entry ${r.index}`);
     const proof = inc.proof.map((p) => Buffer.from(p, 'base64'));
     proof[0]![0]! ^= 1;
     const bad = encodeProofBundle({ extra: r.leaf, index: r.index, proof, checkpoint });
     await page.setInputFiles('#bundle-file', { name: 'bad.tlog-proof', mimeType: 'text/plain', buffer: Buffer.from(bad) });
-    await expect.poll(() => page.locator('#verdict').textContent()).toMatch(/^✗ Rejected — proof bundle: inclusion proof does not lead to the root/);
+    await expect.poll(() => textOf(page, '#verdict'), { ...POLL, message: 'the verdict on the dropped file' }).toMatch(/^✗ Rejected — proof bundle: inclusion proof does not lead to the root/);
     expect(await page.locator('#verdict').getAttribute('class')).toBe('failed');
     await ctx.close();
   }, T);
@@ -191,7 +241,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the explorer in Chromium', () => {
     await page.goto(`${env.log.url}/#/verify`);
     await ctx.setOffline(true);
     await page.setInputFiles('#bundle-file', { name: 'reviews.candor-export', mimeType: 'application/x-ndjson', buffer: Buffer.from(text) });
-    await expect.poll(() => page.locator('#verdict').textContent()).toMatch(/^✓ Verified, offline: an export of 6 event\(s\)/);
+    await expect.poll(() => textOf(page, '#verdict'), { ...POLL, message: 'the verdict on the dropped file' }).toMatch(/^✓ Verified, offline: an export of 6 event\(s\)/);
     // One event's leaf altered by a byte (in its base64): its proof no longer reaches the root.
     const lines = text.split('\n');
     const k = lines.findIndex((l) => l.startsWith('{"index":'));
@@ -200,28 +250,27 @@ describe.skipIf(!existsSync(CHROMIUM))('the explorer in Chromium', () => {
     leaf[leaf.length - 1]! ^= 1;
     lines[k] = JSON.stringify({ ...ev, leaf: leaf.toString('base64') });
     await page.setInputFiles('#bundle-file', { name: 'bad.candor-export', mimeType: 'application/x-ndjson', buffer: Buffer.from(lines.join('\n')) });
-    await expect.poll(() => page.locator('#verdict').textContent()).toMatch(/^✗ Rejected — export bundle: /);
+    await expect.poll(() => textOf(page, '#verdict'), { ...POLL, message: 'the verdict on the dropped file' }).toMatch(/^✗ Rejected — export bundle: /);
     await ctx.close();
   }, T);
 
   it('refuses a checkpoint without the cosignatures the pinned quorum needs', async () => {
     const stray = strayWitnessKey('stray.explorer.test').vkey;
     const { page, ctx } = await pinned(env.log.url, stray);
-    await expect.poll(() => status(page).getAttribute('class'), { timeout: 10_000 }).toBe('failed');
+    await expect.poll(() => classOf(page, '#status'), { ...POLL, message: 'the status banner turning failed' }).toBe('failed');
     expect(await status(page).textContent()).toContain('Verification failed — witness cosignatures: the checkpoint is cosigned by 0 of the trusted witnesses');
     await ctx.close();
   }, T);
 
   it('works as a static build on another origin, from the log\'s checkpoint, tiles and entry bundles alone', async () => {
     const site = await startStaticServer(BUILT);
-    const ctx = await browser.newContext();
+    const { page, ctx } = await profile();
     try {
-      const page = await ctx.newPage();
       await page.goto(`${site.url}/`);
       await page.fill('#trust-url', env.log.url);
       await page.fill('#trust-vkey', env.log.vkey);
       await page.click('#trust-save');
-      await expect.poll(() => status(page).getAttribute('class'), { timeout: 10_000 }).toBe('ok');
+      await expect.poll(() => classOf(page, '#status'), { ...POLL, message: 'the status banner turning ok' }).toBe('ok');
       expect(await page.locator('.mode h3').textContent()).toBe('Static build');
       await page.goto(`${site.url}/#/events`);
       await page.waitForSelector('#events tbody tr');
@@ -244,17 +293,16 @@ describe.skipIf(!existsSync(CHROMIUM))('the explorer in Chromium', () => {
       it(`turns red naming the ${check} check when the proxy serves a ${mode.replace('-', ' ')}`, async () => {
         proxy.mode = 'none';
         const { page, ctx } = await pinned(proxy.url);
-        await expect.poll(() => status(page).getAttribute('class'), { timeout: 10_000 }).toBe('ok'); // honest first
+        await expect.poll(() => classOf(page, '#status'), { ...POLL, message: 'the status banner turning ok' }).toBe('ok'); // honest first
         const ok = await page.locator('#size').textContent();
         proxy.mode = mode;
         try {
           // Tiles are immutable and cached: a new page in a fresh profile fetches them again,
           // with the last verified checkpoint carried over in storage.
           const state = await ctx.storageState();
-          const fresh = await browser.newContext({ storageState: state });
-          const p2 = await fresh.newPage();
+          const { page: p2, ctx: fresh } = await profile({ storageState: state });
           await p2.goto(`${proxy.url}/#${view}`);
-          await expect.poll(() => status(p2).getAttribute('class'), { timeout: 10_000 }).toBe('failed');
+          await expect.poll(() => classOf(p2, '#status'), { ...POLL, message: 'the status banner turning failed' }).toBe('failed');
           expect(await status(p2).textContent()).toContain(`Verification failed — ${check}:`);
           expect(await p2.locator('main').getAttribute('class')).toBe('failed');
           if (view === '/') expect(await p2.locator('.ok').count()).toBe(0);

@@ -16,6 +16,8 @@ import { eventJson, isEventLeaf, leafTime, parseEventLeaf, verifyOpening, AuthMe
 import { CHECK, CheckFailed, VerifiedLog, verifyFile, type Seen, type Trust, type VerifiedCheckpoint, type VerifiedEntry } from './verify.js';
 
 const PAGE = 20;
+/** Bound on each request to the log's API (the tiles have their own, in TileClient). */
+const API_TIMEOUT_MS = 10_000;
 const TRUST_KEY = 'candor.explorer.trust';
 let token = '';
 let log: VerifiedLog | undefined;
@@ -317,8 +319,7 @@ async function events(params: URLSearchParams): Promise<Child[]> {
     q.delete('before');
     q.set('order', 'newest');
     q.set('limit', String(PAGE));
-    const res = await fetch(`${trust!.url}/v1/search?${q}`, { headers: { authorization: `Bearer ${token}` } });
-    const body = (await res.json()) as { results?: { index: number }[]; error?: { message: string } };
+    const { res, body } = await api<{ results?: { index: number }[]; error?: { message: string } }>(`/v1/search?${q}`, 'the search');
     if (!res.ok) return [h('h2', {}, 'Events'), form, h('p', { class: 'error', role: 'alert' }, `The search was refused: ${body.error?.message ?? res.status}`)];
     const found = (body.results ?? []).map((r) => r.index);
     // Results past the verified tree need a newer checkpoint (also proved consistent).
@@ -409,8 +410,14 @@ async function discloseOpenings(eventId: string, tenant: string, commitments: Se
     into.append(h('p', { class: 'error', role: 'alert' }, 'Disclosure needs an auditor token (top right).'));
     return;
   }
-  const res = await fetch(`${trust!.url}/v1/openings/${encodeURIComponent(eventId)}${tenant ? `?tenant=${encodeURIComponent(tenant)}` : ''}`, { headers: { authorization: `Bearer ${token}` } });
-  const body = (await res.json()) as { openings?: { field: string; digest: string; salt: string; value: string }[]; disclosure_index?: number; error?: { message: string } };
+  type Openings = { openings?: { field: string; digest: string; salt: string; value: string }[]; disclosure_index?: number; error?: { message: string } };
+  let res: Response, body: Openings;
+  try {
+    ({ res, body } = await api<Openings>(`/v1/openings/${encodeURIComponent(eventId)}${tenant ? `?tenant=${encodeURIComponent(tenant)}` : ''}`, 'the disclosure'));
+  } catch (err) {
+    into.append(h('p', { class: 'error', role: 'alert' }, failure(err).message));
+    return;
+  }
   if (!res.ok) {
     into.append(h('p', { class: 'error', role: 'alert' }, `Refused: ${body.error?.message ?? res.status}`));
     return;
@@ -430,9 +437,23 @@ async function discloseOpenings(eventId: string, tenant: string, commitments: Se
   into.append(h('p', {}, `Disclosed; the log recorded the disclosure at index ${body.disclosure_index ?? '?'}.`), h('table', { id: 'openings' }, h('tbody', {}, ...rows)));
 }
 
+/**
+ * GET from the log's API with the auditor token, bounded by API_TIMEOUT_MS: a log that does not
+ * answer fails the view with "reading the log" naming the request, instead of leaving it pending.
+ */
+async function api<T>(path: string, what: string): Promise<{ res: Response; body: T }> {
+  const url = `${trust!.url}${path}`;
+  try {
+    const res = await fetch(url, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(API_TIMEOUT_MS) });
+    return { res, body: (await res.json()) as T };
+  } catch (err) {
+    const why = err instanceof DOMException && err.name === 'TimeoutError' ? `no answer within ${API_TIMEOUT_MS} ms` : err instanceof Error ? err.message : String(err);
+    throw new CheckFailed(CHECK.fetch, `${what} (GET ${url.split('?')[0]}): ${why}`);
+  }
+}
+
 async function indexesFromApi(path: string): Promise<{ indexes: number[]; body: any }> {
-  const res = await fetch(`${trust!.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
-  const body = (await res.json()) as any;
+  const { res, body } = await api<any>(path, 'the log\'s API');
   if (!res.ok) throw new Error(body?.error?.message ?? `HTTP ${res.status}`);
   return { indexes: (body.events ?? body.results ?? []).map((e: { index: number }) => e.index), body };
 }
