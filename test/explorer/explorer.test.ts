@@ -92,7 +92,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the explorer in Chromium', () => {
   const textOf = (page: Page, selector: string) => page.locator(selector).textContent({ timeout: 1000 });
 
   it('is served at / with a strict Content-Security-Policy', async () => {
-    const res = await fetch(`${env.log.url}/`);
+    const res = await fetch(`${env.log.url}/`, { signal: AbortSignal.timeout(WAIT) });
     expect(res.status).toBe(200);
     const csp = res.headers.get('content-security-policy')!;
     expect(csp).toContain("script-src 'self'");
@@ -102,7 +102,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the explorer in Chromium', () => {
     expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/); // no inline script
     expect(html).not.toMatch(/<style|\sstyle=/);
     const asset = /src="\.\/(assets\/[^"]+\.js)"/.exec(html)![1]!;
-    expect((await fetch(`${env.log.url}/${asset}`)).headers.get('content-security-policy')).toBe(csp);
+    expect((await fetch(`${env.log.url}/${asset}`, { signal: AbortSignal.timeout(WAIT) })).headers.get('content-security-policy')).toBe(csp);
   });
 
   it('pins the key, verifies the checkpoint, and proves on the next visit that the log only grew', async () => {
@@ -118,7 +118,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the explorer in Chromium', () => {
     expect(Number(w[1])).toBe(size);
     expect(Math.abs(Date.parse(w[2]!) - Date.now())).toBeLessThan(60_000);
     // The log grows (an audited search appends an event); the next visit proves consistency.
-    await fetch(`${env.log.url}/v1/search?actor=usr_bob`, { headers: { authorization: `Bearer ${env.auditorToken}` } });
+    await fetch(`${env.log.url}/v1/search?actor=usr_bob`, { headers: { authorization: `Bearer ${env.auditorToken}` }, signal: AbortSignal.timeout(WAIT) });
     await cosigned(size);
     await page.reload();
     await expect.poll(() => textOf(page, '#grew'), { ...POLL, message: 'the overview proving the log only grew (#grew)' }).toMatch(new RegExp(`^proved consistent: the log only grew, from ${size} to \\d+ entries`));
@@ -215,9 +215,9 @@ describe.skipIf(!existsSync(CHROMIUM))('the explorer in Chromium', () => {
     // A bundle against the log's current, witnessed checkpoint (a receipt's checkpoint is not
     // cosigned yet, and the pinned quorum needs the witness).
     const r = env.recorded[2]!.receipt;
-    const checkpoint = await (await fetch(`${env.log.url}/checkpoint`)).text();
+    const checkpoint = await (await fetch(`${env.log.url}/checkpoint`, { signal: AbortSignal.timeout(WAIT) })).text();
     const size = Number(checkpoint.split('\n')[1]);
-    const inc = (await (await fetch(`${env.log.url}/proof/inclusion?index=${r.index}&size=${size}`)).json()) as { proof: string[] };
+    const inc = (await (await fetch(`${env.log.url}/proof/inclusion?index=${r.index}&size=${size}`, { signal: AbortSignal.timeout(WAIT) })).json()) as { proof: string[] };
     const bundle = encodeProofBundle({ extra: r.leaf, index: r.index, proof: inc.proof.map((p) => Buffer.from(p, 'base64')), checkpoint });
     await ctx.setOffline(true); // the verdict needs no network
     await page.setInputFiles('#bundle-file', { name: 'e.tlog-proof', mimeType: 'text/plain', buffer: Buffer.from(bundle) });
@@ -232,7 +232,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the explorer in Chromium', () => {
   }, T);
 
   it('verifies a dropped signed export offline and rejects one with an altered event', async () => {
-    const res = await fetch(`${env.log.url}/v1/export?format=bundle&type=review.*`, { headers: { authorization: `Bearer ${env.auditorToken}` } });
+    const res = await fetch(`${env.log.url}/v1/export?format=bundle&type=review.*`, { headers: { authorization: `Bearer ${env.auditorToken}` }, signal: AbortSignal.timeout(WAIT) });
     expect(res.status).toBe(200);
     const text = await res.text();
     // Log key only: an export may be taken against a checkpoint the witness has not cosigned yet.
