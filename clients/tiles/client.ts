@@ -26,15 +26,17 @@ const MAX_BUNDLE_BYTES = TILE_WIDTH * (2 + MAX_ENTRY_SIZE);
 export class TileClient {
   readonly url: string;
   readonly #timeoutMs: number;
-  readonly #token: string | undefined;
+  readonly #token: (() => string | undefined) | undefined;
   /** Requests made, for progress reports and tests. */
   requests = 0;
 
-  constructor(url: string, opts: { timeoutMs?: number; token?: string } = {}) {
+  /** `token` may be a function: the explorer's reader types it after the client exists. */
+  constructor(url: string, opts: { timeoutMs?: number; token?: string | (() => string | undefined) } = {}) {
     if (!/^https?:\/\/[^\s]+$/.test(url)) throw new CandorError('invalid_argument', `--url must be an http:// or https:// URL, got ${JSON.stringify(url)}`);
     this.url = url.replace(/\/+$/, '');
     this.#timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    this.#token = opts.token;
+    const token = opts.token;
+    this.#token = typeof token === 'function' ? token : token === undefined ? undefined : () => token;
   }
 
   /** The log's current checkpoint note, unverified. */
@@ -63,7 +65,7 @@ export class TileClient {
   }
 
   async #getTile(t: TileRef, maxBytes: number): Promise<Uint8Array> {
-    const token = t.level === ENTRIES ? this.#token : undefined;
+    const token = t.level === ENTRIES ? this.#token?.() || undefined : undefined;
     try {
       return await this.#get(tilePath(t), maxBytes, token);
     } catch (err) {

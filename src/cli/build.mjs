@@ -6,8 +6,10 @@
 //   node src/cli/build.mjs            build only if a source is newer than the last build
 //   node src/cli/build.mjs --always   run tsc -b anyway (itself incremental; `npm run build`)
 //
-// "Newer" compares modification times of every input tsc -b reads (the .ts sources, tsconfig and
-// package.json files under src/, clients/ and bench/) with dist/.build-stamp, which is written
+// After tsc -b it bundles the explorer (clients/explorer, vite) into dist/explorer.
+//
+// "Newer" compares modification times of every input tsc -b reads (the .ts sources, the explorer's
+// .html and .css, tsconfig and package.json files under src/, clients/ and bench/) with dist/.build-stamp, which is written
 // only after tsc -b succeeds. A failed build therefore rebuilds on the next start.
 // It also links node_modules/.bin/candor to the built CLI: npm links the bins of dependencies,
 // not the root package's own, and without the link `npx candor` would install this checkout
@@ -28,7 +30,7 @@ function newest(dir, best = { mtime: 0, file: '' }) {
     const p = join(dir, e.name);
     if (e.isDirectory()) {
       if (!SKIP.has(e.name)) newest(p, best);
-    } else if (/\.ts$|^tsconfig.*\.json$|^package\.json$/.test(e.name)) {
+    } else if (/\.ts$|^tsconfig.*\.json$|^package\.json$|\.html$|\.css$/.test(e.name)) {
       const mtime = statSync(p).mtimeMs;
       if (mtime > best.mtime) Object.assign(best, { mtime, file: p });
     }
@@ -71,6 +73,13 @@ if (why !== undefined) {
   if (r.status !== 0) {
     process.stderr.write('candor: the build failed (see above)\n');
     process.exit(r.status ?? 1);
+  }
+  // The explorer (docs/explorer.md): its page and script, bundled by vite into dist/explorer.
+  const vite = join(root, 'node_modules', 'vite', 'bin', 'vite.js');
+  const v = spawnSync(process.execPath, [vite, 'build', '--config', join('clients', 'explorer', 'vite.config.ts')], { cwd: root, stdio: 'inherit' });
+  if (v.status !== 0) {
+    process.stderr.write('candor: the explorer build failed (see above)\n');
+    process.exit(v.status ?? 1);
   }
   // Stamped with the start time: a file saved while tsc ran is newer, so the next start rebuilds.
   writeFileSync(stamp, `${new Date(started).toISOString()}\n`);

@@ -11,6 +11,7 @@ import { mountAdminRoutes, type AdminRoutes } from './admin.js';
 import { REQUEST_ID_HEADER, requestId } from '../observability/request-id.js';
 import { errorHandler } from './errors.js';
 import { eventRoutes } from './events.js';
+import { explorerRoutes } from './explorer.js';
 import { healthRoute, metricsRoute } from './ops.js';
 import type { PrivacyService } from '../privacy/service.js';
 import { privacyRoutes } from './privacy.js';
@@ -146,6 +147,7 @@ export async function buildHttpServer(opts: HttpOptions): Promise<FastifyInstanc
   const publicEntries = opts.publicEntries ?? false;
   const entries = entryAccess(publicEntries, entryReaders({ publicEntries, ...(opts.reads ? { authorize: opts.reads.authorize } : {}) }));
   await app.register(tileRoutes, { service: opts.service, entries });
+  await app.register(explorerRoutes);
   await app.register(submitRoutes, { service: opts.service });
   await app.register(proofRoutes, { service: opts.service, entries });
   await app.register(healthRoute, { service: opts.service });

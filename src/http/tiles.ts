@@ -4,6 +4,8 @@
  * full one), so every tile response is cacheable forever. Checkpoints and hash tiles are public
  * (witnesses and monitors need nothing else); entry bundles hold every tenant's events and are
  * served to readers of the whole log only, unless the log is public (EntryAccess).
+ * Public responses carry no credentials, so any origin may read them (CORS): the explorer's static
+ * build, hosted elsewhere than the log, verifies the log from these (docs/explorer.md).
  */
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { ENTRIES, parseTilePath } from '@candor/core/tile';
@@ -28,7 +30,7 @@ export function entryAccess(isPublic: boolean, check: (c: ReturnType<typeof bear
 
 export const tileRoutes: FastifyPluginAsync<{ service: LogService; entries: EntryAccess }> = async (app, { service, entries }) => {
   app.get('/checkpoint', async (_req, reply) =>
-    reply.type('text/plain; charset=utf-8').header('Cache-Control', 'no-cache').send(service.checkpoint()),
+    reply.type('text/plain; charset=utf-8').header('Cache-Control', 'no-cache').header('Access-Control-Allow-Origin', '*').send(service.checkpoint()),
   );
 
   app.get('/tile/*', async (req, reply) => {
@@ -38,6 +40,7 @@ export const tileRoutes: FastifyPluginAsync<{ service: LogService; entries: Entr
     return reply
       .type('application/octet-stream')
       .header('Cache-Control', ref.level === ENTRIES && !entries.public ? IMMUTABLE_PRIVATE : IMMUTABLE)
+      .header('Access-Control-Allow-Origin', '*')
       .send(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
   });
 };
