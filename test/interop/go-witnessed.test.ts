@@ -28,7 +28,7 @@ describe.skipIf(!hasGo)('golang.org/x/mod verifies checkpoints cosigned by Cando
     const key = logKey(origin);
     vkey = key.vkey;
     witnesses = await startWitnesses(2, origin, vkey);
-    log = await startWitnessedLog({ origin, dir: key.dir, witnesses: witnesses.map((w) => w.ref), quorum: 2, publish: 'after' });
+    log = await startWitnessedLog({ origin, dir: key.dir, witnesses: witnesses.map((w) => w.ref), quorum: 2, publish: 'after', publicEntries: true }); // Go's checker reads entries anonymously
     // Through a full tile and into a partial one, with a witnessed ack in the middle.
     await Promise.all(Array.from({ length: 150 }, (_, i) => post(log.url, `go interop ${i}`)));
     const ack = await post(log.url, 'go interop witnessed', '?witnessed=1');

@@ -47,6 +47,8 @@ export async function startWitnessedLog(opts: {
   timeoutMs?: number;
   ackTimeoutMs?: number;
   retryMs?: number;
+  /** Entries to anyone (config publicEntries), for readers that present no token. */
+  publicEntries?: boolean;
 }): Promise<TestLog> {
   const witnessing = parseWitnessingConfig({
     witnesses: opts.witnesses,
@@ -58,7 +60,7 @@ export async function startWitnessedLog(opts: {
     retryMs: opts.retryMs ?? 100,
     maxRetryMs: 1000,
   });
-  return startTestLog({ data: opts.dir, origin: opts.origin, witnessing });
+  return startTestLog({ data: opts.dir, origin: opts.origin, witnessing, ...(opts.publicEntries ? { publicEntries: true } : {}) });
 }
 
 /** Real witnesses for `origin`, named w1..wn. */
