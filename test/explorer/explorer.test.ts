@@ -61,11 +61,11 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('the explorer in Chrom
    * cosigns it a moment later: a page pinned with quorum 1 that reads it in between rightly refuses
    * it, so a test that has just made the log grow waits for the cosignature before opening a page.
    */
-  async function cosigned(than = 0): Promise<number> {
+  async function cosigned(than = 0, url = env.log.url): Promise<number> {
     const deadline = Date.now() + WAIT;
     let note = '';
     while (Date.now() < deadline) {
-      note = await (await fetch(`${env.log.url}/checkpoint`, { signal: AbortSignal.timeout(2000) })).text();
+      note = await (await fetch(`${url}/checkpoint`, { signal: AbortSignal.timeout(2000) })).text();
       const size = Number(note.split('\n')[1]);
       if (size > than && (note.match(/^\u2014 /gm) ?? []).length >= 2) return size;
       await new Promise((r) => setTimeout(r, 50));
@@ -205,6 +205,39 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('the explorer in Chrom
     expect(await page.locator('#events').textContent()).toContain('rev-2');
     expect(await page.locator('main').textContent()).toContain('proved to be in the log; the server chose them, so this is not proof that they are every match');
     await ctx.close();
+  }, T);
+
+  it('on a log whose entries are not public, verifies a tenant auditor\'s search results from the leaves the search carries', async () => {
+    const priv = await startExplorerLog({ publicEntries: false });
+    try {
+      await cosigned(0, priv.log.url);
+      const { page, ctx } = await profile();
+      await page.goto(`${priv.log.url}/`);
+      await page.fill('#trust-vkey', priv.log.vkey);
+      await page.fill('#trust-witnesses', priv.witnessVkey);
+      await page.fill('#trust-quorum', '1');
+      await page.click('#trust-save');
+      await page.waitForSelector('#origin');
+      // Browsing reads entry bundles, which this log refuses without read-log: red, naming why.
+      await page.goto(`${priv.log.url}/#/events`);
+      await expect.poll(() => textOf(page, '#events'), { ...POLL, message: 'the refused entry bundles' }).toContain('read-log');
+      expect(await page.locator('#events tr.failed').count()).toBeGreaterThan(0);
+      // An auditor of the tenant searches: each hit's leaf is checked against the public hash
+      // tiles and its inclusion proof, with no entry bundle read.
+      const bundles: string[] = [];
+      page.on('request', (r) => void (r.url().includes('/tile/entries/') && bundles.push(r.url())));
+      await page.fill('#token', priv.tenantAuditorToken);
+      await page.goto(`${priv.log.url}/#/events?type=review.requested`);
+      await page.waitForSelector('text=result(s)');
+      const rows = page.locator('#events tbody tr');
+      expect(await rows.count()).toBeGreaterThan(0);
+      expect(await page.locator('#events tr.failed').count()).toBe(0);
+      expect(await page.locator('#events').textContent()).toContain('review.requested');
+      expect(bundles).toEqual([]);
+      await ctx.close();
+    } finally {
+      await priv.stop();
+    }
   }, T);
 
   it('verifies a dropped proof bundle offline and rejects a tampered one', async () => {

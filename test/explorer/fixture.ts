@@ -31,6 +31,8 @@ export const HOSTILE = {
 export interface ExplorerLog {
   log: RunningLog;
   auditorToken: string;
+  /** An auditor of tenant org-1 that may search, without read-log (it may not read entry bundles). */
+  tenantAuditorToken: string;
   /** The witness's cosignature/v1 verifier key. */
   witnessVkey: string;
   recorded: Recorded[];
@@ -39,7 +41,8 @@ export interface ExplorerLog {
   stop(): Promise<void>;
 }
 
-export async function startExplorerLog(): Promise<ExplorerLog> {
+/** `publicEntries`: entry bundles to anyone (the default here), or only to auditors with read-log. */
+export async function startExplorerLog(opts: { publicEntries?: boolean } = {}): Promise<ExplorerLog> {
   const dir = tempDir('candor-explorer-');
   // A real witness (the witness's own code) that the log asks to cosign each checkpoint.
   const origin = 'explorer.test/log';
@@ -52,10 +55,12 @@ export async function startExplorerLog(): Promise<ExplorerLog> {
     doc.producers.push({ id: 'gw-explorer', tenants: ['org-1'], eventTypes: ['*'], tokens: [producerToken.record], mtls: [], keys: [key.vkey], disabled: false, created: new Date().toISOString() });
   });
   const auditor = newAuditorToken();
+  const tenantAuditor = newAuditorToken();
   updateAuditorsFile(join(dir, AUDITORS_FILE), (doc) => {
     doc.auditors.push({ id: 'aud-explorer', tenants: ['*'], permissions: ['search', 'export', 'disclose', 'read-log'], tokens: [auditor.record], disabled: false, created: new Date().toISOString() });
+    doc.auditors.push({ id: 'aud-org-1', tenants: ['org-1'], permissions: ['search'], tokens: [tenantAuditor.record], disabled: false, created: new Date().toISOString() });
   });
-  const log = await startLog({ dir, origin, args: ['--grpc', '127.0.0.1:0', '--batch-max-delay-ms', '5', '--public-entries'], env: { CANDOR_WITNESSING: JSON.stringify(witnessing) } }).catch(async (err: unknown) => {
+  const log = await startLog({ dir, origin, args: ['--grpc', '127.0.0.1:0', '--batch-max-delay-ms', '5', ...(opts.publicEntries === false ? [] : ['--public-entries'])], env: { CANDOR_WITNESSING: JSON.stringify(witnessing) } }).catch(async (err: unknown) => {
     await witness.close();
     throw err;
   });
@@ -97,6 +102,7 @@ export async function startExplorerLog(): Promise<ExplorerLog> {
   return {
     log,
     auditorToken: auditor.token,
+    tenantAuditorToken: tenantAuditor.token,
     witnessVkey: witness.vkeys[0]!,
     recorded,
     earlyCheckpoint,

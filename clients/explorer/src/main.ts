@@ -321,8 +321,9 @@ async function events(params: URLSearchParams): Promise<Child[]> {
     q.delete('before');
     q.set('order', 'newest');
     q.set('limit', String(PAGE));
-    const { res, body } = await api<{ results?: { index: number }[]; error?: { message: string } }>(`/v1/search?${q}`, 'the search');
+    const { res, body } = await api<{ results?: { index: number; leaf?: string }[]; error?: { message: string } }>(`/v1/search?${q}`, 'the search');
     if (!res.ok) return [h('h2', {}, 'Events'), form, h('p', { class: 'error', role: 'alert' }, `The search was refused: ${body.error?.message ?? res.status}`)];
+    offerLeaves(body.results ?? []);
     const found = (body.results ?? []).map((r) => r.index);
     // Results past the verified tree need a newer checkpoint (also proved consistent).
     if (found.some((i) => i >= cp.size)) await verifiedCheckpoint(true);
@@ -454,11 +455,17 @@ async function api<T>(path: string, what: string): Promise<{ res: Response; body
   }
 }
 
+/** Hands the leaves search hits carry to the verifier, which checks them as it checks bundles. */
+function offerLeaves(hits: { index: number; leaf?: string }[]): void {
+  for (const r of hits) if (typeof r.leaf === 'string') log!.offer(r.index, fromBase64(r.leaf));
+}
+
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the protobuf JSON of an event (or an API answer), untyped by nature
 async function indexesFromApi(path: string): Promise<{ indexes: number[]; body: any }> {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the protobuf JSON of an event (or an API answer), untyped by nature
   const { res, body } = await api<any>(path, 'the log\'s API');
   if (!res.ok) throw new Error(body?.error?.message ?? `HTTP ${res.status}`);
+  offerLeaves(body.results ?? []);
   return { indexes: (body.events ?? body.results ?? []).map((e: { index: number }) => e.index), body };
 }
 

@@ -114,6 +114,8 @@ export class VerifiedLog {
   readonly client: TileClient;
   readonly #keys: Keys;
   #bundles = new Map<string, Promise<Uint8Array[]>>();
+  /** Leaf bytes an API answer carried (search hits): unverified until entry() checks them. */
+  #offered = new Map<number, Uint8Array>();
   checkpoint?: VerifiedCheckpoint;
 
   /** `token`: the reader's token, sent with entry bundle requests (a log whose entries are not public). */
@@ -148,22 +150,23 @@ export class VerifiedLog {
     return cp;
   }
 
-  /** Entry `index` of the verified tree: its bytes from the entry bundle, leaf hash and inclusion checked. */
+  /**
+   * Leaf bytes for `index` from another source than the entry bundle (a search hit carries its
+   * leaf): entry() then checks these bytes exactly as it checks a bundle's, against the leaf hash
+   * the public hash tiles publish and the inclusion proof. An auditor of one tenant, who may not
+   * read entry bundles (they hold every tenant's events), can so verify what the search shows.
+   */
+  offer(index: number, leaf: Uint8Array): void {
+    this.#offered.set(index, leaf);
+  }
+
+  /** Entry `index` of the verified tree: its bytes (offered, or from the entry bundle), leaf hash and inclusion checked. */
   async entry(index: number): Promise<VerifiedEntry> {
     const cp = this.checkpoint;
     if (!cp) throw new Error('no verified checkpoint yet');
     const size = cp.size;
     if (!Number.isSafeInteger(index) || index < 0 || index >= size) throw new CheckFailed(CHECK.inclusion, `entry ${index} is not in the verified tree of ${size} entries`);
-    const bundle = Math.floor(index / TILE_WIDTH);
-    const width = Math.min(TILE_WIDTH, size - bundle * TILE_WIDTH);
-    const key = `${bundle}/${width}`;
-    let p = this.#bundles.get(key);
-    if (!p) {
-      p = this.client.entryBundle(bundle, width);
-      this.#bundles.set(key, p);
-      p.catch(() => this.#bundles.delete(key));
-    }
-    const entry = (await check(CHECK.fetch, () => p))[index % TILE_WIDTH]!;
+    const entry = this.#offered.get(index) ?? (await check(CHECK.fetch, () => this.#fromBundle(index, size)));
     const leafHash = hasher.leaf(entry);
     const ranges = inclusionProofRanges(index, size);
     const read = await check(CHECK.fetch, () => tileNodeReader(hasher, size, [{ height: 0, index }, ...proofNodes(ranges)], this.client));
@@ -175,6 +178,19 @@ export class VerifiedLog {
     const proof = proofHashes(hasher, ranges, read);
     await check(CHECK.inclusion, () => verifyInclusion(hasher, index, size, leafHash, proof, cp.root));
     return { index, entry, leafHash, proof, size };
+  }
+
+  async #fromBundle(index: number, size: number): Promise<Uint8Array> {
+    const bundle = Math.floor(index / TILE_WIDTH);
+    const width = Math.min(TILE_WIDTH, size - bundle * TILE_WIDTH);
+    const key = `${bundle}/${width}`;
+    let p = this.#bundles.get(key);
+    if (!p) {
+      p = this.client.entryBundle(bundle, width);
+      this.#bundles.set(key, p);
+      p.catch(() => this.#bundles.delete(key));
+    }
+    return (await p)[index % TILE_WIDTH]!;
   }
 }
 
