@@ -9,10 +9,8 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { SingleBar } from 'cli-progress';
 import { fromHex, toHex } from '@candor/core/bytes';
 import { CandorError } from '@candor/core/errors';
-import { parseColumn } from './tables.js';
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
@@ -78,6 +76,7 @@ export function registerCaptureCommands(program: Command, fail: (err: unknown) =
         if (!o.token) throw new CandorError('unauthenticated', "give the producer's token with --token or CANDOR_TOKEN");
         // Loaded here, not at start-up: every other command would pay for pg and the gateway SDK.
         const { PostgresCapture } = await import('./postgres.js');
+        const { parseColumn } = await import('./tables.js');
         const c = new PostgresCapture({
           pg: o.pg,
           slot: o.slot,
@@ -123,6 +122,8 @@ export function registerCaptureCommands(program: Command, fail: (err: unknown) =
         if (!o.pg) throw new CandorError('invalid_argument', 'give the database with --pg or CANDOR_CAPTURE_PG');
         if (!o.token) throw new CandorError('unauthenticated', 'give a reader token with --token or CANDOR_TOKEN');
         const { Reconciler, plainReport } = await import('./reconcile.js');
+        const { parseColumn } = await import('./tables.js');
+        const { SingleBar } = await import('cli-progress');
         const bar = process.stderr.isTTY && !o.json ? new SingleBar({ format: 'reconcile [{bar}] {value}/{total} rows', stream: process.stderr }) : undefined;
         bar?.start(1, 0);
         const report = await new Reconciler({
