@@ -293,11 +293,14 @@ export class Sequencer extends EventEmitter {
   }
 
   /**
-   * After a failed commit, whether it landed or not, the store is the truth, provided it holds a
-   * checkpoint this node wrote: the committed one, or one it prepared (a commit whose outcome was
+   * After a failed commit, whether it landed or not, the store (reopened if it needs it) is the
+   * truth, provided it holds a checkpoint this node wrote: the committed one, or one it prepared (a commit whose outcome was
    * unknown). Any other means another writer moved the tree: step down, never build on it.
    */
   async #reload(): Promise<void> {
+    // A store that keeps a failed write's error (LevelDB) is reopened first; it throws while it
+    // cannot be (a disk still full), and the next batch tries again.
+    await this.#o.store.afterFailedCommit?.();
     const state = await loadState(this.#o);
     if (state.checkpoint !== this.#checkpoint && !this.#ours.has(state.checkpoint)) {
       this.stepDown(`the store's checkpoint (size ${state.tree.size}) was not written by this node: another writer has committed; this node stops sequencing`);
