@@ -388,6 +388,17 @@ export class LevelStore implements LogStore, SearchIndex {
   async readEntries(start: number, end: number): Promise<Uint8Array[]> {
     if (end <= start) return [];
     if (this.#reopening) await this.#reopening.catch(() => undefined);
+    try {
+      return await this.#readEntries(start, end);
+    } catch (err) {
+      // A run that is gone (a write-ahead log record LevelDB dropped as damaged) or will not
+      // decode: named, so that neither a client (400) nor an operator (an opaque 500) is misled.
+      if (err instanceof CandorError && err.code !== 'invalid_argument') throw err;
+      throw new CandorError('data_loss', `the log store is damaged: entries [${start}, ${end}) cannot be read (${(err as Error).message}); candor fsck names the damaged bundles`, { cause: err });
+    }
+  }
+
+  async #readEntries(start: number, end: number): Promise<Uint8Array[]> {
     // The run holding `start` is the last one starting at or before it: one read, which is all when
     // it also holds `end - 1` (a search reading scattered events). Commits of a busy log write whole
     // ENTRY_RUN-aligned runs, so try the run at that boundary first (one get, cheaper than an
@@ -399,7 +410,7 @@ export class LevelStore implements LogStore, SearchIndex {
     if (!first || bundleCount(atRun!) <= start % ENTRY_RUN) {
       [first] = await this.#db.iterator({ gte: entryKey(start - (start % TILE_WIDTH)), lte: entryKey(start), reverse: true, limit: 1 }).all();
     }
-    if (!first) throw new CandorError('internal', `store is missing entry ${start}`);
+    if (!first) throw new CandorError('data_loss', `the log store is damaged: it is missing entry ${start}`);
     const out: Uint8Array[] = [];
     const take = ([k, v]: [Uint8Array, Uint8Array]) => {
       const runStart = readIndex(k, 1);
@@ -407,7 +418,7 @@ export class LevelStore implements LogStore, SearchIndex {
     };
     take(first);
     if (out.length < end - start) for await (const run of this.#db.iterator({ gt: first[0], lt: entryKey(end) })) take(run);
-    if (out.length !== end - start) throw new CandorError('internal', `store is missing entries in [${start}, ${end})`);
+    if (out.length !== end - start) throw new CandorError('data_loss', `the log store is damaged: it is missing entries in [${start}, ${end})`);
     return out;
   }
 
