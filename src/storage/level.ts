@@ -295,7 +295,8 @@ export class LevelStore implements LogStore, SearchIndex {
     try {
       await b.write({ sync });
     } catch (err) {
-      this.#broken ??= err as Error;
+      // A batch closed by a reopen (the merger's, made before it) was not written: nothing broke.
+      if ((err as { code?: string }).code !== 'LEVEL_BATCH_NOT_OPEN') this.#broken ??= err as Error;
       throw err;
     }
   }
@@ -391,9 +392,12 @@ export class LevelStore implements LogStore, SearchIndex {
     try {
       return await this.#readEntries(start, end);
     } catch (err) {
-      // A run that is gone (a write-ahead log record LevelDB dropped as damaged) or will not
-      // decode: named, so that neither a client (400) nor an operator (an opaque 500) is misled.
-      if (err instanceof CandorError && err.code !== 'invalid_argument') throw err;
+      // A run that is gone (a write-ahead log record LevelDB dropped as damaged), will not decode
+      // or fails LevelDB's checksum: named, so that neither a client (a 400 from the decoder) nor
+      // an operator (an opaque 500) is misled. Other failures (an I/O error) stay internal.
+      const damaged = err instanceof CandorError ? err.code === 'invalid_argument' || err.code === 'data_loss' : (err as { code?: string }).code === 'LEVEL_CORRUPTION';
+      if (!damaged) throw err;
+      if (err instanceof CandorError && err.code === 'data_loss') throw err;
       throw new CandorError('data_loss', `the log store is damaged: entries [${start}, ${end}) cannot be read (${(err as Error).message}); candor fsck names the damaged bundles`, { cause: err });
     }
   }
