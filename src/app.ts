@@ -9,6 +9,7 @@ import type { Config } from './config.js';
 import { parseHostPort } from './config.js';
 import { nodeHasher } from './crypto/node.js';
 import { buildAdminServer, buildHttpServer } from './http/server.js';
+import { drainable } from './http/drain.js';
 import { producerAdminRoutes, type AdminRoutes } from './http/admin.js';
 import { erasureAdminRoutes } from './http/privacy.js';
 import { loadLogKeys, type LogKeys } from './keys.js';
@@ -37,6 +38,9 @@ import { ReadAudit } from './query/audit.js';
 import { Exporter } from './query/export.js';
 import type { EventFilter } from './query/filter.js';
 import { eventSource } from './query/source.js';
+
+/** How long a shutdown waits, once every submission is answered, for HTTP connections to close. */
+const DRAIN_MS = 5000;
 
 export interface RunningLog {
   url: string;
@@ -155,6 +159,7 @@ export async function startLog(config: Config, opts: StartOptions = {}): Promise
     const httpTls = config.httpTlsCert && config.httpTlsKey ? { certFile: config.httpTlsCert, keyFile: config.httpTlsKey, ...(config.httpTlsClientCa ? { clientCaFile: config.httpTlsClientCa } : {}) } : undefined;
     const http = await buildHttpServer({ service, metrics, logLevel: config.logLevel, events, privacy, reads, ...(search ? { search } : {}), publicEntries: config.publicEntries, admin: adminRoutes, adminListener: config.admin !== undefined, ...(httpTls ? { tls: httpTls } : {}) });
     opened.push(() => http.close());
+    const httpDrain = drainable(http.server);
     logger = http.log;
     sequencer.on('commitError', (err) => http.log.error({ err }, 'commit failed; the batch was rejected and the state will be reloaded'));
     // A witness that cosigned past our size proves the store was rolled back: stop signing.
@@ -174,10 +179,12 @@ export async function startLog(config: Config, opts: StartOptions = {}): Promise
       opened.push(() => started.close(0));
     }
     let admin: RunningLog['admin'];
+    let adminDrain: ReturnType<typeof drainable> | undefined;
     if (config.admin) {
       const a = parseHostPort(config.admin);
       const adminHttp = await buildAdminServer({ service, metrics, logLevel: config.logLevel, admin: adminRoutes });
       opened.push(() => adminHttp.close());
+      adminDrain = drainable(adminHttp.server);
       await adminHttp.listen({ host: a.host, port: a.port });
       const aAddr = adminHttp.server.address();
       admin = { url: `http://${a.host.includes(':') ? `[${a.host}]` : a.host}:${typeof aAddr === 'object' && aAddr ? aAddr.port : a.port}`, http: adminHttp };
@@ -203,19 +210,18 @@ export async function startLog(config: Config, opts: StartOptions = {}): Promise
       close() {
         closing ??= (async () => {
           // Stop accepting connections, but let requests in flight finish: their entries are
-          // committed by sequencer.close() and answered before the process exits.
-          const httpClosed = http.close();
+          // committed by sequencer.close() and answered before the process exits. New requests on
+          // open connections are answered 503 + Connection: close (src/http/drain.ts).
+          httpDrain.begin();
+          adminDrain?.begin();
           // gRPC stops taking calls and ends checkpoint watches; calls in flight finish.
           const grpcClosed = grpc?.close(2000);
           await sequencer.close();
           // Witnessed acknowledgements still waiting are answered 503 (retryable) rather than held.
           await witnessing?.stop();
-          // Every submission is answered now. Clients that keep a busy keep-alive connection
-          // (answered 503 from here on) would hold the server open forever: after a short grace
-          // for responses still being written, close whatever connections remain.
-          await Promise.race([httpClosed, new Promise((r) => setTimeout(r, 1000).unref())]);
-          http.server.closeAllConnections();
-          await httpClosed;
+          // Every submission is answered now: close the connections once idle, all after DRAIN_MS.
+          await Promise.all([httpDrain.finish(DRAIN_MS), adminDrain?.finish(DRAIN_MS)]);
+          await http.close();
           await grpcClosed;
           await admin?.http.close();
           producers.close();

@@ -42,6 +42,7 @@ const CODE_BY_STATUS: Partial<Record<status, ErrorCode>> = {
   [status.RESOURCE_EXHAUSTED]: 'resource_exhausted',
   [status.UNAVAILABLE]: 'unavailable',
   [status.DEADLINE_EXCEEDED]: 'unavailable',
+  [status.DATA_LOSS]: 'data_loss',
 };
 
 const KNOWN_CODES = new Set<string>([
@@ -57,6 +58,7 @@ const KNOWN_CODES = new Set<string>([
   'rate_limited',
   'unavailable',
   'verification_failed',
+  'data_loss',
   'internal',
 ]);
 

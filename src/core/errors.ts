@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'rate_limited' // retryable: this producer's rate limit or daily quota is spent
   | 'unavailable' // retryable: storage failing, shutting down
   | 'verification_failed' // a signature or proof that does not verify
+  | 'data_loss' // stored data that is damaged or missing; the message names it
   | 'internal';
 
 export class CandorError extends Error {

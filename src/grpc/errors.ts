@@ -25,6 +25,7 @@ export const GRPC_STATUS: Record<ErrorCode, status> = {
   rate_limited: status.RESOURCE_EXHAUSTED,
   unavailable: status.UNAVAILABLE,
   internal: status.INTERNAL,
+  data_loss: status.DATA_LOSS,
 };
 
 export const ERROR_CODE_TRAILER = 'candor-error-code';

@@ -23,6 +23,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   rate_limited: 429,
   unavailable: 503,
   internal: 500,
+  data_loss: 500,
 };
 
 /** fastify's own errors for malformed requests, as our codes. */
@@ -56,7 +57,7 @@ export function errorHandler(metrics?: LogMetrics) {
   return (err: unknown, req: FastifyRequest, reply: FastifyReply): FastifyReply => {
     const e = toCandorError(err);
     const status = HTTP_STATUS[e.code];
-    if (status >= 500 && e.code === 'internal') req.log.error({ err }, 'internal error');
+    if (status >= 500 && (e.code === 'internal' || e.code === 'data_loss')) req.log.error({ err }, 'internal error');
     metrics?.rejected.inc({ reason: e.code });
     if (e.retryAfterMs !== undefined) reply.header('Retry-After', String(Math.max(1, Math.ceil(e.retryAfterMs / 1000))));
     return reply.code(status).type('application/json; charset=utf-8').send({ error: { code: e.code, message: e.message } });

@@ -293,11 +293,14 @@ export class Sequencer extends EventEmitter {
   }
 
   /**
-   * After a failed commit, whether it landed or not, the store is the truth, provided it holds a
-   * checkpoint this node wrote: the committed one, or one it prepared (a commit whose outcome was
+   * After a failed commit, whether it landed or not, the store (reopened if it needs it) is the
+   * truth, provided it holds a checkpoint this node wrote: the committed one, or one it prepared (a commit whose outcome was
    * unknown). Any other means another writer moved the tree: step down, never build on it.
    */
   async #reload(): Promise<void> {
+    // A store that keeps a failed write's error (LevelDB) is reopened first; it throws while it
+    // cannot be (a disk still full), and the next batch tries again.
+    await this.#o.store.afterFailedCommit?.();
     const state = await loadState(this.#o);
     if (state.checkpoint !== this.#checkpoint && !this.#ours.has(state.checkpoint)) {
       this.stepDown(`the store's checkpoint (size ${state.tree.size}) was not written by this node: another writer has committed; this node stops sequencing`);
@@ -550,6 +553,32 @@ function aheadMessage(e: AheadEvidence, size: number): string {
   return `${e.source} showed that this log has published a tree of size ${e.size}, but its store holds only size ${size}: the store was rolled back (restored from an older backup?) or another node has moved on. Signing now would sign a second history, so the log refuses to sequence; restore a copy that reaches size ${e.size} (docs/operations.md, "Restoring")`;
 }
 
+/**
+ * Reads back the last entry bundle the checkpoint covers and checks each entry against its leaf
+ * hash in the level-0 tile: a damaged write-ahead log or table (a bit flip, a record LevelDB
+ * dropped) would otherwise let the log start with acknowledged entries it cannot serve. One read
+ * of at most TILE_WIDTH entries; the rest of the store is fsck's (docs/faults.md).
+ */
+async function checkLastBundle(o: SequencerOptions, size: number): Promise<void> {
+  if (size === 0) return;
+  const first = size - 1 - ((size - 1) % TILE_WIDTH);
+  const tile = first / TILE_WIDTH;
+  const refuse = (why: string) => new CandorError('data_loss', `refusing to start: ${why}; the store is damaged (run candor fsck, restore from a backup: docs/operations.md)`);
+  let entries: Uint8Array[];
+  try {
+    entries = await o.store.readEntries(first, size);
+  } catch (err) {
+    throw refuse(`the last entries its checkpoint covers, [${first}, ${size}), cannot be read: ${(err as Error).message}`);
+  }
+  const [leaves] = await o.store.readTiles([{ level: 0, index: tile }]);
+  for (let i = 0; i < entries.length; i++) {
+    const want = leaves?.hashes.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE);
+    if (!want || want.length < HASH_SIZE || toBase64(o.hasher.leaf(entries[i]!)) !== toBase64(want)) {
+      throw refuse(`entry ${first + i} does not hash to its leaf in tile 0/${tile}`);
+    }
+  }
+}
+
 async function loadState(o: SequencerOptions): Promise<{ tree: TreeState; checkpoint: string }> {
   const stored = await o.store.readCheckpoint();
   const [ahead, held] = await Promise.all([o.store.readAhead(), o.store.storedEntries()]);
@@ -586,5 +615,6 @@ async function loadState(o: SequencerOptions): Promise<{ tree: TreeState; checkp
       `refusing to start: the stored tiles give root ${toBase64(root)} for size ${cp.size}, but the last signed checkpoint says ${toBase64(cp.root)}; the store is corrupt or was modified`,
     );
   }
+  await checkLastBundle(o, cp.size);
   return { tree, checkpoint: stored };
 }

@@ -86,6 +86,10 @@ export class FaultyStore implements LogStore {
     }
   }
 
+  async afterFailedCommit(): Promise<void> {
+    await this.#inner.afterFailedCommit?.();
+  }
+
   close(): Promise<void> {
     return this.#inner.close();
   }

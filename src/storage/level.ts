@@ -18,6 +18,8 @@
  * the WAL is fsynced before it resolves. Postings go into the same write batch as the entries
  * they index, so the indexes never disagree with the tree (docs/search.md).
  */
+import { readdirSync, statSync, statfsSync } from 'node:fs';
+import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { CandorError } from '@candor/core/errors';
 import { HASH_SIZE } from '@candor/core/hash';
@@ -29,6 +31,7 @@ import { ENTRY_RUN, FencedError, type AheadEvidence, type CommitBatch, type Entr
 const FULL_TILE_BYTES = TILE_WIDTH * HASH_SIZE;
 
 type Bytes = Uint8Array;
+type Batch = ReturnType<ClassicLevel<Bytes, Bytes>['batch']>;
 
 const CHECKPOINT_KEY = Uint8Array.of(0x63); // "c"
 const TILE = 0x74; // "t"
@@ -238,15 +241,34 @@ export interface LevelStoreOptions {
   merge?: MergeOptions;
 }
 
+/**
+ * Free bytes a reopen needs besides the write-ahead log's size: LevelDB's recovery writes the
+ * replayed log into a table (at most about the log's size) and appends to its MANIFEST.
+ */
+const REOPEN_MARGIN = 1 << 20;
+
 export class LevelStore implements LogStore, SearchIndex {
   readonly #db: ClassicLevel<Bytes, Bytes>;
+  readonly #path: string;
   /** Present when merging: it counts each commit's blocks and merges finished windows. */
   readonly merger: PostingMerger | undefined;
   /** The PER_TENANT_KEY value, read at open; Infinity until a commit or rebuild writes terms. */
   #perTenantFrom: number;
+  /**
+   * The error of a write that failed; no write is made until the database has been reopened.
+   * LevelDB does not recover from a failed write by itself: after a failed sync it fails every
+   * later write, and after a failed append (a full disk) it drops the bytes it had buffered and
+   * goes on appending after the gap, so that later writes are acknowledged but do not survive a
+   * restart (measured on a full tmpfs: test/faults/disk.test.ts). Reopening replays the
+   * write-ahead log up to the failed record and starts a new one.
+   */
+  #broken: Error | undefined;
+  /** Set while the database is closed and reopened: reads wait for it. */
+  #reopening: Promise<void> | undefined;
 
-  private constructor(db: ClassicLevel<Bytes, Bytes>, opts: LevelStoreOptions, perTenantFrom: number) {
+  private constructor(db: ClassicLevel<Bytes, Bytes>, path: string, opts: LevelStoreOptions, perTenantFrom: number) {
     this.#db = db;
+    this.#path = path;
     this.merger = opts.merge ? new PostingMerger(db, this, opts.merge) : undefined;
     this.#perTenantFrom = perTenantFrom;
   }
@@ -260,16 +282,81 @@ export class LevelStore implements LogStore, SearchIndex {
       throw new CandorError('unavailable', `cannot open the log store at ${path}: ${cause}`, { cause: err });
     }
     const from = await db.get(PER_TENANT_KEY);
-    return new LevelStore(db, opts, from === undefined ? Infinity : readIndex(from));
+    return new LevelStore(db, path, opts, from === undefined ? Infinity : readIndex(from));
+  }
+
+  /** Writes a batch after the writes before it (the merger's writes come through here). */
+  write(b: Batch, sync = false): Promise<void> {
+    return this.#serial(() => this.#write(b, sync));
+  }
+
+  /** Writes a batch; a failure leaves the store broken (no write until reopened, see #broken). Only within #serial. */
+  async #write(b: Batch, sync: boolean): Promise<void> {
+    try {
+      await b.write({ sync });
+    } catch (err) {
+      // A batch closed by a reopen (the merger's, made before it) was not written: nothing broke.
+      if ((err as { code?: string }).code !== 'LEVEL_BATCH_NOT_OPEN') this.#broken ??= err as Error;
+      throw err;
+    }
+  }
+
+  /** The writes, one after another: each commit's fence check sees the one before, and a reopen runs between two. */
+  #writes: Promise<unknown> = Promise.resolve();
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#writes.then(async () => {
+      if (this.#broken) await this.#reopen();
+      return fn();
+    });
+    this.#writes = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Reopens the store after a failed write, if it is broken; throws (retryable) while it cannot. */
+  afterFailedCommit(): Promise<void> {
+    return this.#serial(async () => undefined);
+  }
+
+  async #reopen(): Promise<void> {
+    const failed = this.#broken!;
+    // Reopening on a filesystem that is still full would fail half-way and leave the store closed
+    // (reads failing too); while the old database stays open, reads are served from it.
+    const need = this.#walBytes() + REOPEN_MARGIN;
+    const { bavail, bsize } = statfsSync(this.#path);
+    if (bavail * bsize < need) {
+      throw new CandorError('unavailable', `the log store cannot be written (${failed.message}); reopening it needs about ${need} free bytes and ${bavail * bsize} are free`, { retryAfterMs: 1000, cause: failed });
+    }
+    this.#reopening = (async () => {
+      await this.#db.close();
+      await this.#db.open();
+    })();
+    try {
+      await this.#reopening;
+    } catch (err) {
+      throw new CandorError('unavailable', `the log store could not be reopened after a failed write: ${(err as Error).message}`, { retryAfterMs: 1000, cause: err });
+    } finally {
+      this.#reopening = undefined;
+    }
+    this.#broken = undefined;
+  }
+
+  /** The size of LevelDB's write-ahead log files (what a reopen replays). */
+  #walBytes(): number {
+    let n = 0;
+    for (const f of readdirSync(this.#path)) if (f.endsWith('.log')) n += statSync(join(this.#path, f)).size;
+    return n;
   }
 
   async readCheckpoint(): Promise<string | undefined> {
+    if (this.#reopening) await this.#reopening.catch(() => undefined);
     const v = await this.#db.get(CHECKPOINT_KEY);
     return v === undefined ? undefined : new TextDecoder().decode(v);
   }
 
   async readTiles(ids: readonly TileId[]): Promise<(StoredTile | undefined)[]> {
     if (ids.length === 0) return [];
+    if (this.#reopening) await this.#reopening.catch(() => undefined);
     const values = await this.#db.getMany(ids.map((t) => tileKey(t.level, t.index)));
     return values.map((v, i) => {
       if (v === undefined) return undefined;
@@ -280,23 +367,42 @@ export class LevelStore implements LogStore, SearchIndex {
   }
 
   async storedEntries(): Promise<number> {
+    if (this.#reopening) await this.#reopening.catch(() => undefined);
     const [last] = await this.#db.iterator({ gte: entryKey(0), lt: Uint8Array.of(ENTRY + 1), reverse: true, limit: 1 }).all();
     return last === undefined ? 0 : readIndex(last[0], 1) + bundleCount(last[1]);
   }
 
   async readAhead(): Promise<AheadEvidence | undefined> {
+    if (this.#reopening) await this.#reopening.catch(() => undefined);
     const v = await this.#db.get(AHEAD_KEY);
     return v === undefined ? undefined : (JSON.parse(new TextDecoder().decode(v)) as AheadEvidence);
   }
 
-  async recordAhead(evidence: AheadEvidence): Promise<void> {
-    const known = await this.readAhead();
-    if (known && known.size >= evidence.size) return;
-    await this.#db.put(AHEAD_KEY, new TextEncoder().encode(JSON.stringify(evidence)), { sync: true });
+  recordAhead(evidence: AheadEvidence): Promise<void> {
+    return this.#serial(async () => {
+      const known = await this.readAhead();
+      if (known && known.size >= evidence.size) return;
+      await this.#write(this.#db.batch().put(AHEAD_KEY, new TextEncoder().encode(JSON.stringify(evidence))), true);
+    });
   }
 
   async readEntries(start: number, end: number): Promise<Uint8Array[]> {
     if (end <= start) return [];
+    if (this.#reopening) await this.#reopening.catch(() => undefined);
+    try {
+      return await this.#readEntries(start, end);
+    } catch (err) {
+      // A run that is gone (a write-ahead log record LevelDB dropped as damaged), will not decode
+      // or fails LevelDB's checksum: named, so that neither a client (a 400 from the decoder) nor
+      // an operator (an opaque 500) is misled. Other failures (an I/O error) stay internal.
+      const damaged = err instanceof CandorError ? err.code === 'invalid_argument' || err.code === 'data_loss' : (err as { code?: string }).code === 'LEVEL_CORRUPTION';
+      if (!damaged) throw err;
+      if (err instanceof CandorError && err.code === 'data_loss') throw err;
+      throw new CandorError('data_loss', `the log store is damaged: entries [${start}, ${end}) cannot be read (${(err as Error).message}); candor fsck names the damaged bundles`, { cause: err });
+    }
+  }
+
+  async #readEntries(start: number, end: number): Promise<Uint8Array[]> {
     // The run holding `start` is the last one starting at or before it: one read, which is all when
     // it also holds `end - 1` (a search reading scattered events). Commits of a busy log write whole
     // ENTRY_RUN-aligned runs, so try the run at that boundary first (one get, cheaper than an
@@ -308,7 +414,7 @@ export class LevelStore implements LogStore, SearchIndex {
     if (!first || bundleCount(atRun!) <= start % ENTRY_RUN) {
       [first] = await this.#db.iterator({ gte: entryKey(start - (start % TILE_WIDTH)), lte: entryKey(start), reverse: true, limit: 1 }).all();
     }
-    if (!first) throw new CandorError('internal', `store is missing entry ${start}`);
+    if (!first) throw new CandorError('data_loss', `the log store is damaged: it is missing entry ${start}`);
     const out: Uint8Array[] = [];
     const take = ([k, v]: [Uint8Array, Uint8Array]) => {
       const runStart = readIndex(k, 1);
@@ -316,12 +422,13 @@ export class LevelStore implements LogStore, SearchIndex {
     };
     take(first);
     if (out.length < end - start) for await (const run of this.#db.iterator({ gt: first[0], lt: entryKey(end) })) take(run);
-    if (out.length !== end - start) throw new CandorError('internal', `store is missing entries in [${start}, ${end})`);
+    if (out.length !== end - start) throw new CandorError('data_loss', `the log store is damaged: it is missing entries in [${start}, ${end})`);
     return out;
   }
 
   async lookupLeafHashes(hashes: readonly Uint8Array[]): Promise<(number | undefined)[]> {
     if (hashes.length === 0) return [];
+    if (this.#reopening) await this.#reopening.catch(() => undefined);
     // The keys are views of one buffer: a separate small Uint8Array per key would be allocated on
     // V8's heap, and the binding, to read it, moves each one off the heap (an allocation and a
     // copy per key).
@@ -332,13 +439,8 @@ export class LevelStore implements LogStore, SearchIndex {
     return values.map((v) => (v === undefined ? undefined : readIndex(v)));
   }
 
-  /** The last commit's write: commits run one after another, so each fence check sees the one before. */
-  #commits: Promise<unknown> = Promise.resolve();
-
   commit(batch: CommitBatch): Promise<void> {
-    const run = this.#commits.then(() => this.#commit(batch));
-    this.#commits = run.catch(() => undefined);
-    return run;
+    return this.#serial(() => this.#commit(batch));
   }
 
   async #commit(batch: CommitBatch): Promise<void> {
@@ -375,7 +477,7 @@ export class LevelStore implements LogStore, SearchIndex {
     for (const r of records) b.put(r.key, r.value);
     const perTenant = batch.terms ? this.#notePerTenant(b, batch.start) : undefined;
     b.put(CHECKPOINT_KEY, new TextEncoder().encode(batch.checkpoint));
-    await b.write({ sync: true });
+    await this.#write(b, true);
     if (perTenant !== undefined) this.#perTenantFrom = perTenant;
     if (batch.terms) this.merger?.committed(batch.start, batch.start + batch.entries.length, records);
   }
@@ -386,7 +488,7 @@ export class LevelStore implements LogStore, SearchIndex {
    * src/query/terms.ts in this process, so every later commit has them too. A log indexed by
    * earlier code has none below that point.
    */
-  #notePerTenant(b: ReturnType<ClassicLevel<Bytes, Bytes>['batch']>, start: number): number | undefined {
+  #notePerTenant(b: Batch, start: number): number | undefined {
     if (this.#perTenantFrom <= start) return undefined;
     const v = new Uint8Array(8);
     putIndex(v, 0, start);
@@ -403,35 +505,46 @@ export class LevelStore implements LogStore, SearchIndex {
   }
 
   async firstIntegratedAtOrAfter(ns: bigint): Promise<number | undefined> {
+    if (this.#reopening) await this.#reopening.catch(() => undefined);
     const start = timeKey(ns);
     const [k] = await this.#db.keys({ gte: start, lt: Uint8Array.of(INDEX_PREFIX, start[1]! + 1), limit: 1 }).all();
     return k === undefined ? undefined : parseTimeKey(k).first;
   }
 
   /** Deletes every index record (before a rebuild). */
-  async clearIndexes(): Promise<void> {
-    await this.#db.clear({ gte: INDEX_START, lt: INDEX_END });
-    await this.#db.batch().del(MERGED_KEY).del(PER_TENANT_KEY).write();
-    this.#perTenantFrom = Infinity;
+  clearIndexes(): Promise<void> {
+    return this.#serial(async () => {
+      try {
+        await this.#db.clear({ gte: INDEX_START, lt: INDEX_END });
+      } catch (err) {
+        this.#broken ??= err as Error;
+        throw err;
+      }
+      await this.#write(this.#db.batch().del(MERGED_KEY).del(PER_TENANT_KEY), false);
+      this.#perTenantFrom = Infinity;
+    });
   }
 
   /**
    * Writes the index records of the entries from `start` (a rebuild; synced only when asked: the
    * last write). A whole merge window written at once is merged already: it is marked so.
    */
-  async writeIndexes(start: number, terms: readonly (EntryTerms | undefined)[], sync = false): Promise<void> {
-    const b = this.#db.batch();
-    for (const r of indexRecords(start, terms)) b.put(r.key, r.value);
-    if (start % MERGE_WINDOW === 0 && terms.length === MERGE_WINDOW) {
-      b.put(MERGED_KEY, mergedMarker(start + MERGE_WINDOW));
-    }
-    const perTenant = this.#notePerTenant(b, start);
-    await b.write({ sync });
-    if (perTenant !== undefined) this.#perTenantFrom = perTenant;
+  writeIndexes(start: number, terms: readonly (EntryTerms | undefined)[], sync = false): Promise<void> {
+    return this.#serial(async () => {
+      const b = this.#db.batch();
+      for (const r of indexRecords(start, terms)) b.put(r.key, r.value);
+      if (start % MERGE_WINDOW === 0 && terms.length === MERGE_WINDOW) {
+        b.put(MERGED_KEY, mergedMarker(start + MERGE_WINDOW));
+      }
+      const perTenant = this.#notePerTenant(b, start);
+      await this.#write(b, sync);
+      if (perTenant !== undefined) this.#perTenantFrom = perTenant;
+    });
   }
 
   /** Where merging has got to: every window below this index is merged. */
   async mergedBelow(): Promise<number> {
+    if (this.#reopening) await this.#reopening.catch(() => undefined);
     const v = await this.#db.get(MERGED_KEY);
     return v === undefined ? 0 : readIndex(v);
   }

@@ -53,6 +53,8 @@ export interface MergeOptions {
 export interface MergeSource {
   readEntries(start: number, end: number): Promise<Bytes[]>;
   mergedBelow(): Promise<number>;
+  /** Writes a batch in turn with the log's commits (the store reopens between them after a failed write). */
+  write(b: ReturnType<ClassicLevel<Bytes, Bytes>['batch']>): Promise<void>;
 }
 
 /** The term part of a block key, as a map key (latin1 keeps every byte). */
@@ -160,7 +162,7 @@ export class PostingMerger {
     for (const k of dels) b.del(k);
     for (const r of puts) b.put(r.key, r.value);
     b.put(MERGED_KEY, mergedMarker(w + MERGE_WINDOW));
-    await b.write();
+    await this.#source.write(b);
     this.merged++;
     return true;
   }

@@ -101,6 +101,13 @@ export interface LogStore {
   readAhead(): Promise<AheadEvidence | undefined>;
   /** Records evidence that the log published past its store (durably; the larger size wins). */
   recordAhead(evidence: AheadEvidence): Promise<void>;
+  /**
+   * Called after a commit failed, before the log reads its state back: brings the store to where
+   * a commit can succeed again, or throws (retryable) while it cannot, and the log tries again at
+   * its next batch. Optional: a store that recovers by itself has none. The LevelDB store reopens
+   * its database, which keeps a failed write's error (or worse) until then.
+   */
+  afterFailedCommit?(): Promise<void>;
   close(): Promise<void>;
 }
 
