@@ -16,7 +16,9 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Server as NetServer } from 'node:net';
 
 /** How long no request must be in flight before idle connections are closed. */
-const QUIET_MS = 100;
+// Long enough for a busy client to send its next request on a kept-alive connection and learn, in
+// a 503, that it is closing; closing it earlier races that request (seen under load at 100 ms).
+const QUIET_MS = 1000;
 const POLL_MS = 25;
 
 const BODY = JSON.stringify({ error: { code: 'unavailable', message: 'the log is shutting down; retry (on another node, or once it is back)' } });
