@@ -21,6 +21,7 @@ import { registerClusterCommands } from '../cluster/cli.js';
 import { registerAuditorRegistryCommands } from '../auditors/cli.js';
 import { registerExportCommands } from '../../clients/verify/export.js';
 import { registerInitCommand } from './init.js';
+import { registerBackupCommands } from '../backup/cli.js';
 
 const DEFAULT_URL = process.env.CANDOR_URL ?? 'http://127.0.0.1:8080';
 
@@ -314,5 +315,6 @@ registerConfigCommands(program);
 registerClusterCommands(program);
 registerAuditorRegistryCommands(program);
 registerExportCommands(program);
+registerBackupCommands(program, fail);
 
 await program.parseAsync(process.argv);
