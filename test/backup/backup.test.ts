@@ -5,13 +5,13 @@
 // to the published checkpoint's root, and the restored log starts and extends that tree. A copy
 // that stops short is refused, naming both sizes, and leaves no data directory behind.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { utf8 } from '@candor/core/bytes';
 import { parseCheckpoint } from '@candor/core/checkpoint';
 import { parseNote } from '@candor/core/note';
-import { TILE_WIDTH, tilePath, ENTRIES } from '@candor/core/tile';
+import { ENTRIES, TILE_WIDTH, decodeBundle, encodeBundle, tilePath } from '@candor/core/tile';
 import { CLI, spawnServing, tempDir, type ServingProcess } from '../helpers/server.js';
 import { addLogReader } from '../helpers/auditors.js';
 
@@ -151,6 +151,21 @@ describe('candor backup and candor restore', () => {
     expect(existsSync(target)).toBe(false);
   });
 
+  it('refuses a copy whose entries do not make the root its checkpoint signs', async () => {
+    const forged = scratch();
+    cpSync(shortMirror, forged, { recursive: true });
+    // One entry past the backup changed: its bundle still decodes, its checkpoint still verifies.
+    const path = join(forged, tilePath({ level: ENTRIES, index: 1, width: 450 - TILE_WIDTH }));
+    const entries = decodeBundle(readFileSync(path));
+    entries[100] = utf8('not what the log published');
+    writeFileSync(path, encodeBundle(entries));
+    const target = join(scratch(), 'restored');
+    const r = await candor(['restore', '--from', backup, '--data', target, '--catch-up', forged]);
+    expect(r.code).toBe(2); // verification_failed, as for every CLI command
+    expect(r.err).toMatch(/the entries of the catch-up copy .* give root .* for size 450, but its checkpoint, signed by this log, says/);
+    expect(existsSync(target)).toBe(false);
+  });
+
   it('catches up from a directory of tiles to its signed root', async () => {
     const target = join(scratch(), 'restored');
     const r = await candor(['restore', '--from', backup, '--data', target, '--catch-up', shortMirror]);
@@ -184,5 +199,14 @@ describe('candor backup and candor restore', () => {
     expect(original).toContain('"index":640');
     expect(await entries(restored.url)).toBe(original);
     await restored.stop();
+
+    // A stopped log is backed up from its data directory, and restores without a copy to catch up from.
+    const again = join(scratch(), 'backup');
+    const b = await candor(['backup', '--data', target, '--out', again]);
+    expect(b.out).toMatch(/at tree size 705 written/);
+    const back = join(scratch(), 'restored');
+    const r2 = await candor(['restore', '--from', again, '--data', back]);
+    expect(r2.out).toMatch(/tree size +705\n/);
+    expect((await candor(['fsck', '--data', back])).out).toMatch(/fsck OK: size 705/);
   });
 });
