@@ -101,7 +101,8 @@ export async function restore(o: RestoreOptions): Promise<RestoreResult> {
     }
     const keys = loadLogKeys({ dataDir: o.data, origin: manifest.origin, ...(keyFiles ? { keyFiles } : {}) });
     // The verifier keys the log has had, not only today's: a backup's checkpoint may be signed by a rotated-out key.
-    const verifiers = [...new Set([...keys.vkeys, ...readFileSync(join(o.from, 'log.vkey'), 'utf8').split('\n').map((l) => l.trim()).filter(Boolean)])].map((v) => parseVerifierKey(v, nodeEd25519));
+    const backupVkeys = existsSync(join(o.from, 'log.vkey')) ? readFileSync(join(o.from, 'log.vkey'), 'utf8').split('\n').map((l) => l.trim()).filter(Boolean) : [];
+    const verifiers = [...new Set([...keys.vkeys, ...backupVkeys])].map((v) => parseVerifierKey(v, nodeEd25519));
 
     store = await LevelStore.open(join(o.data, 'db'));
     const note = await store.readCheckpoint();
