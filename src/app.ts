@@ -10,7 +10,8 @@ import { parseHostPort } from './config.js';
 import { nodeHasher } from './crypto/node.js';
 import { buildAdminServer, buildHttpServer } from './http/server.js';
 import { drainable } from './http/drain.js';
-import { producerAdminRoutes, type AdminRoutes } from './http/admin.js';
+import { backupAdminRoutes, producerAdminRoutes, type AdminRoutes } from './http/admin.js';
+import { writeBackup } from './backup/backup.js';
 import { erasureAdminRoutes } from './http/privacy.js';
 import { loadLogKeys, type LogKeys } from './keys.js';
 import { createMetrics, type LogMetrics } from './log/metrics.js';
@@ -156,6 +157,7 @@ export async function startLog(config: Config, opts: StartOptions = {}): Promise
       exporter: new Exporter({ service, signers: keys.signers, source: (filter, size) => eventSource(service, search, filter, size) }),
     };
     const adminRoutes: AdminRoutes[] = [producerAdminRoutes(producers, limiter), erasureAdminRoutes(privacy)];
+    if (level) adminRoutes.push(backupAdminRoutes((out) => writeBackup({ store: level, dataDir: config.data, out })));
     const httpTls = config.httpTlsCert && config.httpTlsKey ? { certFile: config.httpTlsCert, keyFile: config.httpTlsKey, ...(config.httpTlsClientCa ? { clientCaFile: config.httpTlsClientCa } : {}) } : undefined;
     const http = await buildHttpServer({ service, metrics, logLevel: config.logLevel, events, privacy, reads, ...(search ? { search } : {}), publicEntries: config.publicEntries, admin: adminRoutes, adminListener: config.admin !== undefined, ...(httpTls ? { tls: httpTls } : {}) });
     opened.push(() => http.close());

@@ -22,6 +22,7 @@ import { registerAuditorRegistryCommands } from '../auditors/cli.js';
 import { registerExportCommands } from '../../clients/verify/export.js';
 import { registerInitCommand } from './init.js';
 import { registerCaptureCommands } from '../capture/cli.js';
+import { registerBackupCommands } from '../backup/cli.js';
 
 const DEFAULT_URL = process.env.CANDOR_URL ?? 'http://127.0.0.1:8080';
 
@@ -316,5 +317,6 @@ registerClusterCommands(program);
 registerAuditorRegistryCommands(program);
 registerExportCommands(program);
 registerCaptureCommands(program, fail);
+registerBackupCommands(program, fail);
 
 await program.parseAsync(process.argv);

@@ -53,3 +53,31 @@ export function producerAdminRoutes(registry: ProducerRegistry, limiter: Produce
   };
   return { plugin, authenticates: false };
 }
+
+/** What a backup wrote (src/backup/backup.ts BackupManifest), as the route answers it. */
+export interface BackupWritten {
+  origin: string;
+  size: number;
+  checkpoint: string;
+  contents: string[];
+}
+
+/**
+ * POST /v1/admin/backup {"out": "/abs/dir"}: the serving process, which holds the store's LevelDB
+ * lock, writes a consistent backup into a new directory on its own host (docs/operations.md).
+ * Nothing of the backup (signing key, openings) crosses the connection: only where it is and what
+ * checkpoint it holds. Admin listener only (`authenticates: false`).
+ */
+export function backupAdminRoutes(backup: (out: string) => Promise<BackupWritten>): AdminRoutes {
+  const plugin: FastifyPluginAsync = async (app) => {
+    app.post<{ Body: { out: string } }>(
+      '/v1/admin/backup',
+      { schema: { body: { type: 'object', required: ['out'], additionalProperties: false, properties: { out: { type: 'string', minLength: 1, maxLength: 4096 } } } } },
+      async (req) => {
+        const m = await backup(req.body.out);
+        return { out: req.body.out, origin: m.origin, size: m.size, checkpoint: m.checkpoint, contents: m.contents };
+      },
+    );
+  };
+  return { plugin, authenticates: false };
+}

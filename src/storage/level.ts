@@ -49,6 +49,8 @@ const MAX_GULP = 256;
 const GULP_BYTES = 1 << 20;
 /** A target more than this many blocks past the blocks read is reached by a seek instead of reading on. */
 const NEAR_BLOCKS = 4;
+/** Bytes of a store copy written per LevelDB batch. */
+const COPY_BATCH_BYTES = 4 << 20;
 
 function tileKey(level: number, index: number): Bytes {
   const k = new Uint8Array(10);
@@ -552,6 +554,36 @@ export class LevelStore implements LogStore, SearchIndex {
   /** Every index record, in key order (tests compare indexes with this). */
   async *indexRecords(): AsyncGenerator<IndexRecord> {
     for await (const [key, value] of this.#db.iterator({ gte: INDEX_START, lt: INDEX_END })) yield { key, value };
+  }
+
+  /**
+   * Copies the whole store, as of one moment, into a new LevelDB at `path` (a backup of a serving
+   * log: LevelDB's LOCK keeps other processes out, so the copy is made here). One iterator reads
+   * one implicit snapshot, so the copy's checkpoint, tiles, entries and indexes agree with each
+   * other whatever commits meanwhile. Returns the copied checkpoint note.
+   */
+  async copyTo(path: string): Promise<string | undefined> {
+    const out = new ClassicLevel<Bytes, Bytes>(path, { keyEncoding: 'view', valueEncoding: 'view' });
+    await out.open({ errorIfExists: true });
+    let checkpoint: string | undefined;
+    try {
+      let b = out.batch();
+      let bytes = 0;
+      for await (const [k, v] of this.#db.iterator({ highWaterMarkBytes: GULP_BYTES })) {
+        if (k.length === 1 && k[0] === CHECKPOINT_KEY[0]) checkpoint = new TextDecoder().decode(v);
+        b.put(k, v);
+        bytes += k.length + v.length;
+        if (bytes >= COPY_BATCH_BYTES) {
+          await b.write();
+          b = out.batch();
+          bytes = 0;
+        }
+      }
+      await b.write({ sync: true });
+    } finally {
+      await out.close();
+    }
+    return checkpoint;
   }
 
   async close(): Promise<void> {
