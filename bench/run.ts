@@ -27,6 +27,7 @@ const SECTIONS: [json: string, title: string, load: () => Promise<(d: never) => 
   ['export', 'Export', async () => (await import('./export.js')).exportSection],
   ['startup', 'Start-up', async () => (await import('./startup.js')).startupSection],
   ['cloud', 'Cloud driver', async () => (await import('./cloud.js')).cloudSection],
+  ['ha', 'High availability: takeover', async () => (await import('./ha.js')).haSection],
 ];
 
 const SCENARIOS: Record<string, () => Promise<{ main(): Promise<void> }>> = {
@@ -56,6 +57,8 @@ const SCENARIOS: Record<string, () => Promise<{ main(): Promise<void> }>> = {
   startup: () => import('./startup.js'),
   // Opt-in: the cloud driver on loopback Ceph RGW + PostgreSQL (`npm run services -- up` first).
   cloud: () => import('./cloud.js'),
+  // Opt-in: takeover time of three nodes on the cloud driver, the leader SIGKILLed (issue 17 §4).
+  ha: () => import('./ha.js'),
   summary: () => import('./summary.js'),
   // Rewrites every section (and its plots) from the JSON, measuring nothing; then the summary.
   render: async () => ({
