@@ -28,6 +28,7 @@ const SECTIONS: [json: string, title: string, load: () => Promise<(d: never) => 
   ['startup', 'Start-up', async () => (await import('./startup.js')).startupSection],
   ['cloud', 'Cloud driver', async () => (await import('./cloud.js')).cloudSection],
   ['capture', 'Database capture', async () => (await import('./capture.js')).captureSection],
+  ['ha', 'High availability: takeover', async () => (await import('./ha.js')).haSection],
 ];
 
 const SCENARIOS: Record<string, () => Promise<{ main(): Promise<void> }>> = {
@@ -59,6 +60,8 @@ const SCENARIOS: Record<string, () => Promise<{ main(): Promise<void> }>> = {
   cloud: () => import('./cloud.js'),
   // Opt-in: needs PostgreSQL's server binaries (test/services/install.sh).
   capture: () => import('./capture.js'),
+  // Opt-in: takeover time of three nodes on the cloud driver, the leader SIGKILLed (issue 17 §4).
+  ha: () => import('./ha.js'),
   summary: () => import('./summary.js'),
   // Rewrites every section (and its plots) from the JSON, measuring nothing; then the summary.
   render: async () => ({

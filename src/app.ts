@@ -17,7 +17,8 @@ import { loadLogKeys, type LogKeys } from './keys.js';
 import { createMetrics, type LogMetrics } from './log/metrics.js';
 import { TreeReader } from './log/reader.js';
 import { Sequencer } from './log/sequencer.js';
-import { LogService } from './log/service.js';
+import { LogService, type NodeRole } from './log/service.js';
+import { forwardWrites, type LeaderInfo } from './http/forward.js';
 import { openStore } from './storage/open.js';
 import type { LogStore } from './storage/store.js';
 import { createWitnessingMetrics } from './witnessing/metrics.js';
@@ -79,6 +80,12 @@ export interface StartOptions {
   systemEvents?: (service: LogService) => SystemEventSink;
   /** Wraps the store before the log uses it (fault tests wrap it in storage/faulty.ts). */
   wrapStore?: (store: LogStore) => LogStore;
+  /**
+   * Several nodes on one shared store (src/cluster/ha.ts): run as a follower (serve the leader's
+   * tree, sequence nothing, pass writes to the leader), and this node's role for /readyz.
+   */
+  follower?: boolean;
+  role?: () => NodeRole;
 }
 
 export async function startLog(config: Config, opts: StartOptions = {}): Promise<RunningLog> {
@@ -112,6 +119,7 @@ export async function startLog(config: Config, opts: StartOptions = {}): Promise
       maxQueue: config.queueMaxEntries,
       maxQueueBytes: config.queueMaxBytes,
       metrics,
+      follower: opts.follower === true,
     });
     opened.push(() => sequencer.close());
     // Windows finished before this start and not merged yet (an older log, or a crash mid-merge).
@@ -125,13 +133,16 @@ export async function startLog(config: Config, opts: StartOptions = {}): Promise
           metrics: createWitnessingMetrics(metrics.registry),
         })
       : undefined;
-    const service = new LogService({ sequencer, store, hasher, metrics, indexes: config.indexes, ...(witnessing ? { witnessing } : {}) });
+    const service = new LogService({ sequencer, store, hasher, metrics, indexes: config.indexes, ...(witnessing ? { witnessing } : {}), ...(opts.role ? { role: opts.role } : {}) });
     const producers = ProducerRegistry.open(join(config.data, REGISTRY_FILE), {
       onReloadError: (err) => logger?.error({ err }, 'producers.json is invalid; the previous producer registry stays in force'),
     });
     opened.push(() => producers.close());
     const index = await IdempotencyIndex.open(join(config.data, 'idempotency'), service);
     opened.push(() => index.close());
+    // A follower's tree grows without its events passing through this index: hold its watermark
+    // at the size it replayed to, so that leading later replays the leaves committed meanwhile.
+    if (opts.follower) index.begin(service.size);
     const limiter = new ProducerLimiter({
       eventsPerSecond: config.producerEventsPerSecond ?? 0,
       burst: config.producerBurst ?? 0,
@@ -159,13 +170,15 @@ export async function startLog(config: Config, opts: StartOptions = {}): Promise
     const adminRoutes: AdminRoutes[] = [producerAdminRoutes(producers, limiter), erasureAdminRoutes(privacy)];
     if (level) adminRoutes.push(backupAdminRoutes((out) => writeBackup({ store: level, dataDir: config.data, out })));
     const httpTls = config.httpTlsCert && config.httpTlsKey ? { certFile: config.httpTlsCert, keyFile: config.httpTlsKey, ...(config.httpTlsClientCa ? { clientCaFile: config.httpTlsClientCa } : {}) } : undefined;
-    const http = await buildHttpServer({ service, metrics, logLevel: config.logLevel, events, privacy, reads, ...(search ? { search } : {}), publicEntries: config.publicEntries, admin: adminRoutes, adminListener: config.admin !== undefined, ...(httpTls ? { tls: httpTls } : {}) });
+    const forward = opts.follower && opts.role ? forwardWrites(leaderOf(opts.role)) : undefined;
+    const http = await buildHttpServer({ ...(forward ? { forward } : {}), service, metrics, logLevel: config.logLevel, events, privacy, reads, ...(search ? { search } : {}), publicEntries: config.publicEntries, admin: adminRoutes, adminListener: config.admin !== undefined, ...(httpTls ? { tls: httpTls } : {}) });
     opened.push(() => http.close());
     const httpDrain = drainable(http.server);
     logger = http.log;
     sequencer.on('commitError', (err) => http.log.error({ err }, 'commit failed; the batch was rejected and the state will be reloaded'));
     // A witness that cosigned past our size proves the store was rolled back: stop signing.
-    await witnessing?.start({ source: sequencer, prover: service, logger: http.log, onAhead: (size, name) => void sequencer.observeSize(size, `witness ${name}`) });
+    // Only the leader gets witnesses' cosignatures; a follower serves what the leader published.
+    if (!opts.follower) await witnessing?.start({ source: sequencer, prover: service, logger: http.log, onAhead: (size, name) => void sequencer.observeSize(size, `witness ${name}`) });
     sequencer.on('fenced', (err: Error) => http.log.error({ err }, 'this node stopped sequencing'));
     if (witnessing) opened.push(() => witnessing.stop());
     const { host, port } = parseHostPort(config.http);
@@ -238,4 +251,15 @@ export async function startLog(config: Config, opts: StartOptions = {}): Promise
     for (const close of opened.reverse()) await Promise.resolve(close()).catch(() => undefined);
     throw err;
   }
+}
+
+/** Where a follower sends writes: the leader its role names, or why there is none. */
+function leaderOf(role: () => NodeRole): LeaderInfo {
+  return {
+    self: `a follower (pid ${process.pid})`,
+    leader() {
+      const r = role();
+      return r.leader ? { url: r.leader } : { none: `this node follows and no node leads right now (lease term ${r.term}); a takeover is under way, retry` };
+    },
+  };
 }

@@ -134,6 +134,9 @@ program
       fail(err);
     }
     await (await import('./ports.js')).checkListenAddresses(config).catch(fail);
+    // A store several nodes may share (the cloud driver): lead or follow (src/cluster/ha.ts).
+    const lease = await (await import('../storage/open.js')).openLease(config.storage).catch(fail);
+    if (lease) return serveHighlyAvailable(config, lease);
     const log = await startLog(config).catch(fail);
     const u = log.url;
     process.stdout.write(
@@ -168,6 +171,35 @@ program
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
   });
+
+/**
+ * `candor serve` on a shared store: the node leads while it holds the lease and follows otherwise,
+ * restarting the log in-process on the same ports at each change of role (src/cluster/ha.ts).
+ */
+async function serveHighlyAvailable(config: Config, lease: import('../storage/lease.js').LeaderLease): Promise<void> {
+  const { HaNode } = await import('../cluster/ha.js');
+  const out = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+  const node = new HaNode(config, lease, { info: out, error: (obj, msg) => out(`${msg}${'err' in obj ? `: ${(obj.err as Error).message}` : ''}`) });
+  let banner = false;
+  node.onStarted = (log, status) => {
+    if (!banner) out(`Candor log "${log.keys.origin}" serving on ${log.url} (high availability: node ${node.id})`);
+    banner = true;
+    out(`high availability: ${status.role} at tree size ${log.sequencer.size}, lease term ${status.term}${status.role === 'follower' && status.leader ? `, leader ${status.leader}` : ''}`);
+  };
+  await node.start().catch(fail);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    out(`${signal}: stopping (a leader commits what it queued and hands the lease over)`);
+    node.close().then(
+      () => process.exit(0),
+      (err) => fail(err),
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
 
 const add = program
   .command('add')

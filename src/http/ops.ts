@@ -11,7 +11,8 @@ export const healthRoute: FastifyPluginAsync<{ service: LogService }> = async (a
   app.get('/healthz', async () => ({ status: 'ok', size: service.size }));
   app.get('/readyz', async (_req, reply) => {
     const r = service.readiness();
-    return reply.code(r.ready ? 200 : 503).send({ status: r.ready ? 'ready' : 'not ready', size: service.size, ...(r.reason ? { reason: r.reason } : {}) });
+    // With several nodes on one store: role, lease term, the leader's URL and a follower's lag.
+    return reply.code(r.ready ? 200 : 503).send({ status: r.ready ? 'ready' : 'not ready', size: service.size, ...(r.reason ? { reason: r.reason } : {}), ...(r.role ?? {}) });
   });
 };
 

@@ -2,7 +2,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
-import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { LogMetrics } from '../log/metrics.js';
 import type { LogService } from '../log/service.js';
 import { CandorError } from '@candor/core/errors';
@@ -56,6 +56,8 @@ export interface HttpOptions {
    * auditors with read-log, authorized by `reads.authorize`.
    */
   publicEntries?: boolean;
+  /** On a follower (src/http/forward.ts): passes writes to the leader, before any route sees them. */
+  forward?: (req: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined>;
 }
 
 /**
@@ -144,6 +146,7 @@ export function baseServer(opts: { metrics: LogMetrics; logLevel?: string; tls?:
 
 export async function buildHttpServer(opts: HttpOptions): Promise<FastifyInstance> {
   const app = baseServer(opts);
+  if (opts.forward) app.addHook('onRequest', opts.forward);
   const publicEntries = opts.publicEntries ?? false;
   const entries = entryAccess(publicEntries, entryReaders({ publicEntries, ...(opts.reads ? { authorize: opts.reads.authorize } : {}) }));
   await app.register(tileRoutes, { service: opts.service, entries });

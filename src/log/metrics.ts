@@ -13,6 +13,11 @@ export interface LogMetrics {
   commitSeconds: Histogram;
   signSeconds: Histogram;
   treeSize: Gauge;
+  /** High availability (src/cluster/ha.ts): 1 on the leader, 0 on a follower; its lease term; a follower's lag. */
+  haLeader: Gauge;
+  haTerm: Gauge;
+  haLagEntries: Gauge;
+  haLagSeconds: Gauge;
   rejected: Counter<'reason'>;
   proofsServed: Counter<'kind'>;
   /** Events logged, duplicates answered and events rejected, per authenticated producer. */
@@ -52,6 +57,10 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): LogMetri
       registers: [registry],
     }),
     treeSize: new Gauge({ name: 'candor_tree_size', help: 'Entries in the latest checkpoint.', registers: [registry] }),
+    haLeader: new Gauge({ name: 'candor_ha_leader', help: 'High availability: 1 when this node holds the leader lease and sequences, 0 when it follows.', registers: [registry] }),
+    haTerm: new Gauge({ name: 'candor_ha_lease_term', help: 'High availability: the lease term this node leads in, or of the leader it follows.', registers: [registry] }),
+    haLagEntries: new Gauge({ name: 'candor_ha_lag_entries', help: 'High availability: entries the store had committed beyond what this follower served, at its last refresh.', registers: [registry] }),
+    haLagSeconds: new Gauge({ name: 'candor_ha_lag_seconds', help: 'High availability: seconds since this follower last caught up with the store.', registers: [registry] }),
     rejected: new Counter({
       name: 'candor_rejected_requests_total',
       help: 'Requests rejected, by reason (the error code).',

@@ -50,6 +50,11 @@ export interface SequencerOptions {
   maxQueue?: number;
   maxQueueBytes?: number;
   metrics?: LogMetrics;
+  /**
+   * Open as a follower (several nodes on one shared store, src/cluster/ha.ts): serve the tree the
+   * leader commits, refreshed by follow(), and sequence nothing. A follower never creates a log.
+   */
+  follower?: boolean;
 }
 
 /** One submission: one entry (submit) or several (submitMany), answered together. */
@@ -105,7 +110,7 @@ function hashKey(h: Uint8Array): string {
 
 export class Sequencer extends EventEmitter {
   readonly reader: TreeReader;
-  readonly #o: Required<Omit<SequencerOptions, 'reader' | 'metrics'>> & { metrics?: LogMetrics };
+  readonly #o: Required<Omit<SequencerOptions, 'reader' | 'metrics' | 'follower'>> & { metrics?: LogMetrics };
   #tree: TreeState;
   #checkpoint: string;
   #queue: Pending[] = [];
@@ -134,6 +139,7 @@ export class Sequencer extends EventEmitter {
    */
   #inflightSeen = new Set<Map<string, number>>();
   #closed = false;
+  #follower = false;
 
   private constructor(opts: SequencerOptions, tree: TreeState, checkpoint: string, reader: TreeReader) {
     super();
@@ -150,8 +156,10 @@ export class Sequencer extends EventEmitter {
    */
   static async open(opts: SequencerOptions): Promise<Sequencer> {
     const reader = opts.reader ?? new TreeReader(opts.store, opts.hasher);
-    const { tree, checkpoint } = await loadState(opts);
+    const { tree, checkpoint } = await loadState(opts, opts.follower);
     const seq = new Sequencer(opts, tree, checkpoint, reader);
+    seq.#follower = opts.follower === true;
+    if (opts.follower) seq.#fenced = new CandorError('unavailable', 'this node follows the leader and does not sequence; send writes to the leader', { retryAfterMs: 1000 });
     reader.advance(tree.size, tree.edge());
     opts.metrics?.treeSize.set(tree.size);
     return seq;
@@ -315,6 +323,24 @@ export class Sequencer extends EventEmitter {
     this.#needsReload = false;
   }
 
+  /**
+   * A follower's refresh: when the store's checkpoint moved, loads the new tree (checked as at
+   * start-up: signature, origin, tiles against the root) and serves it. Resolves with the size.
+   */
+  async follow(): Promise<number> {
+    const stored = await this.#o.store.readCheckpoint();
+    if (stored === undefined || stored === this.#checkpoint) return this.size;
+    const state = await loadState(this.#o, true);
+    if (state.tree.size < this.size) throw new CandorError('internal', `the store's checkpoint went back from size ${this.size} to ${state.tree.size}: refusing to serve it`);
+    this.#tree = state.tree;
+    this.#checkpoint = state.checkpoint;
+    this.#head = state.checkpoint;
+    this.reader.advance(state.tree.size, state.tree.edge());
+    this.#o.metrics?.treeSize.set(state.tree.size);
+    this.emit('checkpoint', state.checkpoint, state.tree.size);
+    return state.tree.size;
+  }
+
   /** Hashes, deduplicates, appends and signs a batch; returns what to commit and how to answer. */
   async #prepare(batch: Pending[], count: number): Promise<Prepared> {
     const { hasher, store } = this.#o;
@@ -457,6 +483,14 @@ export class Sequencer extends EventEmitter {
   }
 
   /**
+   * A follower's answer to writes (src/cluster/ha.ts names the leader in it). Only for a sequencer
+   * opened as a follower: a leader that stepped down keeps its reason.
+   */
+  notLeader(reason: string): void {
+    if (this.#follower) this.#fenced = new CandorError('unavailable', reason, { retryAfterMs: 1000 });
+  }
+
+  /**
    * Stops sequencing for good: every submission queued or to come is refused, naming the reason,
    * and nothing more is signed. Emits 'fenced' once. Batches already committing finish.
    */
@@ -579,9 +613,12 @@ async function checkLastBundle(o: SequencerOptions, size: number): Promise<void>
   }
 }
 
-async function loadState(o: SequencerOptions): Promise<{ tree: TreeState; checkpoint: string }> {
+async function loadState(o: SequencerOptions, follower = false): Promise<{ tree: TreeState; checkpoint: string }> {
   const stored = await o.store.readCheckpoint();
-  const [ahead, held] = await Promise.all([o.store.readAhead(), o.store.storedEntries()]);
+  // A follower does not compare entries held with the checkpoint: the leader may commit between
+  // the two reads.
+  const [ahead, held] = await Promise.all([o.store.readAhead(), follower ? 0 : o.store.storedEntries()]);
+  if (stored === undefined && follower) throw new CandorError('unavailable', 'the store has no checkpoint yet: a follower waits for the leader to create the log', { retryAfterMs: 1000 });
   if (stored === undefined) {
     if (held > 0 || ahead) throw new CandorError('internal', `refusing to start: the store has no checkpoint but holds ${held} entries${ahead ? ` and evidence of a published size ${ahead.size}` : ''}; it is damaged or was partly replaced`);
     const tree = TreeState.empty(o.hasher);
@@ -606,7 +643,8 @@ async function loadState(o: SequencerOptions): Promise<{ tree: TreeState; checkp
   if (held > cp.size) {
     throw new CandorError('internal', `refusing to start: the store holds ${held} entries but its checkpoint's tree size is ${cp.size}: the checkpoint was rewound or the store mixed with another copy; a log started on it would sign other roots for sizes it has published (docs/fencing.md)`);
   }
-  if (ahead && ahead.size > cp.size) throw new CandorError('internal', `refusing to start: ${aheadMessage(ahead, cp.size)}`);
+  // A follower serves what is committed even so; it is the leader that must not sign on it.
+  if (ahead && ahead.size > cp.size && !follower) throw new CandorError('internal', `refusing to start: ${aheadMessage(ahead, cp.size)}`);
   const tree = await TreeState.load(o.hasher, o.store, cp.size);
   const root = tree.root();
   if (toBase64(root) !== toBase64(cp.root)) {

@@ -38,6 +38,15 @@ export interface CheckpointWitnessing {
   witnessed(size: number): Promise<{ note: string; size: number }>;
 }
 
+/** A node's role when several share one store (src/cluster/ha.ts RoleStatus). */
+export interface NodeRole {
+  role: 'leader' | 'follower';
+  term: number;
+  leader?: string;
+  lagEntries: number;
+  lagMs: number;
+}
+
 export class LogService {
   readonly #seq: Sequencer;
   readonly #store: LogStore;
@@ -46,8 +55,14 @@ export class LogService {
   readonly #witnessing: CheckpointWitnessing | undefined;
   readonly #indexes: boolean;
 
-  /** `indexes`: event leaves appended without terms get their search terms computed here (src/query/terms.ts). */
-  constructor(opts: { sequencer: Sequencer; store: LogStore; hasher: Hasher; metrics?: LogMetrics; witnessing?: CheckpointWitnessing; indexes?: boolean }) {
+  readonly #role: (() => NodeRole) | undefined;
+
+  /**
+   * `indexes`: event leaves appended without terms get their search terms computed here
+   * (src/query/terms.ts). `role`: this node's role when several nodes share the store.
+   */
+  constructor(opts: { sequencer: Sequencer; store: LogStore; hasher: Hasher; metrics?: LogMetrics; witnessing?: CheckpointWitnessing; indexes?: boolean; role?: () => NodeRole }) {
+    this.#role = opts.role;
     this.#seq = opts.sequencer;
     this.#store = opts.store;
     this.#hasher = opts.hasher;
@@ -73,12 +88,17 @@ export class LogService {
     await this.#seq.observeCheckpoint(text, 'a client');
   }
 
-  /** Whether this node takes writes now, and if not why (GET /readyz). */
-  readiness(): { ready: boolean; reason?: string } {
+  /**
+   * Whether this node takes writes now, and if not why (GET /readyz). A follower is ready while
+   * it serves reads and there is a leader to pass writes to.
+   */
+  readiness(): { ready: boolean; reason?: string; role?: NodeRole } {
     const seq = this.#seq;
-    if (seq.fenced) return { ready: false, reason: seq.fenced.message };
-    if (seq.failing) return { ready: false, reason: `the last commit failed: ${seq.failing.message}` };
-    return { ready: true };
+    const role = this.#role?.();
+    if (role?.role === 'follower') return { ready: role.leader !== undefined, role, ...(role.leader ? {} : { reason: seq.fenced?.message ?? 'no node leads right now' }) };
+    if (seq.fenced) return { ready: false, reason: seq.fenced.message, ...(role ? { role } : {}) };
+    if (seq.failing) return { ready: false, reason: `the last commit failed: ${seq.failing.message}`, ...(role ? { role } : {}) };
+    return { ready: true, ...(role ? { role } : {}) };
   }
 
   /** Appends an entry; resolves once it is durable, with its index and proof. */

@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import { CandorError } from '@candor/core/errors';
 import { LevelStore, type LevelStoreOptions } from './level.js';
+import type { LeaderLease } from './lease.js';
 import type { LogStore } from './store.js';
 
 /** The `storage` configuration key. */
@@ -22,9 +23,16 @@ export type StorageConfig =
       postgres: string;
       /** PostgreSQL schema for this log's tables; default "candor". */
       schema?: string;
+      /** High availability: how long the leader lease lasts unrenewed, ms (default LEASE_MS). */
+      leaseMs?: number;
+      /** High availability: the URL other nodes forward writes to (default: this node's HTTP URL). */
+      advertise?: string;
     };
 
-const CLOUD_KEYS = ['driver', 'bucket', 'endpoint', 'region', 'postgres', 'schema'];
+/** The leader lease's default duration: a dead leader is replaced about this long after it died. */
+export const LEASE_MS = 2000;
+
+const CLOUD_KEYS = ['driver', 'bucket', 'endpoint', 'region', 'postgres', 'schema', 'leaseMs', 'advertise'];
 
 /** Validates the `storage` key (a mapping from the config file, or JSON in CANDOR_STORAGE). */
 export function parseStorageConfig(value: unknown, where: string): StorageConfig {
@@ -51,6 +59,8 @@ export function parseStorageConfig(value: unknown, where: string): StorageConfig
   for (const k of ['bucket', 'region', 'postgres']) if (typeof o[k] !== 'string' || o[k] === '') bad(`.${k} is required for the cloud driver (a non-empty string)`);
   for (const k of ['endpoint', 'schema']) if (o[k] !== undefined && (typeof o[k] !== 'string' || o[k] === '')) bad(`.${k} must be a non-empty string`);
   if (o.endpoint !== undefined && !/^https?:\/\/[^\s]+$/.test(o.endpoint as string)) bad(`.endpoint must be an http:// or https:// URL, got ${JSON.stringify(o.endpoint)}`);
+  if (o.leaseMs !== undefined && (!Number.isSafeInteger(o.leaseMs) || (o.leaseMs as number) < 500)) bad(`.leaseMs must be an integer of at least 500 (milliseconds), got ${JSON.stringify(o.leaseMs)}`);
+  if (o.advertise !== undefined && (typeof o.advertise !== 'string' || !/^https?:\/\/[^\s]+$/.test(o.advertise))) bad(`.advertise must be an http:// or https:// URL, got ${JSON.stringify(o.advertise)}`);
   if (o.schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(o.schema as string)) bad(`.schema must be a plain PostgreSQL identifier (a-z, 0-9, _), got ${JSON.stringify(o.schema)}`);
   return o as StorageConfig;
 }
@@ -71,6 +81,16 @@ export async function openStore(storage: StorageConfig, dataDir: string, levelOp
     return { store: level, level };
   }
   const { CloudStore } = await import('./cloud/store.js');
-  const { driver: _, ...options } = storage;
+  const { driver: _, leaseMs: __, advertise: ___, ...options } = storage;
   return { store: await CloudStore.open(options) };
+}
+
+/**
+ * The leader lease of a store several nodes share (src/cluster/ha.ts), or undefined for a store
+ * only one process may open (LevelDB locks its directory).
+ */
+export async function openLease(storage: StorageConfig): Promise<LeaderLease | undefined> {
+  if (storage.driver === 'level') return undefined;
+  const { PostgresLease } = await import('./cloud/lease.js');
+  return PostgresLease.open(storage.postgres, storage.schema ?? 'candor');
 }

@@ -5,6 +5,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
+import pg from 'pg';
 import { GetObjectCommand, ListObjectsV2Command, PutBucketPolicyCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { utf8 } from '@candor/core/bytes';
 import { parseVerifierKey } from '@candor/core/note';
@@ -169,5 +170,29 @@ describe.skipIf(skip)(`the bucket's checkpoint${skip ? ` (skipped: ${skip})` : '
     expect(await store.readCheckpoint()).toBe(log.checkpoint);
     // And the larger size is recorded as evidence that the database is behind what was published.
     expect(await store.readAhead()).toEqual({ size: 1000, source: 'bucket', note: larger });
+  }, 60_000);
+});
+
+describe.skipIf(skip)(`a database behind the bucket${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  test('a node refuses to sequence on a PostgreSQL that lost commits the bucket shows (an async failover), naming both sizes', async () => {
+    const o = cloudOptions();
+    const { credentials: _, createBucket: __, ...storage } = o;
+    process.env.AWS_ACCESS_KEY_ID = o.credentials!.accessKeyId;
+    process.env.AWS_SECRET_ACCESS_KEY = o.credentials!.secretAccessKey;
+    await CloudStore.open(o).then((s) => s.close());
+    const log = await startTestLog({ indexes: false, storage: { driver: 'cloud', ...storage } });
+    cleanups.push(() => rmSync(log.dir, { recursive: true, force: true }));
+    await log.service.addMany(Array.from({ length: 10 }, (_, j) => utf8(`before ${j}`)));
+    const older = log.sequencer.checkpoint;
+    await log.service.addMany(Array.from({ length: 10 }, (_, j) => utf8(`after ${j}`)));
+    await log.close();
+    // The failover's replica lacks the last commit: its checkpoint row is the older one.
+    const db = new pg.Client({ connectionString: o.postgres });
+    await db.connect();
+    await db.query(`UPDATE ${o.schema}.checkpoint SET note = $1`, [older]);
+    await db.end();
+    await expect(startTestLog({ data: log.dir, indexes: false, storage: { driver: 'cloud', ...storage } })).rejects.toThrow(
+      /refusing to start: bucket showed that this log has published a tree of size 20, but its store holds only size 10/,
+    );
   }, 60_000);
 });
