@@ -22,8 +22,13 @@ import {
 import { logServiceDefinition } from '@candor/schema/grpc';
 
 export interface TransportOptions {
-  /** host:port of the log's gRPC listener. */
-  address: string;
+  /**
+   * host:port of the log's gRPC listener, or of several nodes of one log (docs/deployment.md, high
+   * availability): calls go to one at a time, and a call answered UNAVAILABLE (a follower, a node
+   * stopping, a connection refused) moves the next call to the next address. The client's retries
+   * (same idempotency keys) then reach a live node.
+   */
+  address: string | readonly string[];
   /** The producer's bearer token. */
   token?: string;
   /** TLS: the CA that signed the log's certificate, and for mutual TLS the client certificate and key (PEM, contents or file paths). */
@@ -78,7 +83,8 @@ function pem(v: string | Buffer | undefined): Buffer | null {
 }
 
 export class GrpcTransport {
-  readonly #client: Client;
+  readonly #clients: Client[];
+  #current = 0;
   readonly #token: string | undefined;
   readonly #deadlineMs: number;
 
@@ -89,7 +95,9 @@ export class GrpcTransport {
       creds = grpcCredentials.createSsl(pem(o.tls.ca), pem(o.tls.key), pem(o.tls.cert));
       if (o.tls.serverName) options['grpc.ssl_target_name_override'] = o.tls.serverName;
     }
-    this.#client = new Client(o.address, creds, options);
+    const addresses = typeof o.address === 'string' ? [o.address] : [...o.address];
+    if (addresses.length === 0) throw new CandorError('invalid_argument', 'address: give at least one host:port');
+    this.#clients = addresses.map((a) => new Client(a, creds, options));
     this.#token = o.token;
     this.#deadlineMs = o.deadlineMs ?? 30_000;
   }
@@ -105,8 +113,10 @@ export class GrpcTransport {
   #unary<Q extends DescMessage, R extends DescMessage>(method: string, q: Q, r: R, req: MessageInitShape<Q> | MessageShape<Q>, deadlineMs?: number, checkpoint?: string): Promise<MessageShape<R>> {
     const def = logServiceDefinition[method]!;
     const bytes = toBinary(q, create(q, req as MessageInitShape<Q>));
+    const at = this.#current;
+    const client = this.#clients[at]!;
     return new Promise((resolve, reject) => {
-      this.#client.makeUnaryRequest<Uint8Array, Uint8Array>(
+      client.makeUnaryRequest<Uint8Array, Uint8Array>(
         def.path,
         def.requestSerialize,
         def.responseDeserialize,
@@ -114,7 +124,12 @@ export class GrpcTransport {
         this.#metadata(checkpoint),
         { deadline: Date.now() + (deadlineMs ?? this.#deadlineMs) },
         (err, res) => {
-          if (err) return reject(fromServiceError(err));
+          if (err) {
+            const e = fromServiceError(err);
+            // Another node next time (once per failure, however many calls failed at once).
+            if (e.code === 'unavailable' && this.#current === at) this.#current = (at + 1) % this.#clients.length;
+            return reject(e);
+          }
           try {
             resolve(fromBinary(r, res!));
           } catch (e) {
@@ -142,6 +157,6 @@ export class GrpcTransport {
   }
 
   close(): void {
-    this.#client.close();
+    for (const c of this.#clients) c.close();
   }
 }
