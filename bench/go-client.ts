@@ -78,7 +78,7 @@ export async function main(): Promise<void> {
           const vkey = readFileSync(join(dir, 'log.vkey'), 'utf8').trim();
           const address = `127.0.0.1:${port}`;
           const reqs = encodeRequests(BATCH, Math.max(20_000, BATCH * 400)).reqs;
-          const n = await rawIngest(noop.url.replace('grpc://', ''), producers.map(() => undefined), BATCH, reqs, DURATION_MS);
+          const n = await rawIngest(noop.url.replace('grpc://', ''), producers.map(() => undefined), BATCH, reqs, { durationMs: DURATION_MS, cycle: true, serverPid: noop.proc.pid });
           const s = await sdkWithCpu(address, producers, vkey);
           const g = await goIngest(bin, address, producers, vkey);
           data.noop!.push(n);

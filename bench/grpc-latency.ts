@@ -123,7 +123,7 @@ export async function main(): Promise<void> {
       const vkey = readFileSync(join(dir, 'log.vkey'), 'utf8').trim();
       const address = `127.0.0.1:${port}`;
       const { reqs } = encodeRequests(BATCH, Math.min(600_000, Math.max(20_000, BATCH * 400)));
-      const noop = await rawIngest(noopServer.url.replace('grpc://', ''), producers.map(() => undefined), BATCH, reqs, PEAK_MS);
+      const noop = await rawIngest(noopServer.url.replace('grpc://', ''), producers.map(() => undefined), BATCH, reqs, { durationMs: PEAK_MS, cycle: true, serverPid: noopServer.proc.pid });
       const peak = await sdkIngest(address, producers, vkey, BATCH, PEAK_MS);
       const gws = gateways(address, producers, vkey, sdkBatchOptions(BATCH));
       const half = await sdkPaced(gws, peak.eventsPerSec / 2, PACED_MS).finally(() => Promise.all(gws.map((g) => g.close())));

@@ -36,6 +36,8 @@ const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
 export interface IngestRun {
   eventsPerSec: number;
+  /** The server process's CPU time (user + system, all its threads, from /proc) per event, µs. */
+  serverCpuUs?: number;
   /** Per request (raw) or per event (SDK), ms. */
   p50: number;
   p99: number;
@@ -93,36 +95,90 @@ export function encodeRequests(batch: number, events: number): { reqs: Buffer[];
   return { reqs, eventBytes };
 }
 
-/** Producers with their own channel each, INFLIGHT requests each, until the time or the requests run out. */
-export async function rawIngest(address: string, tokens: (string | undefined)[], batch: number, reqs: Buffer[], durationMs = DURATION_MS): Promise<IngestRun> {
+/** CPU time (user + system) a process has used so far, in µs, from /proc (Linux; undefined elsewhere). */
+export function processCpuUs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields 14 and 15 (utime, stime), in clock ticks of 1/100 s (USER_HZ on Linux).
+    return (Number(f[11]) + Number(f[12])) * 10_000;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Waits (up to `maxMs`) until a process has used less than 2% of a core over 250 ms: the server
+ * measured beside it (Candor, after the previous batch size's runs) may still be merging postings
+ * or compacting LevelDB, and that CPU would be taken from the no-op server's ceiling.
+ */
+export async function quiet(pid: number | undefined, maxMs = 10_000): Promise<void> {
+  const t0 = performance.now();
+  while (performance.now() - t0 < maxMs) {
+    const a = processCpuUs(pid);
+    if (a === undefined) return;
+    await new Promise((r) => setTimeout(r, 250));
+    if (processCpuUs(pid)! - a < 5_000) return;
+  }
+}
+
+export interface RawOptions {
+  durationMs?: number;
+  /** The server's PID, for its CPU time per event. */
+  serverPid?: number;
+  /**
+   * Send the requests round and round until the time is up. Only for the no-op server, which
+   * keeps nothing: a run must never be cut short by running out of requests, as the ceiling
+   * would then be a short, partly cold run.
+   */
+  cycle?: boolean;
+}
+
+/**
+ * Producers with their own channel each, INFLIGHT requests each, until the time or the requests
+ * run out. Each channel is connected and warmed with one request (not counted) before the clock
+ * starts, so a run measures throughput, not TCP and HTTP/2 set-up.
+ */
+export async function rawIngest(address: string, tokens: (string | undefined)[], batch: number, reqs: Buffer[], opts: RawOptions = {}): Promise<IngestRun> {
+  const durationMs = opts.durationMs ?? DURATION_MS;
   const def = logServiceDefinition.SubmitBatch!;
   const clients = tokens.map(() => new Client(address, credentials.createInsecure(), { 'grpc.max_send_message_length': 64 << 20, 'grpc.max_receive_message_length': 64 << 20 }));
-  const lat: number[] = [];
+  const mds = tokens.map((t) => {
+    const md = new Metadata();
+    if (t) md.set('authorization', `Bearer ${t}`);
+    return md;
+  });
+  const call = (p: number, r: Buffer) =>
+    new Promise<boolean>((res) => clients[p]!.makeUnaryRequest(def.path, def.requestSerialize, def.responseDeserialize, r, mds[p]!, {}, (e) => res(!e)));
   let next = 0;
+  await Promise.all(clients.map((_, p) => (next < reqs.length ? call(p, reqs[next++]!) : undefined)));
+  const lat: number[] = [];
   let done = 0;
   let failed = 0;
+  const cpu0 = processCpuUs(opts.serverPid);
   const t0 = performance.now();
   await Promise.all(
-    clients.flatMap((client, p) => {
-      const md = new Metadata();
-      if (tokens[p]) md.set('authorization', `Bearer ${tokens[p]}`);
-      return Array.from({ length: INFLIGHT }, async () => {
-        while (next < reqs.length && performance.now() - t0 < durationMs) {
-          const r = reqs[next++]!;
+    clients.flatMap((_, p) =>
+      Array.from({ length: INFLIGHT }, async () => {
+        while ((opts.cycle || next < reqs.length) && performance.now() - t0 < durationMs) {
+          const r = reqs[next++ % reqs.length]!;
           const s = performance.now();
-          const ok = await new Promise<boolean>((res) => client.makeUnaryRequest(def.path, def.requestSerialize, def.responseDeserialize, r, md, {}, (e) => res(!e)));
-          if (ok) {
+          if (await call(p, r)) {
             done += batch;
             lat.push(performance.now() - s);
           } else failed += batch;
         }
-      });
-    }),
+      }),
+    ),
   );
   const secs = (performance.now() - t0) / 1000;
+  const cpu1 = processCpuUs(opts.serverPid);
   for (const c of clients) c.close();
   lat.sort((a, b) => a - b);
-  return { eventsPerSec: done / secs, p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), failed };
+  const run: IngestRun = { eventsPerSec: done / secs, p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), failed };
+  if (cpu0 !== undefined && cpu1 !== undefined && done > 0) run.serverCpuUs = (cpu1 - cpu0) / done;
+  return run;
 }
 
 /** One gateway SDK client per producer, with node:crypto hashing and signatures. */
@@ -200,15 +256,18 @@ export async function main(): Promise<void> {
       for (const row of rows) {
         // Enough pre-encoded events for the time at a generous rate, bounded in memory.
         const events = Math.min(600_000, Math.max(20_000, row.batch * 400));
-        const a = encodeRequests(row.batch, events);
+        // The no-op server sends the same requests round and round (it keeps nothing), and runs
+        // only once Candor, idle beside it, has finished the previous runs' background work.
+        const a = encodeRequests(row.batch, Math.min(events, row.batch * 64));
         eventBytes = a.eventBytes;
-        row.noop.push(await rawIngest(noopAddress, producers.map(() => undefined), row.batch, a.reqs));
+        await quiet(candor.proc.pid);
+        row.noop.push(await rawIngest(noopAddress, producers.map(() => undefined), row.batch, a.reqs, { cycle: true, serverPid: noop.proc.pid }));
         const b = encodeRequests(row.batch, events);
-        row.raw.push(await rawIngest(address, producers.map((p) => p.token), row.batch, b.reqs));
+        row.raw.push(await rawIngest(address, producers.map((p) => p.token), row.batch, b.reqs, { serverPid: candor.proc.pid }));
         row.sdk.push(await sdkIngest(address, producers, vkey, row.batch));
         const [n, w, s] = [row.noop.at(-1)!, row.raw.at(-1)!, row.sdk.at(-1)!];
         console.log(
-          `run ${r + 1}, batch ${row.batch}: no-op ${fmt(n.eventsPerSec)} events/s; Candor raw ${fmt(w.eventsPerSec)} events/s (p99 ${ms(w.p99)} ms per request${w.failed ? `, ${w.failed} failed` : ''}); SDK ${fmt(s.eventsPerSec)} events/s (p99 ${ms(s.p99)} ms per event${s.failed ? `, ${s.failed} failed` : ''})`,
+          `run ${r + 1}, batch ${row.batch}: no-op ${fmt(n.eventsPerSec)} events/s (server CPU ${cpuText(n)} µs/event); Candor raw ${fmt(w.eventsPerSec)} events/s (server CPU ${cpuText(w)} µs/event, p99 ${ms(w.p99)} ms per request${w.failed ? `, ${w.failed} failed` : ''}); SDK ${fmt(s.eventsPerSec)} events/s (p99 ${ms(s.p99)} ms per event${s.failed ? `, ${s.failed} failed` : ''})`,
         );
       }
     } finally {
@@ -231,15 +290,25 @@ export async function main(): Promise<void> {
   writeSection('gRPC ingest', grpcSection(data));
 }
 
+function cpuText(r: IngestRun): string {
+  return r.serverCpuUs === undefined ? '?' : fmt(r.serverCpuUs, 2);
+}
+
+/** The median server CPU per event of some runs, µs ("–" for results saved before it was measured). */
+function medianCpu(xs: IngestRun[]): string {
+  const v = xs.flatMap((x) => (x.serverCpuUs === undefined ? [] : [x.serverCpuUs]));
+  return v.length ? fmt(median(v), 2) : '–';
+}
+
 export function grpcSection(d: GrpcData): string {
   if (!d.rows || !d.result) return `**Pending.** ${d.pending ?? 'not measured'}.`;
-  const m = (xs: IngestRun[], k: keyof IngestRun) => median(xs.map((x) => x[k]));
+  const m = (xs: IngestRun[], k: Exclude<keyof IngestRun, 'serverCpuUs'>) => median(xs.map((x) => x[k]));
   const rows = d.rows.map((r) => {
     const noop = m(r.noop, 'eventsPerSec');
     const raw = m(r.raw, 'eventsPerSec');
     const sdk = m(r.sdk, 'eventsPerSec');
     const failed = [...r.raw, ...r.sdk].reduce((a, x) => a + x.failed, 0);
-    return `| ${fmt(r.batch)} | ${fmt(noop)} | ${fmt(raw)} (${spread(r.raw.map((x) => x.eventsPerSec))}) | ${fmt(raw / noop, 2)} | ${ms(m(r.raw, 'p50'))} / ${ms(m(r.raw, 'p99'))} | **${fmt(sdk)}** (${spread(r.sdk.map((x) => x.eventsPerSec))}) | ${fmt(sdk / noop, 2)} | ${ms(m(r.sdk, 'p50'))} / ${ms(m(r.sdk, 'p99'))} | ${failed} |`;
+    return `| ${fmt(r.batch)} | ${fmt(noop)} | ${medianCpu(r.noop)} | ${fmt(raw)} (${spread(r.raw.map((x) => x.eventsPerSec))}) | ${fmt(raw / noop, 2)} | ${medianCpu(r.raw)} | ${ms(m(r.raw, 'p50'))} / ${ms(m(r.raw, 'p99'))} | **${fmt(sdk)}** (${spread(r.sdk.map((x) => x.eventsPerSec))}) | ${fmt(sdk / noop, 2)} | ${ms(m(r.sdk, 'p50'))} / ${ms(m(r.sdk, 'p99'))} | ${failed} |`;
   });
   return `${headline(d, `${d.runs} runs of ${fmt((d.durationMs ?? 0) / 1000, 1)} s per batch size and client, medians`)}
 
@@ -247,12 +316,18 @@ export function grpcSection(d: GrpcData): string {
 own channel and bearer token, ${INFLIGHT} requests in flight each), \`session.started\` events of about ${fmt(d.eventBytes ?? 0)} bytes, on a fresh
 \`candor serve --grpc\`. Every event is durable and acknowledged with its inclusion proof before its request is answered.
 The ceiling is a no-op grpc-js server with the same service definition that decodes each request and answers
-a same-shape response without work (\`bench/noop-grpc.ts\`), driven by the raw client in the same run. "Raw" is a
+a same-shape response without work (\`bench/noop-grpc.ts\`), driven by the raw client in the same run: on channels
+connected and warmed before the clock starts, sending its requests round and round for the whole time, and only once
+Candor, idle beside it, has finished the previous runs' background work (under 2% of a core over 250 ms). Until
+2026-12-05 it ran on fresh channels whose set-up was timed, on a fixed set of requests that ran out early (400 requests
+at batch 256, about half a second at the rate a standalone no-op reaches), right after Candor's SDK runs: the likely
+reasons its ceiling was 70,000–122,000 events/s where a standalone no-op reached 190,000–290,000 (issue 22). Server CPU is
+the server process's user + system time (all threads, from /proc) over the run, per event acknowledged. "Raw" is a
 grpc-js client sending pre-encoded requests (latency per request); "SDK" is the gateway SDK, which builds,
 validates, encodes and batches each event and verifies every receipt, on the same 2 cores (latency per event).
 
-| batch size | no-op server events/s | Candor, raw client (runs) | ratio | raw p50 / p99 ms | Candor, gateway SDK (runs) | ratio | SDK p50 / p99 ms | failed |
-|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+| batch size | no-op server events/s | no-op CPU µs/event | Candor, raw client (runs) | ratio | Candor CPU µs/event | raw p50 / p99 ms | Candor, gateway SDK (runs) | ratio | SDK p50 / p99 ms | failed |
+|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
 ${rows.join('\n')}
 
 Goal: durable ingest over gRPC ≥ 150,000 events/s: best through the SDK **${fmt(d.result.best)} events/s** at batch size

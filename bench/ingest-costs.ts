@@ -49,6 +49,8 @@ export interface CostsData extends ResultMeta {
   ceilings: { sha256: number; ed25519Verify: number };
   /** Events/s of each kind, one per run. */
   rows: ({ batch: number } & Record<Kind, number[]>)[];
+  /** CPU time of the process (all threads: the main one and LevelDB's) per event, µs, as rows. */
+  cpuUs?: ({ batch: number } & Record<Kind, number[]>)[];
 }
 
 /**
@@ -99,8 +101,8 @@ function requests(batches: Uint8Array[][], skey?: string): SubmitEventsInput[] {
   }));
 }
 
-/** Events/s of one kind of ingest on a fresh log, INFLIGHT requests at a time. */
-async function measure(kind: Kind, batches: Uint8Array[][]): Promise<number> {
+/** Events/s and process CPU µs per event of one kind of ingest on a fresh log, INFLIGHT requests at a time. */
+async function measure(kind: Kind, batches: Uint8Array[][]): Promise<{ rate: number; cpuUs: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'candor-costs-'));
   let log: RunningLog | undefined;
   try {
@@ -116,6 +118,7 @@ async function measure(kind: Kind, batches: Uint8Array[][]): Promise<number> {
     const credentials = { token: signed ? producers.signed.token : producers.plain.token };
     let next = 0;
     let events = 0;
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     await Promise.all(
       Array.from({ length: INFLIGHT }, async () => {
@@ -127,7 +130,9 @@ async function measure(kind: Kind, batches: Uint8Array[][]): Promise<number> {
         }
       }),
     );
-    return events / ((performance.now() - t0) / 1000);
+    const secs = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    return { rate: events / secs, cpuUs: (cpu.user + cpu.system) / events };
   } finally {
     await log?.close();
     rmSync(dir, { recursive: true, force: true });
@@ -149,20 +154,25 @@ export async function main(): Promise<void> {
 
   let eventBytes = 0;
   const rows: CostsData['rows'] = [];
+  const cpuRows: CostsData['rows'] = [];
   for (const batch of BATCHES) {
     const ev = benchEvents(batch, EVENTS);
     eventBytes = ev.eventBytes;
     const row = { batch, plain: [], signed: [], idempotent: [], both: [] } as CostsData['rows'][number];
+    const cpuRow = { batch, plain: [], signed: [], idempotent: [], both: [] } as CostsData['rows'][number];
     await measure('plain', ev.batches); // warm-up
     for (let r = 0; r < RUNS; r++) {
       // A different order each run, so drift in the machine's load does not favour one kind.
       for (let k = 0; k < KINDS.length; k++) {
         const kind = KINDS[(k + r) % KINDS.length]!;
-        row[kind].push(await measure(kind, ev.batches));
+        const m = await measure(kind, ev.batches);
+        row[kind].push(m.rate);
+        cpuRow[kind].push(m.cpuUs);
       }
-      console.log(`batch ${batch}, run ${r + 1}: ${KINDS.map((k) => `${k} ${fmt(row[k].at(-1)!)}`).join(', ')} events/s`);
+      console.log(`batch ${batch}, run ${r + 1}: ${KINDS.map((k) => `${k} ${fmt(row[k].at(-1)!)} (${fmt(cpuRow[k].at(-1)!, 1)} µs CPU)`).join(', ')} events/s`);
     }
     rows.push(row);
+    cpuRows.push(cpuRow);
   }
   const data: CostsData = {
     ...meta('ingest-costs', 'npm run bench -- ingest-costs', before, await otherLoad()),
@@ -172,6 +182,7 @@ export async function main(): Promise<void> {
     eventBytes,
     ceilings: { sha256, ed25519Verify },
     rows,
+    cpuUs: cpuRows,
   };
   saveResult('ingest-costs', data);
   writeSection('Ingest costs', costsSection(data));
@@ -216,5 +227,19 @@ is below the one from the ceilings, the difference is not the cryptography, and 
 
 | batch | plain events/s (runs) | signed events/s (runs) | ratio | from the ceilings | idempotent events/s (runs) | ratio | both events/s (runs) | ratio |
 |---:|---:|---:|---:|---:|---:|---:|---:|---:|
-${lines.join('\n')}`;
+${lines.join('\n')}
+${cpuText(d)}`;
+}
+
+/** The process's CPU time per event of each kind (median of the runs), when measured. */
+function cpuText(d: CostsData): string {
+  if (!d.cpuUs) return '';
+  const rows = d.cpuUs.map((r) => `| ${fmt(r.batch)} | ${KINDS.map((k) => fmt(median(r[k]), 1)).join(' | ')} |`);
+  return `
+CPU time of the whole process (user + system, all threads: the main one and LevelDB's) per event, µs, medians
+(the issue 22 goal is about 10 µs of main-thread CPU per event at batch 256):
+
+| batch | ${KINDS.join(' | ')} |
+|---:|${KINDS.map(() => '---:').join('|')}|
+${rows.join('\n')}`;
 }

@@ -177,7 +177,7 @@ export async function main(): Promise<void> {
     profiles.push(
       await profiled(`gRPC SubmitBatch, ${fmt(batch)} events per request, raw client`, grpcDir, ['--grpc', `127.0.0.1:${port}`], async () => {
         const t0 = nowUs();
-        const r = await g.rawIngest(`127.0.0.1:${port}`, producers.map((p) => p.token), batch, reqs, DURATION * 1000);
+        const r = await g.rawIngest(`127.0.0.1:${port}`, producers.map((p) => p.token), batch, reqs, { durationMs: DURATION * 1000 });
         return { rps: r.eventsPerSec, window: [t0, nowUs()] };
       }),
     );

@@ -32,7 +32,7 @@ import { MAX_ENTRIES_PAGE, type LogService } from '../log/service.js';
 import { ProducerRegistry, type AuthenticatedProducer, type Credentials } from '../producers/registry.js';
 import type { ProducerLimiter } from '../producers/limits.js';
 import { decodeEvent, encodeEvent, type Digest } from '@candor/schema/encoding';
-import { idempotencyKey, type IdempotencyIndex, type IndexedEvent } from './idempotency.js';
+import { idempotencyKey, type IdempotencyIndex, type IndexedEvent, type RecordedEvent } from './idempotency.js';
 import { MAX_SIGNED_BATCH, encodeEventLeaf, isEventLeaf, parseEventLeaf } from '@candor/schema/leaf';
 import { EventTree, batchStatement } from '@candor/schema/signature';
 import { eventTerms } from '../query/terms.js';
@@ -79,10 +79,14 @@ interface Logged {
   proof: Uint8Array[];
 }
 
-/** An event submitted and not yet indexed: resubmissions wait on it. */
+/**
+ * An event submitted and not yet indexed: resubmissions wait on it. One promise per request (for
+ * all its new events, in order), not one per event: `at` is the event's place among them.
+ */
 interface Pending {
   eventHash: Uint8Array;
-  logged: Promise<Logged>;
+  logged: Promise<readonly Logged[]>;
+  at: number;
 }
 
 interface Deferred<T> {
@@ -154,12 +158,16 @@ interface CheckedRequest {
   tree: EventTree | undefined;
 }
 
-type Earlier = Map<number, { kind: 'pending'; logged: Promise<Logged> } | { kind: 'logged'; index: number }>;
+type Earlier = Map<number, { kind: 'pending'; logged: Promise<readonly Logged[]>; at: number } | { kind: 'logged'; index: number }>;
 
 /** A request checked and sequenced: its new events handed to the sequencer, its resubmissions found. */
 interface Sequenced {
   receivedAt: bigint;
-  fresh: Map<number, { d: Deferred<Logged>; leaf: Uint8Array }>;
+  /** The positions of the request's new events, in log order, and their leaves. */
+  fresh: number[];
+  leaves: Uint8Array[];
+  /** Settles with the new events' places in the log (in `fresh` order), for resubmissions waiting on them. */
+  done: Deferred<readonly Logged[]>;
   earlier: Earlier;
   submitted: Promise<Ack[]>;
   token: number;
@@ -348,17 +356,19 @@ export class EventIngest {
     const { events: checked, tree } = request;
     const sig = tree ? input.signature! : undefined;
     const leafOf = (i: number, receivedAt: bigint): Uint8Array =>
-      encodeEventLeaf({
-        receivedAt,
-        authMethod: auth.method,
-        producer,
-        event: checked[i]!.encoded,
-        ...(sig && tree
-          ? { signature: { keyId: sig.keyId >>> 0, signature: sig.signature, batchSize: checked.length, batchIndex: i, path: tree.path(i) } }
-          : {}),
-      });
+      encodeEventLeaf(
+        sig && tree
+          ? {
+              receivedAt,
+              authMethod: auth.method,
+              producer,
+              event: checked[i]!.encoded,
+              signature: { keyId: sig.keyId >>> 0, signature: sig.signature, batchSize: checked.length, batchIndex: i, path: tree.path(i) },
+            }
+          : { receivedAt, authMethod: auth.method, producer, event: checked[i]!.encoded },
+      );
 
-    const { fresh, earlier, submitted, token, receivedAt } = await this.#sequence(request, leafOf);
+    const { fresh, leaves, done, earlier, submitted, token, receivedAt } = await this.#sequence(request, leafOf);
     sequenced.resolve();
     let acks: Ack[];
     try {
@@ -366,36 +376,40 @@ export class EventIngest {
     } catch (err) {
       const code = (err as CandorError).code;
       // Resubmissions waiting on these events get the same error, and may retry.
-      for (const [i, f] of fresh) {
-        f.d.reject(err);
-        this.#pending.delete(checked[i]!.key);
-      }
+      done.reject(err);
+      for (const i of fresh) this.#pending.delete(checked[i]!.key);
       // A commit that failed may have landed anyway: hold the index watermark below it so the
       // next start replays it. Rejections before sequencing wrote nothing.
       if (code !== 'unavailable') this.#o.index.end(token);
       throw err;
     }
 
-    // The new leaves are durable. Answer resubmissions waiting on them, then index them.
-    const logged = new Map<number, Logged>();
-    let j = 0;
-    for (const [i, f] of fresh) {
-      const a = acks[j++]!;
-      const l: Logged = { index: a.index, leaf: f.leaf, receivedAt, size: a.size, checkpoint: a.checkpoint, leafHash: a.leafHash, proof: a.inclusionProof };
-      logged.set(i, l);
-      f.d.resolve({ ...l }); // each waiter gets its own copy: responses re-prove at their own size
+    // The new leaves are durable. Answer resubmissions waiting on them, then index them. The
+    // Logged records are shared with those waiters: never changed once made.
+    const logged: (Logged | undefined)[] = new Array(checked.length);
+    const isNew = new Uint8Array(checked.length);
+    const mine: Logged[] = new Array(fresh.length);
+    const items: RecordedEvent[] = new Array(fresh.length);
+    for (let j = 0; j < fresh.length; j++) {
+      const i = fresh[j]!;
+      const a = acks[j]!;
+      const l: Logged = { index: a.index, leaf: leaves[j]!, receivedAt, size: a.size, checkpoint: a.checkpoint, leafHash: a.leafHash, proof: a.inclusionProof };
+      logged[i] = mine[j] = l;
+      isNew[i] = 1;
+      items[j] = { key: checked[i]!.key, index: a.index, eventHash: checked[i]!.eventHash };
     }
-    if (fresh.size > 0) {
-      const items = [...fresh.keys()].map((i) => ({ key: checked[i]!.key, index: logged.get(i)!.index, eventHash: checked[i]!.eventHash }));
+    done.resolve(mine);
+    if (fresh.length > 0) {
+      const forget = (): void => {
+        for (const i of fresh) this.#pending.delete(checked[i]!.key);
+      };
       this.#o.index.record(items).then(
         () => {
-          for (const i of fresh.keys()) this.#pending.delete(checked[i]!.key);
+          forget();
           this.#o.index.end(token);
         },
-        () => {
-          // The index write failed; the watermark stays put and the next start replays.
-          for (const i of fresh.keys()) this.#pending.delete(checked[i]!.key);
-        },
+        // The index write failed; the watermark stays put and the next start replays.
+        forget,
       );
     } else {
       this.#o.index.end(token);
@@ -405,22 +419,22 @@ export class EventIngest {
     // (read in runs of consecutive indexes: a retried batch's leaves are usually together).
     const fromLog: { i: number; index: number }[] = [];
     for (const [i, e] of earlier) {
-      if (e.kind === 'pending') logged.set(i, { ...(await e.logged) });
+      if (e.kind === 'pending') logged[i] = (await e.logged)[e.at]!;
       else fromLog.push({ i, index: e.index });
     }
     if (fromLog.length > 0) {
       const leaves = await readLeaves(service, fromLog.map((x) => x.index));
       for (const { i, index } of fromLog) {
         const leaf = leaves.get(index)!;
-        logged.set(i, { index, leaf, receivedAt: parseEventLeaf(leaf).receivedAt, size: -1, checkpoint: '', leafHash: NO_BYTES, proof: [] });
+        logged[i] = { index, leaf, receivedAt: parseEventLeaf(leaf).receivedAt, size: -1, checkpoint: '', leafHash: NO_BYTES, proof: [] };
       }
     }
 
     // One checkpoint for the whole response: the newest any answer needs.
     let checkpoint = '';
     let size = -1;
-    for (const l of logged.values()) {
-      if (l.size > size) {
+    for (const l of logged) {
+      if (l !== undefined && l.size > size) {
         size = l.size;
         checkpoint = l.checkpoint;
       }
@@ -431,37 +445,40 @@ export class EventIngest {
     }
     // Leaves not proved at that size yet (resubmissions, or this request's leaves when a
     // resubmission committed later) are proved again, concurrently.
-    await Promise.all(
-      [...logged.values()]
-        .filter((l) => l.size !== size)
-        .map(async (l) => {
-          const p = await service.inclusionProof({ index: l.index, size });
-          l.leafHash = p.leafHash;
-          l.proof = p.proof;
-          l.size = size;
+    const again: Promise<void>[] = [];
+    for (let i = 0; i < logged.length; i++) {
+      const l = logged[i];
+      if (l === undefined || l.size === size) continue;
+      again.push(
+        service.inclusionProof({ index: l.index, size }).then((p) => {
+          logged[i] = { ...l, leafHash: p.leafHash, proof: p.proof, size };
         }),
-    );
+      );
+    }
+    if (again.length > 0) await Promise.all(again);
     // Messages built directly (not with create()): a response can hold 4,096 of them.
+    // The new events' receive time and the tree size are the same for all: one of each is shared.
     const answers: EventAck[] = new Array(checked.length);
+    const treeSize = BigInt(size);
+    const received = timestampFromNs(receivedAt);
     let duplicates = 0;
     for (let i = 0; i < checked.length; i++) {
       const first = checked[i]!.sameAs ?? i;
-      const l = logged.get(first)!;
-      const duplicate = i !== first || !fresh.has(i);
-      const { leafHash, proof } = l;
+      const l = logged[first]!;
+      const duplicate = i !== first || isNew[i] === 0;
       if (duplicate) duplicates++;
       answers[i] = {
         $typeName: 'candor.v1.EventAck',
         index: BigInt(l.index),
-        leafHash,
-        treeSize: BigInt(size),
-        inclusionProof: proof,
+        leafHash: l.leafHash,
+        treeSize,
+        inclusionProof: l.proof,
         duplicate,
-        receivedAt: timestampFromNs(l.receivedAt),
+        receivedAt: l.receivedAt === receivedAt ? received : timestampFromNs(l.receivedAt),
         leaf: duplicate ? l.leaf : NO_BYTES,
       };
     }
-    metrics?.eventsIngested.inc({ producer }, fresh.size);
+    metrics?.eventsIngested.inc({ producer }, fresh.length);
     if (duplicates > 0) metrics?.eventsDuplicate.inc({ producer }, duplicates);
     return { requestId: input.requestId ?? 0n, checkpoint, producer, authMethod: auth.method, acks: answers };
   }
@@ -540,7 +557,7 @@ export class EventIngest {
       const p = this.#pending.get(c.key);
       if (p) {
         if (!equal(p.eventHash, c.eventHash)) throw conflict(field, i);
-        earlier.set(i, { kind: 'pending', logged: p.logged });
+        earlier.set(i, { kind: 'pending', logged: p.logged, at: p.at });
       } else {
         toLookUp.push(i);
       }
@@ -552,7 +569,7 @@ export class EventIngest {
   #handOff({ turn, earlier, toLookUp }: Plan, found: readonly (IndexedEvent | undefined)[]): Sequenced {
     const { request, leafOf } = turn;
     const { events: checked, field } = request;
-    const fresh = new Map<number, { d: Deferred<Logged>; leaf: Uint8Array }>();
+    const fresh: number[] = [];
     for (let k = 0; k < toLookUp.length; k++) {
       const i = toLookUp[k]!;
       const c = checked[i]!;
@@ -560,9 +577,9 @@ export class EventIngest {
       const f = found[k];
       if (p) {
         if (!equal(p.eventHash, c.eventHash)) throw conflict(field, i);
-        earlier.set(i, { kind: 'pending', logged: p.logged });
+        earlier.set(i, { kind: 'pending', logged: p.logged, at: p.at });
       } else if (f === undefined) {
-        fresh.set(i, { d: deferred<Logged>(), leaf: new Uint8Array() });
+        fresh.push(i);
       } else if (!equal(f.eventHash, c.eventHash)) {
         throw conflict(field, i);
       } else {
@@ -570,18 +587,20 @@ export class EventIngest {
       }
     }
     const receivedAt = this.#receiveTime();
-    const leaves: Uint8Array[] = [];
-    const terms: EntryTerms[] | undefined = this.#o.indexes === false ? undefined : [];
-    for (const [i, f] of fresh) {
-      f.leaf = leafOf(i, receivedAt);
-      leaves.push(f.leaf);
-      terms?.push(eventTerms(checked[i]!.event, receivedAt));
+    const leaves: Uint8Array[] = new Array(fresh.length);
+    const terms: EntryTerms[] | undefined = this.#o.indexes === false ? undefined : new Array(fresh.length);
+    const done = deferred<readonly Logged[]>();
+    for (let j = 0; j < fresh.length; j++) {
+      const i = fresh[j]!;
+      const c = checked[i]!;
+      leaves[j] = leafOf(i, receivedAt);
+      if (terms) terms[j] = eventTerms(c.event, receivedAt);
+      this.#pending.set(c.key, { eventHash: c.eventHash, logged: done.promise, at: j });
     }
-    for (const [i, f] of fresh) this.#pending.set(checked[i]!.key, { eventHash: checked[i]!.eventHash, logged: f.d.promise });
     const token = this.#o.index.begin(this.#o.service.size);
     // Unique: every new leaf passed the idempotency check above and holds its receive time.
     const submitted = leaves.length > 0 ? this.#o.service.addMany(leaves, terms, { unique: true }) : Promise.resolve([]);
-    return { fresh, earlier, submitted, token, receivedAt };
+    return { fresh, leaves, done, earlier, submitted, token, receivedAt };
   }
 
   /**

@@ -12,11 +12,11 @@
  *
  * Portable: no Node built-ins; the gateway SDK uses this module too.
  */
-import { fromBinary, toBinary, type MessageInitShape, create } from '@bufbuild/protobuf';
+import { toBinary, type MessageInitShape, create } from '@bufbuild/protobuf';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { CandorError, invalid } from '@candor/core/errors';
 import { EventSchema, type Event } from './gen/candor/v1/event_pb.js';
-import { checkCanonical } from './canonical.js';
+import { decodeCanonical } from './canonical.js';
 import { validateEvent } from './validate.js';
 
 /**
@@ -50,15 +50,9 @@ export function decodeEvent(bytes: Uint8Array, path = 'event'): Event {
   if (bytes.length > MAX_EVENT_SIZE) {
     throw new CandorError('payload_too_large', `${path} is ${bytes.length} bytes; the limit is ${MAX_EVENT_SIZE}`);
   }
-  // Canonical first (one pass over the bytes, nothing allocated), so decoding and validating
-  // only ever see the one encoding the leaf will hold.
-  checkCanonical(EventSchema, bytes, path);
-  let ev: Event;
-  try {
-    ev = fromBinary(EventSchema, bytes);
-  } catch (err) {
-    throw invalid(`${path} is not a valid candor.v1.Event: ${(err as Error).message}`);
-  }
+  // Checked canonical as it is decoded, in one pass over the bytes, so validation only ever sees
+  // the one encoding the leaf will hold.
+  const ev = decodeCanonical(EventSchema, bytes, path);
   validateEvent(ev, path);
   return ev;
 }

@@ -87,8 +87,16 @@ export const EVENT_TYPE_NAMES: readonly string[] = Object.keys(EVENT_TYPES).sort
 
 /** The proto field name of a body case (reviewVoteCast -> review_vote_cast), for messages. */
 export function protoName(localName: string): string {
-  return localName.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+  let name = protoNames.get(localName);
+  if (name === undefined) {
+    name = localName.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+    // Validation asks for the body cases' names on every event: remember those (few) names.
+    if (protoNames.size < 1024) protoNames.set(localName, name);
+  }
+  return name;
 }
+
+const protoNames = new Map<string, string>();
 
 /**
  * Whether a type pattern from a producer's scope matches a type: "*" matches all, "review.*"

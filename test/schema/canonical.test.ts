@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { create, fromBinary, toBinary, type DescMessage } from '@bufbuild/protobuf';
 import { SourceCodeInfoSchema, timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { equal } from '@candor/core/bytes';
-import { checkCanonical } from '@candor/schema/canonical';
+import { checkCanonical, decodeCanonical } from '@candor/schema/canonical';
 import { ActorType, EventSchema, Outcome } from '@candor/schema/gen/candor/v1/event_pb';
 import { SubmitBatchResponseSchema } from '@candor/schema/gen/candor/v1/log_service_pb';
 
@@ -143,6 +143,95 @@ describe('canonical check', () => {
     expect(compared).toBeGreaterThan(1000);
     expect(rejected).toBeGreaterThan(300);
     expect(compared - rejected).toBeGreaterThan(20);
+  });
+
+  /**
+   * decodeCanonical against the reference decoder: on every input it either gives what
+   * fromBinary gives (as a deep, strict comparison: same properties, same values and types) or
+   * throws, and it throws exactly where checkCanonical does or fromBinary cannot decode.
+   */
+  function sameAsFromBinary(desc: DescMessage, b: Uint8Array): 'decoded' | 'refused' {
+    let canonical = true;
+    try {
+      checkCanonical(desc, b, 'x');
+    } catch {
+      canonical = false;
+    }
+    let ref: unknown;
+    let refError: unknown;
+    try {
+      ref = fromBinary(desc, b);
+    } catch (err) {
+      refError = err;
+    }
+    let got: unknown;
+    try {
+      got = decodeCanonical(desc, b, 'x');
+    } catch (err) {
+      // Refused: not canonical, or protobuf-es cannot decode it either.
+      expect({ canonical: canonical && refError === undefined, err: String(err), bytes: Buffer.from(b).toString('hex') }).toMatchObject({ canonical: false });
+      return 'refused';
+    }
+    expect({ canonical, refError, bytes: Buffer.from(b).toString('hex') }).toEqual({ canonical: true, refError: undefined, bytes: Buffer.from(b).toString('hex') });
+    expect(got).toStrictEqual(ref);
+    return 'decoded';
+  }
+
+  it('decodes as fromBinary does, on valid encodings and on random mutations of them', () => {
+    for (const [desc, b] of bases) expect(sameAsFromBinary(desc, b)).toBe('decoded');
+    const seen = { decoded: 0, refused: 0 };
+    fc.assert(
+      fc.property(fc.nat({ max: bases.length - 1 }), fc.array(mutation, { minLength: 1, maxLength: 3 }), (which, ms) => {
+        const [desc, base] = bases[which]!;
+        let b = base;
+        for (const m of ms) b = mutate(b, pick(m));
+        seen[sameAsFromBinary(desc, b)]++;
+      }),
+      { numRuns: 12_000 },
+    );
+    expect(seen.decoded).toBeGreaterThan(500);
+    expect(seen.refused).toBeGreaterThan(1000);
+  });
+
+  it('decodes as fromBinary does on random events (any Unicode, 64-bit and negative values)', () => {
+    const u64 = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n });
+    fc.assert(
+      fc.property(
+        fc.record({
+          id: fc.string({ unit: 'binary', maxLength: 12 }),
+          groups: fc.array(fc.string({ unit: 'grapheme', maxLength: 6 }), { maxLength: 3 }),
+          seq: u64,
+          seconds: fc.bigInt({ min: -62_135_596_800n, max: 253_402_300_799n }),
+          nanos: fc.integer({ min: 0, max: 999_999_999 }),
+          exitCode: fc.option(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), { nil: undefined }),
+          count: u64,
+          durSeconds: fc.bigInt({ min: -(10n ** 12n), max: 10n ** 12n }),
+          commitment: fc.uint8Array({ maxLength: 33 }),
+          outcome: fc.integer({ min: -3, max: 9 }),
+        }),
+        (r) => {
+          const b = toBinary(
+            EventSchema,
+            create(EventSchema, {
+              eventId: r.id,
+              occurredAt: { seconds: r.seconds, nanos: r.nanos },
+              actor: { id: r.id, groups: r.groups, displayCommitment: r.commitment },
+              outcome: r.outcome,
+              seq: r.seq,
+              body: { case: 'sessionEnded', value: { exitCode: r.exitCode, eventCount: r.count, streamDigest: r.commitment, duration: { seconds: r.durSeconds, nanos: 0 } } },
+            }),
+          );
+          expect(sameAsFromBinary(EventSchema, b)).toBe('decoded');
+        },
+      ),
+      { numRuns: 3_000 },
+    );
+  });
+
+  it('refuses invalid UTF-8 in a string as fromBinary does', () => {
+    // event_id (field 1) holding 0xff.
+    expect(() => fromBinary(EventSchema, Uint8Array.from([0x0a, 0x01, 0xff]))).toThrow();
+    expect(() => decodeCanonical(EventSchema, Uint8Array.from([0x0a, 0x01, 0xff]), 'events[2]')).toThrow(/^events\[2\] is not a valid candor\.v1\.Event: /);
   });
 
   it('names what is wrong', () => {
