@@ -298,16 +298,21 @@ export class LevelStore implements LogStore, SearchIndex {
       await b.write({ sync });
     } catch (err) {
       // A batch closed by a reopen (the merger's, made before it) was not written: nothing broke.
-      if ((err as { code?: string }).code !== 'LEVEL_BATCH_NOT_OPEN') this.#broken ??= err as Error;
+      // Nor did a write refused because the store is closing (a reopen must never revive it).
+      const code = (err as { code?: string }).code;
+      if (code !== 'LEVEL_BATCH_NOT_OPEN' && code !== 'LEVEL_DATABASE_NOT_OPEN' && !this.#closed) this.#broken ??= err as Error;
       throw err;
     }
   }
 
   /** The writes, one after another: each commit's fence check sees the one before, and a reopen runs between two. */
   #writes: Promise<unknown> = Promise.resolve();
+  /** Set by close(): no write, and above all no reopen, after it. */
+  #closed = false;
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.#writes.then(async () => {
+      if (this.#closed) throw new CandorError('unavailable', 'the log store is closed', { retryAfterMs: 1000 });
       if (this.#broken) await this.#reopen();
       return fn();
     });
@@ -587,6 +592,8 @@ export class LevelStore implements LogStore, SearchIndex {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
+    await this.#writes;
     await this.merger?.close();
     await this.#db.close();
   }
