@@ -19,7 +19,7 @@ import { EventSchema } from '@candor/schema/gen/candor/v1/event_pb';
 import { AuthMethod } from '@candor/schema/gen/candor/v1/log_service_pb';
 import { bearerCredentials } from '../producers/registry.js';
 import { FIELD, type TermField } from '../query/terms.js';
-import { nsTime, parseRfc3339 } from '../query/time.js';
+import { nsTime, parseRfc3339 } from '@candor/core/time';
 import type { SearchHit, SearchRequest, SearchService } from '../query/search.js';
 import { verifiedPeerCertificate as peerCertificate } from './tls.js';
 import { decimal } from './params.js';

@@ -7,7 +7,7 @@
  *   start, end   leaf indexes [start, end); end defaults to the checkpoint's size
  *   tenant       any of these tenant IDs
  *   type         any of these type patterns ("review.*", "query.executed", "*")
- *   from, to     occurred_at in [from, to), RFC 3339 (src/query/time.ts: seconds required, to the nanosecond)
+ *   from, to     occurred_at in [from, to), RFC 3339 (src/core/time.ts: seconds required, to the nanosecond)
  *   review       the review ID (review.* bodies, access grants, session.started, correlation)
  *   session      the session ID
  *   actor        the actor ID
@@ -17,7 +17,7 @@ import { invalid } from '@candor/core/errors';
 import type { Event } from '@candor/schema/gen/candor/v1/event_pb';
 import { typeMatches } from '@candor/schema/types';
 import { fieldsOf } from './fields.js';
-import { parseRfc3339 } from './time.js';
+import { parseRfc3339 } from '@candor/core/time';
 import type { LoggedEvent } from './types.js';
 
 export interface EventFilter {

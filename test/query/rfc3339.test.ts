@@ -1,9 +1,9 @@
-// One RFC 3339 parser (src/query/time.ts) behind every time a client gives: GET /v1/search's
+// One RFC 3339 parser (src/core/time.ts) behind every time a client gives: GET /v1/search's
 // occurred_from/... and GET /v1/export's from/to accept and refuse the same inputs, and both keep
 // nanoseconds (before, search kept nanoseconds and required seconds, export kept milliseconds and
 // made seconds optional).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseRfc3339 } from '../../src/query/time.js';
+import { parseRfc3339 } from '@candor/core/time';
 import { ingest, startSearchLog, variedEvent, type SearchLog } from './helpers.js';
 
 const SEC = 1_000_000_000n;

@@ -1,9 +1,15 @@
 /**
  * Times as text: the one RFC 3339 parser behind every time a client gives (GET /v1/search,
  * /v1/tail, /v1/export and export filters), and the formatter the protobuf JSON mapping uses for
- * Timestamps. Portable (no Node built-ins): the offline verifier checks export filters with it.
+ * Timestamps, and a Timestamp as nanoseconds. Portable (no Node built-ins): the offline verifier
+ * checks export filters with it, the gateway SDK reads acknowledgements with it.
  */
-import { invalid } from '@candor/core/errors';
+import { invalid } from './errors.js';
+
+/** A protobuf Timestamp (google.protobuf.Timestamp) as nanoseconds since the epoch. */
+export function timestampNs(t: { seconds: bigint; nanos: number }): bigint {
+  return t.seconds * 1_000_000_000n + BigInt(t.nanos);
+}
 
 // RFC 3339 §5.6 date-time: seconds required, "T"/"Z" in either case (§5.6 note), a fraction of at
 // most 9 digits (a Timestamp holds nanoseconds; more would be silently rounded), a zone. Leap
