@@ -40,6 +40,7 @@ import { ReadAudit } from './query/audit.js';
 import { Exporter } from './query/export.js';
 import type { EventFilter } from './query/filter.js';
 import { eventSource } from './query/source.js';
+import { listenQuietly } from './http/listen.js';
 
 /** How long a shutdown waits, once every submission is answered, for HTTP connections to close. */
 const DRAIN_MS = 5000;
@@ -182,9 +183,7 @@ export async function startLog(config: Config, opts: StartOptions = {}): Promise
     sequencer.on('fenced', (err: Error) => http.log.error({ err }, 'this node stopped sequencing'));
     if (witnessing) opened.push(() => witnessing.stop());
     const { host, port } = parseHostPort(config.http);
-    await http.listen({ host, port });
-    const addr = http.server.address();
-    const bound = typeof addr === 'object' && addr ? addr.port : port;
+    const bound = await listenQuietly(http, host, port);
     const url = `${httpTls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${bound}`;
     let grpc: GrpcServer | undefined;
     if (config.grpc) {
@@ -200,9 +199,8 @@ export async function startLog(config: Config, opts: StartOptions = {}): Promise
       const adminHttp = await buildAdminServer({ service, metrics, logLevel: config.logLevel, admin: adminRoutes });
       opened.push(() => adminHttp.close());
       adminDrain = drainable(adminHttp.server);
-      await adminHttp.listen({ host: a.host, port: a.port });
-      const aAddr = adminHttp.server.address();
-      admin = { url: `http://${a.host.includes(':') ? `[${a.host}]` : a.host}:${typeof aAddr === 'object' && aAddr ? aAddr.port : a.port}`, http: adminHttp };
+      const adminPort = await listenQuietly(adminHttp, a.host, a.port);
+      admin = { url: `http://${a.host.includes(':') ? `[${a.host}]` : a.host}:${adminPort}`, http: adminHttp };
     }
     let closing: Promise<void> | undefined;
     return {

@@ -7,10 +7,11 @@
  * offline, years later.
  */
 import { fromBinary } from '@bufbuild/protobuf';
-import { timestampDate, type Timestamp } from '@bufbuild/protobuf/wkt';
+import { timestampDate } from '@bufbuild/protobuf/wkt';
 import { equal, toBase64 } from '@candor/core/bytes';
 import { openCheckpoint, type Checkpoint } from '@candor/core/checkpoint';
 import { CandorError } from '@candor/core/errors';
+import { timestampNs } from '@candor/core/time';
 import { portableHasher, type Hasher } from '@candor/core/hash';
 import { verifyInclusion, verifyInclusions } from '@candor/core/merkle';
 import { parseVerifierKey, type Ed25519, type NoteVerifier } from '@candor/core/note';
@@ -35,11 +36,6 @@ export interface Receipt {
 
 function fail(message: string): never {
   throw new CandorError('verification_failed', message);
-}
-
-export function timestampNs(t: Timestamp | undefined): bigint {
-  if (!t) fail('the acknowledgement has no received_at');
-  return t.seconds * 1_000_000_000n + BigInt(t.nanos);
 }
 
 /**
@@ -107,7 +103,7 @@ export function checkAcks(
       if (logged.producer !== a.producer) fail(`the duplicate's leaf names producer ${logged.producer}, not ${a.producer}`);
     } else {
       leaf = encodeEventLeaf({
-        receivedAt: timestampNs(ack.receivedAt),
+        receivedAt: timestampNs(ack.receivedAt ?? fail('the acknowledgement has no received_at')),
         authMethod: a.authMethod,
         producer: a.producer,
         event: a.events[i]!,

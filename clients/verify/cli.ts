@@ -10,6 +10,7 @@
  * did not verify (a signature, the witness policy, a proof); 3 ALARM: the log misbehaved, and the
  * evidence was written to <data>/evidence/.
  */
+import { count } from '../../src/cli/plural.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SingleBar } from 'cli-progress';
@@ -296,8 +297,8 @@ export function registerAuditorCommands(program: Command): void {
             return 130;
           }
           process.stdout.write(
-            `audit OK: all ${result.size} entries of ${target.checkpoint.origin} downloaded and every hash recomputed up to root ${toBase64(target.checkpoint.root)}` +
-              `${result.from > 0 ? ` (resumed at entry ${result.from})` : ''}; ${result.bundles} entry bundles and ${result.tiles} hash tiles checked\n`,
+            `audit OK: all ${count(result.size, 'entry', 'entries')} of ${target.checkpoint.origin} downloaded and every hash recomputed up to root ${toBase64(target.checkpoint.root)}` +
+              `${result.from > 0 ? ` (resumed at entry ${result.from})` : ''}; ${count(result.bundles, 'entry bundle')} and ${count(result.tiles, 'hash tile')} checked\n`,
           );
           return 0;
         } finally {

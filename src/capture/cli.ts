@@ -6,6 +6,7 @@
  *                           --row-key-file FILE --salt-key-file FILE [--slot S] [--publication P] [--setup]
  *   candor reconcile --pg URL --column ... --tenant T --url URL --token READER --row-key-file FILE [--json]
  */
+import { count } from '../cli/plural.js';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
@@ -98,7 +99,7 @@ export function registerCaptureCommands(program: Command, fail: (err: unknown) =
         process.once('SIGTERM', stop);
         process.once('SIGINT', stop);
         await c.run();
-        process.stderr.write(`capture: stopped; ${c.stats.events} events from ${c.stats.transactions} transactions, slot confirmed at ${c.stats.confirmedLsn}\n`);
+        process.stderr.write(`capture: stopped; ${count(c.stats.events, 'event')} from ${count(c.stats.transactions, 'transaction')}, slot confirmed at ${c.stats.confirmedLsn}\n`);
       } catch (err) {
         fail(err);
       }

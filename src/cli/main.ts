@@ -3,6 +3,7 @@
  * `candor`: keygen, serve, add, verify. Each command is a thin layer over the library: flags in,
  * a call, a readable answer out, and a non-zero exit code with a one-line reason on failure.
  */
+import { count } from './plural.js';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
@@ -153,7 +154,7 @@ program
         `  entries        ${u}/entries?start=S&end=E${config.publicEntries ? '' : '   (auditors with read-log)'}`,
         `  health         ${u}/healthz   metrics ${log.admin ? log.admin.url : u}/metrics`,
         ...(log.admin ? [`  admin          ${log.admin.url}/v1/admin/producers`] : []),
-        `  events         POST ${u}/v1/events${log.grpc ? `   gRPC candor.v1.LogService on ${log.grpc.address}` : ''}   (${log.producers.size} producers; "candor producer add")`,
+        `  events         POST ${u}/v1/events${log.grpc ? `   gRPC candor.v1.LogService on ${log.grpc.address}` : ''}   (${count(log.producers.size, 'producer')}; "candor producer add")`,
         `  reads          ${log.search ? `${u}/v1/search   ${u}/v1/tail   ` : ''}${u}/v1/reviews/<id>/timeline   ${u}/v1/export   (auditors: "candor auditor add")`,
         '',
       ].join('\n'),
@@ -250,7 +251,7 @@ program
       const store = await LevelStore.open(join(data, 'db'));
       const report = await fsck({ store, hasher: nodeHasher, verifiers }).finally(() => store.close());
       for (const p of report.problems) process.stdout.write(`BAD ${p.path}: ${p.message}\n`);
-      const summary = `size ${report.size}: ${report.bundles} entry bundles, ${report.tiles} hash tiles checked`;
+      const summary = `size ${report.size}: ${count(report.bundles, 'entry bundle')}, ${count(report.tiles, 'hash tile')} checked`;
       if (report.problems.length > 0) {
         process.stderr.write(`candor fsck: ${report.problems.length} problem(s) in the store at ${data} (${summary})\n`);
         process.exit(3);
@@ -330,7 +331,7 @@ program
       try {
         const size = await rebuildIndexes(store, (done, total) => (done === 0 ? bar.start(total, 0) : bar.update(done)));
         bar.stop();
-        process.stdout.write(`indexes rebuilt for ${size} entries\n`);
+        process.stdout.write(`indexes rebuilt for ${count(size, 'entry', 'entries')}\n`);
       } finally {
         await store.close();
       }

@@ -5,6 +5,7 @@
  *   cluster init          first-start setup only: keys, registrations, the log's config (compose runs it once)
  *   cluster demo-gateway  the demo gateway process
  */
+import { count } from '../cli/plural.js';
 import { Command, Option } from 'commander';
 import { CandorError } from '@candor/core/errors';
 import type { Network } from './topology.js';
@@ -107,9 +108,9 @@ export function registerClusterCommands(program: Command): void {
             tenant: c.gateway.tenant,
             eventsPerSecond: c.gateway.eventsPerSecond,
             signal: stop.signal,
-            report: (s) => process.stdout.write(`demo gateway: ${s.events} events recorded and verified, tree size ${s.treeSize}${s.failures ? `, ${s.failures} failures` : ''}\n`),
+            report: (s) => process.stdout.write(`demo gateway: ${count(s.events, 'event')} recorded and verified, tree size ${s.treeSize}${s.failures ? `, ${count(s.failures, 'failure')}` : ''}\n`),
           });
-          process.stdout.write(`demo gateway stopped after ${r.events} events\n`);
+          process.stdout.write(`demo gateway stopped after ${count(r.events, 'event')}\n`);
         },
       ),
     );

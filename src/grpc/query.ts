@@ -20,7 +20,8 @@ import {
 } from '@candor/schema/gen/candor/v1/query_service_pb';
 import type { Credentials } from '../producers/registry.js';
 import type { SearchHit, SearchRequest, SearchService } from '../query/search.js';
-import { timestampNs, type TermField } from '../query/terms.js';
+import { timestampNs } from '@candor/core/time';
+import type { TermField } from '../query/terms.js';
 import type { LoggedEvent } from '../query/types.js';
 
 /** What the query handlers borrow from server.ts. */

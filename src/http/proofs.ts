@@ -63,7 +63,7 @@ export const proofRoutes: FastifyPluginAsync<{ service: LogService; entries: Ent
         response: {
           200: {
             type: 'object',
-            properties: { entries: { type: 'array', items: { type: 'object', properties: { index: int, data: { type: 'string' } } } } },
+            properties: { entries: { type: 'array', items: { type: 'object', properties: { index: int, data: { type: 'string' } } } }, next: { type: 'string' } },
           },
         },
       },
@@ -72,8 +72,15 @@ export const proofRoutes: FastifyPluginAsync<{ service: LogService; entries: Ent
       access.check(req);
       if (!access.public) reply.header('Cache-Control', 'private');
       const q = req.query as { start: string; end?: string };
-      const entries = await service.entries({ start: decimal(q.start, 'start'), end: decimal(q.end, 'end') });
-      return { entries: entries.map((e) => ({ index: e.index, data: toBase64(e.data) })) };
+      const [start, end] = [decimal(q.start, 'start'), decimal(q.end, 'end')];
+      const entries = await service.entries({ start, end });
+      // A page is cut at MAX_ENTRIES_PAGE: say where the rest starts (RFC 8288 Link and a field),
+      // rather than let a client take a short page for the end of the range.
+      const after = start + entries.length;
+      const rest = entries.length > 0 && after < Math.min(end ?? Infinity, service.size);
+      const next = rest ? `/entries?start=${after}${end === undefined ? '' : `&end=${end}`}` : undefined;
+      if (next !== undefined) reply.header('Link', `<${next}>; rel="next"`);
+      return { entries: entries.map((e) => ({ index: e.index, data: toBase64(e.data) })), ...(next === undefined ? {} : { next }) };
     },
   );
 };

@@ -19,6 +19,7 @@ import { EventSchema } from '@candor/schema/gen/candor/v1/event_pb';
 import { AuthMethod } from '@candor/schema/gen/candor/v1/log_service_pb';
 import { bearerCredentials } from '../producers/registry.js';
 import { FIELD, type TermField } from '../query/terms.js';
+import { nsTime, parseRfc3339 } from '@candor/core/time';
 import type { SearchHit, SearchRequest, SearchService } from '../query/search.js';
 import { verifiedPeerCertificate as peerCertificate } from './tls.js';
 import { decimal } from './params.js';
@@ -28,22 +29,6 @@ const SEARCH_PARAMS = new Set<string>([...Object.keys(FIELD), 'leaf_hash', ...TI
 const TAIL_PARAMS = new Set<string>([...Object.keys(FIELD), 'leaf_hash', ...TIME_PARAMS, 'after']);
 /** Comment lines this often keep idle tails open through proxies. */
 const KEEPALIVE_MS = 15_000;
-
-const RFC3339 = /^([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2})(?:\.([0-9]{1,9}))?(Z|[+-][0-9]{2}:[0-9]{2})$/i;
-
-/** An RFC 3339 time as nanoseconds since the epoch. */
-export function parseTime(s: string, name: string): bigint {
-  const m = RFC3339.exec(s);
-  const ms = m ? Date.parse(`${m[1]}${m[3]}`) : NaN;
-  if (!m || Number.isNaN(ms)) throw invalid(`${name} must be an RFC 3339 time such as 2026-05-04T14:45:00Z, got ${JSON.stringify(s)}`);
-  return BigInt(ms) * 1_000_000n + BigInt((m[2] ?? '').padEnd(9, '0'));
-}
-
-function nsToRfc3339(ns: bigint): string {
-  const s = new Date(Number(ns / 1_000_000n)).toISOString();
-  const frac = (ns % 1_000_000_000n).toString().padStart(9, '0');
-  return `${s.slice(0, 19)}.${frac}Z`;
-}
 
 const integer = decimal;
 
@@ -56,10 +41,10 @@ function parseParams(query: Record<string, unknown>, known: Set<string>): { req:
     if (typeof raw !== 'string') throw invalid(`${name} is given more than once`);
     if (name in FIELD) req.terms[name as TermField] = raw;
     else if (name === 'leaf_hash') req.leafHash = fromBase64(raw, raw.includes(' ') ? 'leaf_hash (URL-encode it: "+" must be %2B)' : 'leaf_hash');
-    else if (name === 'occurred_from') req.occurredFrom = parseTime(raw, name);
-    else if (name === 'occurred_to') req.occurredTo = parseTime(raw, name);
-    else if (name === 'integrated_from') req.integratedFrom = parseTime(raw, name);
-    else if (name === 'integrated_to') req.integratedTo = parseTime(raw, name);
+    else if (name === 'occurred_from') req.occurredFrom = parseRfc3339(raw, name);
+    else if (name === 'occurred_to') req.occurredTo = parseRfc3339(raw, name);
+    else if (name === 'integrated_from') req.integratedFrom = parseRfc3339(raw, name);
+    else if (name === 'integrated_to') req.integratedTo = parseRfc3339(raw, name);
     else rest[name] = raw;
   }
   return { req, rest };
@@ -69,7 +54,7 @@ function parseParams(query: Record<string, unknown>, known: Set<string>): { req:
 export function hitJson(h: SearchHit): Record<string, unknown> {
   return {
     index: h.index,
-    integratedAt: nsToRfc3339(h.receivedAt),
+    integratedAt: nsTime(h.receivedAt),
     producer: h.producer,
     authMethod: AuthMethod[h.authMethod] ?? String(h.authMethod),
     signed: h.signed,

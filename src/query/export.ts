@@ -25,7 +25,7 @@ import { fieldsOf } from './fields.js';
 import { filterJson, type EventFilter } from './filter.js';
 import { scanEvents, type EventSource } from './scan.js';
 import { jsonWriter } from './json.js';
-import { nsTime, rfc3339 } from './time.js';
+import { nsTime, rfc3339 } from '@candor/core/time';
 import type { LoggedEvent } from './types.js';
 
 export type ExportFormat = 'ndjson' | 'csv' | 'bundle';

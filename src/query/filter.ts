@@ -7,7 +7,7 @@
  *   start, end   leaf indexes [start, end); end defaults to the checkpoint's size
  *   tenant       any of these tenant IDs
  *   type         any of these type patterns ("review.*", "query.executed", "*")
- *   from, to     occurred_at in [from, to), RFC 3339
+ *   from, to     occurred_at in [from, to), RFC 3339 (src/core/time.ts: seconds required, to the nanosecond)
  *   review       the review ID (review.* bodies, access grants, session.started, correlation)
  *   session      the session ID
  *   actor        the actor ID
@@ -17,6 +17,7 @@ import { invalid } from '@candor/core/errors';
 import type { Event } from '@candor/schema/gen/candor/v1/event_pb';
 import { typeMatches } from '@candor/schema/types';
 import { fieldsOf } from './fields.js';
+import { parseRfc3339 } from '@candor/core/time';
 import type { LoggedEvent } from './types.js';
 
 export interface EventFilter {
@@ -44,15 +45,6 @@ export function reviewIdOf(ev: Event): string {
     return b.value.reviewId;
   }
   return ev.correlation?.reviewId ?? '';
-}
-
-/** Milliseconds since the epoch of an RFC 3339 time; `what` names it in errors. */
-function parseTime(s: string, what: string): number {
-  // Date.parse accepts more than RFC 3339: insist on a date, a time and a zone.
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(s)) throw invalid(`${what} must be an RFC 3339 time such as 2026-05-04T14:45:00Z, got ${JSON.stringify(s)}`);
-  const t = Date.parse(s);
-  if (Number.isNaN(t)) throw invalid(`${what} is not a valid time: ${JSON.stringify(s)}`);
-  return t;
 }
 
 function index(v: unknown, what: string): number {
@@ -92,7 +84,7 @@ export function parseFilter(q: Record<string, unknown>, what = 'filter'): EventF
       case 'to': {
         const [s] = strings(v, at);
         if (Array.isArray(v) && v.length > 1) throw invalid(`${at} is given more than once`);
-        parseTime(s!, at);
+        parseRfc3339(s!, at);
         f[k] = s!;
         break;
       }
@@ -110,7 +102,7 @@ export function parseFilter(q: Record<string, unknown>, what = 'filter'): EventF
     }
   }
   if (f.start !== undefined && f.end !== undefined && f.end <= f.start) throw invalid(`${what}.end must be larger than start`);
-  if (f.from !== undefined && f.to !== undefined && parseTime(f.to, 'to') <= parseTime(f.from, 'from')) throw invalid(`${what}.to must be later than from`);
+  if (f.from !== undefined && f.to !== undefined && parseRfc3339(f.to, 'to') <= parseRfc3339(f.from, 'from')) throw invalid(`${what}.to must be later than from`);
   return f;
 }
 
@@ -127,8 +119,8 @@ export function filterJson(f: EventFilter): string {
  * that do not match are never decoded.
  */
 export function compileFilter(f: EventFilter): (e: LoggedEvent) => boolean {
-  const from = f.from === undefined ? undefined : parseTime(f.from, 'from');
-  const to = f.to === undefined ? undefined : parseTime(f.to, 'to');
+  const from = f.from === undefined ? undefined : parseRfc3339(f.from, 'from');
+  const to = f.to === undefined ? undefined : parseRfc3339(f.to, 'to');
   const tenants = f.tenant === undefined ? undefined : new Set(f.tenant);
   const types = f.type;
   return (e) => {
@@ -142,9 +134,9 @@ export function compileFilter(f: EventFilter): (e: LoggedEvent) => boolean {
     if (f.session !== undefined && ev.sessionId !== f.session && ev.executionSessionId !== f.session) return false;
     if (f.review !== undefined && ev.reviewId !== f.review) return false;
     if (from !== undefined || to !== undefined) {
-      const ms = ev.seconds * 1000 + Math.floor(ev.nanos / 1e6);
-      if (from !== undefined && ms < from) return false;
-      if (to !== undefined && ms >= to) return false;
+      const ns = BigInt(ev.seconds) * 1_000_000_000n + BigInt(ev.nanos);
+      if (from !== undefined && ns < from) return false;
+      if (to !== undefined && ns >= to) return false;
     }
     return true;
   };

@@ -17,7 +17,7 @@
  */
 import { ScalarType, type DescField, type DescMessage } from '@bufbuild/protobuf';
 import { toBase64 } from '@candor/core/bytes';
-import { rfc3339 } from './time.js';
+import { rfc3339 } from '@candor/core/time';
 
 type Base64 = (b: Uint8Array) => string;
 

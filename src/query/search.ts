@@ -23,7 +23,8 @@ import type { Credentials } from '../producers/registry.js';
 import { ENTRY_RUN, type LogStore, type PostingCursor, type SearchIndex } from '../storage/store.js';
 import type { Authorize, Reader } from './access.js';
 import type { AuditRecord, ReadAudit } from './audit.js';
-import { FIELD, PER_TENANT, PER_TENANT_FIELDS, tenantValue, timestampNs, type TermField } from './terms.js';
+import { FIELD, PER_TENANT, PER_TENANT_FIELDS, tenantValue, type TermField } from './terms.js';
+import { timestampNs } from '@candor/core/time';
 import { decodeLoggedEvent, type EventProof, type LoggedEvent } from './types.js';
 
 export const DEFAULT_LIMIT = 100;
@@ -574,6 +575,6 @@ async function leapfrog(lists: readonly PostingCursor[], candidate: number, over
 /** The filter the index did not apply: occurred_at. */
 function postFilter(plan: Plan, e: LoggedEvent): boolean {
   if (plan.occurredFrom === undefined && plan.occurredTo === undefined) return true;
-  const at = timestampNs(e.event.occurredAt);
+  const at = e.event.occurredAt === undefined ? 0n : timestampNs(e.event.occurredAt);
   return (plan.occurredFrom === undefined || at >= plan.occurredFrom) && (plan.occurredTo === undefined || at < plan.occurredTo);
 }

@@ -83,11 +83,6 @@ function objectPaths(ev: Event): string[] {
   return [table, ...o.columns.filter(Boolean).map((c) => `${table}.${c}`)];
 }
 
-/** A protobuf Timestamp as nanoseconds since the epoch (0 when unset). */
-export function timestampNs(t: { seconds: bigint; nanos: number } | undefined): bigint {
-  return t ? t.seconds * 1_000_000_000n + BigInt(t.nanos) : 0n;
-}
-
 /** Appends (field, value) unless the value is empty or holds a NUL (the key separator). */
 function add(values: { field: number; value: string }[], field: number, value: string): void {
   if (value !== '' && !value.includes('\u0000')) values.push({ field, value });

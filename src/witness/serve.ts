@@ -4,10 +4,10 @@
  * request at debug (at info, a witness polled by a busy cluster logs dozens of lines a second).
  * GET /healthz and GET /metrics (Prometheus) sit beside the tlog-witness routes.
  */
-import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import { CandorError } from '@candor/core/errors';
+import { listenQuietly } from '../http/listen.js';
 import { startPoller, type Poller } from './poller.js';
 import { createWitnessServer } from './server.js';
 import { WitnessStore, loadWitnessKeys } from './store.js';
@@ -39,20 +39,14 @@ export async function serveWitness(o: ServeOptions): Promise<void> {
   app.get('/healthz', async () => ({ status: 'ok', logs: (await store.listLogs()).length }));
   app.get('/metrics', async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
 
-  // Listening through the node server, not app.listen: fastify would log a JSON "Server listening"
-  // line before our banner.
-  await app.ready();
+  let port: number;
   try {
-    await new Promise<void>((resolve, reject) => {
-      app.server.once('error', reject);
-      app.server.listen({ host: o.http.host, port: o.http.port }, () => resolve());
-    });
+    port = await listenQuietly(app, o.http.host, o.http.port);
   } catch (err) {
     await app.close();
     await store.close();
     throw new CandorError('unavailable', `cannot listen on ${o.http.host}:${o.http.port}: ${(err as Error).message}`);
   }
-  const { port } = app.server.address() as AddressInfo;
   const host = o.http.host.includes(':') ? `[${o.http.host}]` : o.http.host;
   const url = `http://${host}:${port}`;
   process.stdout.write(

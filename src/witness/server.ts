@@ -4,7 +4,7 @@
  *   GET  <prefix>/<origin hash>/checkpoint monitoring
  * A thin adapter: every decision is Witness's.
  */
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyPluginAsync, type FastifyReply } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyPluginAsync, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import { TEXT, type Witness, type WitnessResponse } from './witness.js';
 
@@ -61,7 +61,7 @@ export const witnessPlugin: FastifyPluginAsync<WitnessPluginOptions> = async (ap
 /** A fastify server with just the witness routes at the root, as `witness serve` runs it. */
 export async function createWitnessServer(opts: WitnessPluginOptions & { logger?: Logger }): Promise<FastifyInstance> {
   // No per-request lines at info: `witness serve` logs each request at debug itself.
-  const app = Fastify({ disableRequestLogging: true, ...(opts.logger === undefined ? { logger: false } : { loggerInstance: opts.logger }) }) as unknown as FastifyInstance;
+  const app = Fastify({ logController: new LogController({ disableRequestLogging: true }), ...(opts.logger === undefined ? { logger: false } : { loggerInstance: opts.logger }) }) as unknown as FastifyInstance;
   await app.register(witnessPlugin, { witness: opts.witness, ...(opts.bodyLimit === undefined ? {} : { bodyLimit: opts.bodyLimit }) });
   return app;
 }

@@ -156,6 +156,32 @@ describe('proofs and entries', () => {
     await expectError(await get('/entries?start=5&end=5'), 400, 'invalid_argument');
     await expectError(await get('/entries'), 400, 'invalid_argument');
   });
+
+  it('names the next page of a cut /entries answer, in a field and a Link header', async () => {
+    const big = await startTestLog({ publicEntries: true });
+    try {
+      for (let i = 0; i < 1005; i += 201) {
+        await Promise.all(Array.from({ length: Math.min(201, 1005 - i) }, (_, j) => fetch(`${big.url}/add`, { method: 'POST', body: `e${i + j}`, headers: { 'Content-Type': 'application/octet-stream' } })));
+      }
+      const page = async (path: string) => {
+        const res = await fetch(`${big.url}${path}`);
+        return { link: res.headers.get('link'), body: (await res.json()) as { entries: { index: number }[]; next?: string } };
+      };
+      const first = await page('/entries?start=2');
+      expect(first.body.entries.map((e) => e.index)).toEqual(Array.from({ length: 1000 }, (_, i) => i + 2));
+      expect(first.body.next).toBe('/entries?start=1002');
+      expect(first.link).toBe('</entries?start=1002>; rel="next"');
+      const second = await page(first.body.next!);
+      expect(second.body.entries.map((e) => e.index)).toEqual([1002, 1003, 1004]);
+      expect([second.body.next, second.link]).toEqual([undefined, null]);
+      const bounded = await page('/entries?start=0&end=1003');
+      expect([bounded.body.entries.length, bounded.body.next]).toEqual([1000, '/entries?start=1000&end=1003']);
+      expect((await page(bounded.body.next!)).body.entries.map((e) => e.index)).toEqual([1000, 1001, 1002]);
+      expect((await page('/entries?start=0&end=1000')).body.next).toBeUndefined();
+    } finally {
+      await big.cleanup();
+    }
+  });
 });
 
 describe('operations', () => {

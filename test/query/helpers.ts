@@ -10,7 +10,7 @@ import { CandorError } from '@candor/core/errors';
 import { isEventLeaf } from '@candor/schema/leaf';
 import { ActorType, EventSchema, Outcome, SessionVerb, type Event } from '@candor/schema/gen/candor/v1/event_pb';
 import type { Authorize, Permission, Reader } from '../../src/query/access.js';
-import { timestampNs } from '../../src/query/terms.js';
+import { timestampNs } from '@candor/core/time';
 import { decodeLoggedEvent, type LoggedEvent } from '../../src/query/types.js';
 import { registerProducers, type TestProducer } from '../grpc/helpers.js';
 import { tempDir } from '../helpers/server.js';
@@ -125,7 +125,7 @@ export function naive(events: LoggedEvent[], f: NaiveFilter, order: 'newest' | '
   };
   const out = events
     .filter(({ event: e, receivedAt }) => {
-      const occ = timestampNs(e.occurredAt);
+      const occ = e.occurredAt === undefined ? 0n : timestampNs(e.occurredAt);
       const review = e.correlation?.reviewId ?? '';
       return (
         (f.tenant === undefined || e.tenantId === f.tenant) &&
@@ -148,9 +148,7 @@ export function naive(events: LoggedEvent[], f: NaiveFilter, order: 'newest' | '
   return order === 'newest' ? out.reverse() : out;
 }
 
-export function rfc3339(ns: bigint): string {
-  return `${new Date(Number(ns / 1_000_000n)).toISOString().slice(0, 19)}.${(ns % 1_000_000_000n).toString().padStart(9, '0')}Z`;
-}
+export { nsTime as rfc3339 } from '@candor/core/time';
 
 export interface JsonHit {
   index: number;
