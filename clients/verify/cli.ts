@@ -10,7 +10,7 @@
  * did not verify (a signature, the witness policy, a proof); 3 ALARM: the log misbehaved, and the
  * evidence was written to <data>/evidence/.
  */
-import { count } from '../../src/cli/plural.js';
+import { count } from '../../src/text/plural.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SingleBar } from 'cli-progress';

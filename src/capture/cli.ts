@@ -6,7 +6,7 @@
  *                           --row-key-file FILE --salt-key-file FILE [--slot S] [--publication P] [--setup]
  *   candor reconcile --pg URL --column ... --tenant T --url URL --token READER --row-key-file FILE [--json]
  */
-import { count } from '../cli/plural.js';
+import { count } from '../text/plural.js';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';

@@ -3,7 +3,7 @@
  * `candor`: keygen, serve, add, verify. Each command is a thin layer over the library: flags in,
  * a call, a readable answer out, and a non-zero exit code with a one-line reason on failure.
  */
-import { count } from './plural.js';
+import { count } from '../text/plural.js';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';

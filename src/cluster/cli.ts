@@ -5,7 +5,7 @@
  *   cluster init          first-start setup only: keys, registrations, the log's config (compose runs it once)
  *   cluster demo-gateway  the demo gateway process
  */
-import { count } from '../cli/plural.js';
+import { count } from '../text/plural.js';
 import { Command, Option } from 'commander';
 import { CandorError } from '@candor/core/errors';
 import type { Network } from './topology.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { count } from '../../src/cli/plural.js';
+import { count } from '../../src/text/plural.js';
 
 describe('count', () => {
   it('puts the noun in the number of the count', () => {
