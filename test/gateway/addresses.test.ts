@@ -3,27 +3,18 @@
 // live node. Real processes: the first address is a port nothing listens on (connection
 // refused), the second a real `candor serve --grpc` log.
 import { rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GatewayClient } from '@candor/gateway';
 import { startTestLog } from '../helpers/log.js';
 import { registerProducers } from '../grpc/helpers.js';
 import { tempDir } from '../helpers/server.js';
+import { freePort } from '../helpers/net.js';
 
 const dirs: string[] = [];
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 describe('a gateway given several addresses', () => {
   it('moves past a node that does not answer to one that does, and records each event once', async () => {

@@ -3,27 +3,18 @@
 // sequence, for every producer, naming both sizes. Checked to fail without the SDK's checkpoint
 // (the restored log then accepts the event at index 3 and signs another root for size 4).
 import { cpSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GatewayClient } from '@candor/gateway';
 import { startTestLog } from '../helpers/log.js';
 import { registerProducers } from '../grpc/helpers.js';
 import { tempDir } from '../helpers/server.js';
+import { freePort } from '../helpers/net.js';
 
 const dirs: string[] = [];
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 describe('restoring a backup', () => {
   it('a restored log refuses to sequence once a gateway shows it the larger checkpoint it accepted', async () => {
